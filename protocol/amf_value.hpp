@@ -1,6 +1,7 @@
 // The value model shared by the AMF0 and AMF3 codecs and by the command layer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -138,6 +139,9 @@ struct amf_limits {
     std::size_t max_depth = 32;
     std::size_t max_elements = 65536;       // per container
     std::size_t max_string_length = 1 << 20;
+    // Approximate memory of one decode call's result: sizeof(amf_value) per value plus the bytes
+    // of its strings, names and keys, counting every copy a reference expands to.
+    std::size_t max_total_bytes = 16 << 20;
 };
 
 }  // namespace rtmpgate::protocol

@@ -37,6 +37,13 @@ public:
         v = static_cast<std::uint16_t>(x);
         return true;
     }
+    // Little-endian 16 bits: only the 3-octet chunk basic header writes its chunk stream id so.
+    bool read_u16le(std::uint16_t& v) noexcept {
+        if (remaining() < 2) return false;
+        v = static_cast<std::uint16_t>(data_[pos_] | (data_[pos_ + 1] << 8));
+        pos_ += 2;
+        return true;
+    }
     bool read_u24be(std::uint32_t& v) noexcept { return read_be(3, v); }
     bool read_u32be(std::uint32_t& v) noexcept { return read_be(4, v); }
     // Little-endian 32 bits: only the message stream id of a format-0 chunk header is written so.
@@ -61,6 +68,22 @@ public:
         pos_ += 8;
         v = std::bit_cast<double>(bits);
         return true;
+    }
+    // AMF3 U29 (AMF3 spec §1.3.1): 1 to 4 bytes, 7 bits from each byte whose high bit says
+    // "more follows", then all 8 bits of a fourth byte; 29 bits in all.
+    bool read_u29(std::uint32_t& v) noexcept {
+        std::uint32_t x = 0;
+        for (std::size_t i = 0; i < 4 && i < remaining(); ++i) {
+            const std::uint8_t b = data_[pos_ + i];
+            if (i == 3) x = (x << 8) | b;
+            else x = (x << 7) | (b & 0x7Fu);
+            if (i == 3 || (b & 0x80u) == 0) {
+                pos_ += i + 1;
+                v = x;
+                return true;
+            }
+        }
+        return false;
     }
     bool read_bytes(std::size_t n, std::span<const std::uint8_t>& out) noexcept {
         if (remaining() < n) return false;

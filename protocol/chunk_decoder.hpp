@@ -4,6 +4,7 @@
 #include "protocol/error.hpp"
 #include "protocol/message.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -36,7 +37,55 @@ public:
     std::uint64_t bytes_consumed() const noexcept;
 
 private:
-    // members: chosen by the implementation
+    // What the latest chunk headers of one chunk stream said, and its message in progress.
+    struct stream_state {
+        std::uint32_t chunk_stream_id = 0;
+        std::uint32_t timestamp = 0;        // of the message in progress, or of the last one
+        std::uint32_t timestamp_delta = 0;  // what a format-3 header starting a message adds
+        std::uint32_t message_length = 0;
+        std::uint32_t message_stream_id = 0;
+        std::uint8_t message_type_id = 0;
+        bool extended = false;              // latest format 0-2 header had timestamp 0xFFFFFF
+        bool in_progress = false;
+        std::uint32_t extended_value = 0;   // extended timestamp of the message's first chunk
+        std::vector<std::uint8_t> payload;  // reserved to message_length when the message starts
+    };
+    // Whether the peer repeats the extended timestamp on format-3 chunks (see chunk_decoder.cpp).
+    enum class type3_extended : std::uint8_t { unknown, present, absent };
+    struct chunk_header;
+    enum class parse_status : std::uint8_t { complete, need_more, failed };
+
+    // Basic header (3) + format-0 message header (11) + extended timestamp (4).
+    static constexpr std::size_t max_header_size = 18;
+    static constexpr std::size_t no_stream = static_cast<std::size_t>(-1);
+
+    std::size_t find_stream(std::uint32_t chunk_stream_id) const noexcept;
+    std::size_t add_stream(std::uint32_t chunk_stream_id, error_code& ec);
+    parse_status parse_header(std::span<const std::uint8_t> in, chunk_header& h,
+                              error_code& ec) const;
+    void start_chunk(const chunk_header& h, std::vector<message>& out, error_code& ec);
+    void append_payload(std::span<const std::uint8_t> bytes, std::vector<message>& out,
+                        error_code& ec);
+    void complete_message(stream_state& s, std::vector<message>& out, error_code& ec);
+    void apply_control(const message& m, error_code& ec);
+
+    chunk_decoder_limits limits_;
+    std::size_t max_known_streams_;
+    std::uint32_t chunk_size_ = 128;  // spec 5.4.1: 128 until the peer sends Set Chunk Size
+    std::uint64_t bytes_consumed_ = 0;
+
+    std::vector<stream_state> streams_;             // every chunk stream seen, never removed
+    std::array<std::uint32_t, 64> low_index_{};     // 1 + index in streams_ of ids 2..63, or 0
+    std::size_t in_progress_ = 0;                   // streams with a partial message
+    type3_extended type3_extended_ = type3_extended::unknown;
+
+    // A chunk header cut by the end of a feed() call.
+    std::array<std::uint8_t, max_header_size> header_buf_{};
+    std::size_t header_len_ = 0;
+
+    // The chunk whose payload is being received: streams_[current_], payload_left_ octets to go.
+    std::size_t current_ = 0;
+    std::uint32_t payload_left_ = 0;
 };
 
 }  // namespace rtmpgate::protocol

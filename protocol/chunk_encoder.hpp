@@ -4,6 +4,8 @@
 
 #include "protocol/message.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -28,6 +30,9 @@ public:
     void set_chunk_size(std::uint32_t size);
     std::uint32_t chunk_size() const noexcept;
 
+    // Preconditions of encode and encode_gather: m.chunk_stream_id in 2..65599 and
+    // m.payload.size() at most 0xFFFFFF (the 24-bit message length).
+
     // Appends `m`, chunked, headers and payload copied, to `out`.
     void encode(const message& m, std::vector<std::uint8_t>& out);
 
@@ -38,7 +43,28 @@ public:
                        std::vector<gather_piece>& pieces);
 
 private:
-    // members: chosen by the implementation
+    // What the peer's decoder remembers of a chunk stream: the fields of its latest message.
+    struct stream_state {
+        std::uint32_t chunk_stream_id = 0;
+        std::uint32_t timestamp = 0;
+        std::uint32_t timestamp_delta = 0;
+        std::uint32_t message_length = 0;
+        std::uint32_t message_stream_id = 0;
+        std::uint8_t message_type_id = 0;
+        bool started = false;      // a message has been sent on it
+        bool delta_known = false;  // the latest format 1 or 2 header set timestamp_delta
+    };
+
+    stream_state& stream(std::uint32_t chunk_stream_id);
+    // Writes the first chunk's header of `m` to `out`, records `m` in the chunk stream's state,
+    // and leaves the header of the chunks after it (format 3, maybe extended) in continuation_.
+    void write_headers(const message& m, std::vector<std::uint8_t>& out);
+    std::size_t chunk_count(std::size_t payload_size) const noexcept;
+
+    std::uint32_t chunk_size_ = 128;  // spec 5.4.1: 128 until we send Set Chunk Size
+    std::vector<stream_state> streams_;
+    std::array<std::uint32_t, 64> low_index_{};  // 1 + index in streams_ of ids 2..63, or 0
+    std::vector<std::uint8_t> continuation_;     // reused: the format-3 header of later chunks
 };
 
 }  // namespace rtmpgate::protocol

@@ -102,6 +102,9 @@ struct data_message {
     std::vector<amf_value> values;
 };
 boost::system::result<data_message> parse_data(const message& m, const amf_limits& limits = {});
+// An AMF0 data message (type 18): the handler name, then `values`.
+message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id,
+                  std::string_view name, std::span<const amf_value> values = {});
 
 // For a publisher's "@setDataFrame", "onMetaData", {...}: the payload players receive, that is
 // the same AMF0 bytes with the leading "@setDataFrame" string removed. Other data messages are

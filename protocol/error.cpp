@@ -30,6 +30,7 @@ public:
             case error::amf_string_too_long: return "amf: string too long";
             case error::amf_bad_reference: return "amf: reference out of range";
             case error::amf_unsupported: return "amf: unsupported type";
+            case error::amf_too_large: return "amf: decoded value too large";
             case error::message_malformed: return "message body malformed";
             case error::command_malformed: return "command malformed";
             case error::aggregate_malformed: return "aggregate message malformed";

@@ -38,6 +38,7 @@ enum class error {
     amf_string_too_long,          // string length above the bound
     amf_bad_reference,            // reference index beyond the table
     amf_unsupported,              // a type that is valid but refused here (AMF0 movieclip, recordset)
+    amf_too_large,                // decoded value (reference copies included) above the memory bound
 
     // messages and commands
     message_malformed,            // a message whose body does not have the shape its type requires

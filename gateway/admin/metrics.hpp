@@ -1,0 +1,12 @@
+// The Prometheus text exposition of a gateway's counters (served on /metrics).
+#pragma once
+
+#include "gateway/server_context.hpp"
+
+#include <string>
+
+namespace rtmpgate::gateway::admin {
+
+std::string render_metrics(const server_context& context);
+
+}  // namespace rtmpgate::gateway::admin

@@ -1,0 +1,150 @@
+#include "gateway/backend/link.hpp"
+
+#include "gateway/socket_stream.hpp"
+#include "protocol/handshake.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+namespace rtmpgate::gateway::backend {
+
+namespace ssl = asio::ssl;
+using namespace asio::experimental::awaitable_operators;
+using tls_stream = ssl::stream<tcp::socket>;
+
+namespace {
+
+constexpr std::size_t splice_buffer = 64 * 1024;
+
+std::string target_text(const backend_target& t) {
+    return std::string(t.tls ? "rtmps://" : "rtmp://") + t.host + ":" + std::to_string(t.port);
+}
+
+// Copies `from` to `to` until either fails; one buffer in flight, so a slow `to` stops reads
+// from `from` (the per-link byte bound is this buffer plus what each stream holds itself).
+asio::awaitable<std::string> pump(byte_stream& from, byte_stream& to, const char* from_name,
+                                  std::atomic<std::uint64_t>& counter) {
+    std::vector<std::uint8_t> buffer(splice_buffer);
+    for (;;) {
+        auto [ec, n] = co_await from.read_some(asio::buffer(buffer));
+        if (ec) co_return std::string(from_name) + (ec == asio::error::eof ? " closed" : ": " + ec.message());
+        const asio::const_buffer out[] = {asio::buffer(buffer.data(), n)};
+        auto [wec, written] = co_await to.write(out);
+        if (wec) co_return std::string(from_name) + " peer write: " + wec.message();
+        counter += written;
+    }
+}
+
+// Connects, with TLS when the route says so; throws system_error with a short reason.
+asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target& target, server_context& context,
+                                                           client_tls_contexts& tls_contexts) {
+    auto executor = co_await asio::this_coro::executor;
+    const auto timeout = context.cfg.backend.connect_timeout;
+    tcp::resolver resolver(executor);
+    asio::steady_timer timer(executor, timeout);
+    auto resolved = co_await (resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow) ||
+                              timer.async_wait(use_nothrow));
+    if (resolved.index() == 1) throw std::runtime_error("resolving " + target.host + " timed out");
+    auto [rec, endpoints] = std::get<0>(resolved);
+    if (rec) throw std::runtime_error("resolving " + target.host + ": " + rec.message());
+
+    tcp::socket socket(executor);
+    auto connected = co_await (asio::async_connect(socket, endpoints, use_nothrow) || timer.async_wait(use_nothrow));
+    if (connected.index() == 1) throw std::runtime_error("connect timed out");
+    if (auto [cec, ep] = std::get<0>(connected); cec) throw std::runtime_error("connect: " + cec.message());
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    const auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    if (!target.tls)
+        co_return std::make_unique<socket_stream<tcp::socket>>(std::move(socket), peer, "rtmp");
+
+    tls_stream stream(std::move(socket), tls_contexts.get(target));
+    const auto& name = target.server_name.empty() ? target.host : target.server_name;
+    SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+    if (target.verify) stream.set_verify_callback(ssl::host_name_verification(name));
+    timer.expires_after(context.cfg.backend.handshake_timeout);
+    auto hs = co_await (stream.async_handshake(tls_stream::client, use_nothrow) || timer.async_wait(use_nothrow));
+    if (hs.index() == 1) throw std::runtime_error("TLS handshake timed out");
+    if (auto [hec] = std::get<0>(hs); hec) throw std::runtime_error("TLS handshake: " + hec.message());
+    co_return std::make_unique<socket_stream<tls_stream>>(std::move(stream), peer, "rtmps");
+}
+
+// The RTMP client handshake towards the backend; returns bytes the backend sent after S2.
+asio::awaitable<std::vector<std::uint8_t>> handshake_backend(byte_stream& backend, server_context& context) {
+    protocol::handshake_client hs;
+    std::vector<std::uint8_t> out;
+    hs.start(out);
+    const asio::const_buffer c0c1[] = {asio::buffer(out)};
+    if (auto [ec, n] = co_await backend.write(c0c1); ec) throw std::runtime_error("handshake write: " + ec.message());
+    std::vector<std::uint8_t> buffer(8192);
+    asio::steady_timer timer(co_await asio::this_coro::executor, context.cfg.backend.handshake_timeout);
+    while (!hs.done()) {
+        auto r = co_await (backend.read_some(asio::buffer(buffer)) || timer.async_wait(use_nothrow));
+        if (r.index() == 1) throw std::runtime_error("handshake timed out");
+        auto [ec, n] = std::get<0>(r);
+        if (ec) throw std::runtime_error("handshake: backend " + (ec == asio::error::eof ? "closed" : ec.message()));
+        out.clear();
+        protocol::error_code perr;
+        std::span<const std::uint8_t> in(buffer.data(), n);
+        const auto used = hs.feed(in, out, perr);
+        if (perr && perr != protocol::error::need_more) throw std::runtime_error("handshake: " + perr.message());
+        if (!out.empty()) {
+            const asio::const_buffer c2[] = {asio::buffer(out)};
+            if (auto [wec, w] = co_await backend.write(c2); wec) throw std::runtime_error("handshake write: " + wec.message());
+        }
+        if (hs.done()) co_return std::vector<std::uint8_t>(in.begin() + static_cast<std::ptrdiff_t>(used), in.end());
+    }
+    co_return std::vector<std::uint8_t>{};
+}
+
+}  // namespace
+
+ssl::context& client_tls_contexts::get(const backend_target& target) {
+    std::lock_guard lock(mutex_);
+    auto& slot = contexts_[{target.verify, target.ca_file}];
+    if (!slot) {
+        slot = std::make_unique<ssl::context>(ssl::context::tls_client);
+        SSL_CTX_set_min_proto_version(slot->native_handle(), TLS1_2_VERSION);
+        if (target.verify) {
+            slot->set_verify_mode(ssl::verify_peer);
+            if (target.ca_file.empty())
+                slot->set_default_verify_paths();
+            else
+                slot->load_verify_file(target.ca_file);
+        } else {
+            slot->set_verify_mode(ssl::verify_none);
+        }
+    }
+    return *slot;
+}
+
+asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint8_t> replay,
+                                      const backend_target& target, server_context& context,
+                                      client_tls_contexts& tls_contexts) {
+    std::unique_ptr<byte_stream> backend;
+    std::vector<std::uint8_t> early;
+    try {
+        backend = co_await open_backend(target, context, tls_contexts);
+        early = co_await handshake_backend(*backend, context);
+    } catch (const std::exception& e) {
+        ++context.stats.backend_failures;
+        co_return link_result{false, target_text(target) + ": " + e.what()};
+    }
+    const asio::const_buffer first[] = {asio::buffer(replay)};
+    if (auto [ec, n] = co_await backend->write(first); ec) {
+        ++context.stats.backend_failures;
+        co_return link_result{false, target_text(target) + ": write: " + ec.message()};
+    }
+    if (!early.empty()) {
+        const asio::const_buffer b[] = {asio::buffer(early)};
+        co_await client.write(b);
+    }
+    ++context.stats.backend_links;
+    auto ended = co_await (pump(client, *backend, "client", context.stats.bytes_in) ||
+                           pump(*backend, client, "backend", context.stats.bytes_out));
+    backend->close();
+    co_return link_result{true, target_text(target) + ": " + std::visit([](auto& s) { return s; }, ended)};
+}
+
+}  // namespace rtmpgate::gateway::backend

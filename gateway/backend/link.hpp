@@ -1,0 +1,45 @@
+// The backend link: rtmpgate in front of an existing RTMP server. After the client's connect has
+// chosen a backend route, the link opens TCP (or TLS) to the backend, does its own client
+// handshake, replays the client's post-handshake bytes verbatim, and splices both directions, so
+// the backend sees exactly the chunk stream the client sent. Each direction moves at most one
+// buffer at a time: a side that cannot take more stops the other side's reading.
+#pragma once
+
+#include "gateway/asio.hpp"
+#include "gateway/byte_stream.hpp"
+#include "gateway/config.hpp"
+#include "gateway/server_context.hpp"
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rtmpgate::gateway::backend {
+
+// TLS client contexts for rtmps:// routes, built once per (verify, CA file).
+class client_tls_contexts {
+public:
+    boost::asio::ssl::context& get(const backend_target& target);
+
+private:
+    std::mutex mutex_;
+    std::map<std::pair<bool, std::string>, std::unique_ptr<boost::asio::ssl::context>> contexts_;
+};
+
+struct link_result {
+    bool spliced = false;     // false: the backend was never reached; the client can be told
+    std::string reason;       // why the link ended, for the log
+};
+
+// Runs the link until either side ends. `replay`: the client's bytes after its C2, up to and
+// including its connect (and whatever followed in the same read).
+asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint8_t> replay,
+                                      const backend_target& target, server_context& context,
+                                      client_tls_contexts& tls_contexts);
+
+}  // namespace rtmpgate::gateway::backend

@@ -1,0 +1,138 @@
+// The gateway's configuration: what rtmpgate.yaml says, checked once at start-up.
+//
+// parse_config() reads the YAML text strictly: every key must be known (at any depth), every value
+// must have the right type and lie in its range, and the settings must agree with each other
+// (a certificate needs its key, https needs a certificate, engine.chunk_size <= limits.max_chunk_size).
+// Anything else throws config_error with ONE line:
+//
+//     <file>:<line>: <full.key.path>: <what is wrong>        e.g.
+//     config/rtmpgate.yaml:12: engine.chunk_size: must be between 128 and 16777215 (got 64)
+//
+// List elements are numbered from 0 in key paths ("routes[1].to", "tls.sni[0].server_names[2]").
+// Value forms (see config_scalars.hpp): durations are an integer with a unit ms, s, m or h
+// ("200ms", "45s", "2m"), a plain integer meaning milliseconds; sizes are an integer with a unit
+// KiB, MiB or GiB ("64KiB", "4MiB"), a plain integer meaning bytes. A key that is absent keeps the
+// default written below; a section written with nothing under it ("tls:") is all defaults.
+//
+// Whether certificate files exist, are readable and match their keys is checked later by the TLS
+// code, not here. Relative paths are kept as written (relative to the working directory).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtmpgate::gateway {
+
+using std::chrono::milliseconds;
+
+// A listening address: "0.0.0.0:80", "[::1]:1935", "127.0.0.1:0" (port chosen by the system).
+// "" or absent means the listener is disabled. The host is an IP address, not a name.
+struct endpoint {
+    std::string host;        // as written, brackets removed for IPv6
+    std::uint16_t port = 0;
+    bool enabled = false;
+
+    // "0.0.0.0:80", "[::1]:1935"; "" when disabled (the form that disables it in YAML).
+    std::string to_string() const;
+};
+
+// Where a proxied route connects: "rtmp://host[:port]" (TCP) or "rtmps://host[:port]" (TLS).
+struct backend_target {
+    std::string host;               // a name or an IP address; brackets removed for IPv6
+    std::uint16_t port = 1935;      // default 1935 for rtmp://, 443 for rtmps://
+    bool tls = false;               // rtmps://
+    bool verify = true;             // rtmps: verify the backend's certificate chain and name
+    std::string ca_file;            // rtmps: trusted CAs (PEM); empty: the system's default store
+    std::string server_name;        // rtmps: SNI and the name verified; set to host unless given
+};
+
+struct route {
+    std::string app;         // exact application name, or "*" for any
+    bool to_engine = true;   // "engine"
+    backend_target backend;  // for "rtmp://host[:port]" (default 1935) / "rtmps://host[:port]" (default 443)
+
+    // True if this route takes connections to `app` (the application of the client's connect).
+    bool matches(std::string_view app) const;
+};
+
+// An extra certificate chosen by the TLS server name (SNI) the client asks for.
+struct tls_certificate {
+    std::string certificate;                // PEM chain file
+    std::string private_key;                // PEM key file
+    std::vector<std::string> server_names;  // "example.com", "*.example.com"; at least one
+};
+
+struct config {
+    struct listeners_t {
+        endpoint http, https, rtmp, admin;
+    } listeners;
+
+    struct tls_t {
+        std::string certificate, private_key;  // default pair (PEM files); required if https is enabled
+        std::vector<tls_certificate> sni;      // extra pairs chosen by server name
+        milliseconds handshake_timeout{10000};
+    } tls;
+
+    std::vector<route> routes{route{"*", true, {}}};  // first match wins; default: one "*" -> engine
+    unsigned threads = 0;                           // 0: one per core
+
+    struct limits_t {
+        std::uint32_t max_chunk_size = 1 << 20;      // largest Set Chunk Size a peer may ask for
+        std::uint32_t max_message_length = 8 << 20;  // largest RTMP message accepted
+        std::size_t max_chunk_streams = 64;          // chunk streams open at once per connection
+        std::size_t max_connections = 10000;         // client connections at once (all listeners)
+        milliseconds handshake_timeout{10000};       // RTMP handshake + connect must complete in this
+        milliseconds idle_timeout{60000};            // no byte received from a client for this long
+    } limits;
+
+    struct engine_t {
+        std::uint32_t chunk_size = 4096;  // outgoing
+        std::uint32_t window_ack_size = 2500000;
+        std::uint32_t peer_bandwidth = 2500000;
+        bool gop_cache = true;
+        std::size_t gop_cache_max_bytes = 16 << 20;
+        std::size_t player_queue_bytes = 8 << 20;  // per player; beyond: drop to next keyframe
+    } engine;
+
+    struct rtmpt_t {
+        milliseconds idle_hold{200};  // long-poll bound for empty /idle replies
+        milliseconds session_timeout{45000};
+        std::size_t max_sessions = 10000;
+        std::size_t max_body = 4 << 20;  // bigger /send body -> 413
+        std::size_t max_pending_output = 8 << 20;
+        milliseconds gap_timeout{5000};
+        std::string node_id;  // prefix "<node>-" of session ids; [A-Za-z0-9]{0,16}
+        milliseconds connection_idle_timeout{120000};
+    } rtmpt;
+
+    struct backend_t {
+        milliseconds connect_timeout{5000};
+        milliseconds handshake_timeout{5000};
+        std::size_t link_buffer_bytes = 4 << 20;
+    } backend;
+
+    milliseconds shutdown_grace{5000};
+    std::string log_level = "info";  // error, warn, info, debug
+
+    // The first route that matches `app`; nullptr: no route.
+    const route* find_route(std::string_view app) const;
+};
+
+struct config_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Parses and checks a whole configuration. `source_name` names the text in error messages
+// (the file path). Throws config_error.
+config parse_config(std::string_view yaml_text, std::string_view source_name);
+
+// Reads the file at `path` (at most 1 MiB) and parses it. Throws config_error, also when the file
+// cannot be read ("<path>: cannot read: No such file or directory").
+config load_config(const std::string& path);
+
+}  // namespace rtmpgate::gateway

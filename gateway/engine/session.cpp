@@ -1,0 +1,321 @@
+#include "gateway/engine/session.hpp"
+
+#include "gateway/log.hpp"
+#include "protocol/aggregate.hpp"
+#include "protocol/control.hpp"
+
+#include <algorithm>
+
+namespace rtmpgate::gateway::engine {
+
+using protocol::amf_value;
+using protocol::message;
+using protocol::message_type;
+
+namespace {
+
+// "key?token=x" -> "key": like nginx-rtmp, the query string is for authentication hooks, not
+// part of the stream's identity.
+std::string without_query(std::string_view name) {
+    return std::string(name.substr(0, name.find('?')));
+}
+
+}  // namespace
+
+// The stream's handle on a player: hops from the publisher's strand to the player's.
+class session::player final : public subscriber {
+public:
+    player(std::weak_ptr<session> owner, asio::any_io_executor strand, std::uint32_t message_stream_id)
+        : owner_(std::move(owner)), strand_(std::move(strand)), message_stream_id_(message_stream_id) {}
+
+    void deliver(const message& m, media_class c) override {
+        asio::post(strand_, [owner = owner_, id = message_stream_id_, m, c] {
+            if (auto s = owner.lock()) s->deliver(id, m, c);
+        });
+    }
+    void on_publish_start() override {
+        asio::post(strand_, [owner = owner_, id = message_stream_id_] {
+            if (auto s = owner.lock()) s->publish_started(id);
+        });
+    }
+    void on_publish_stop() override {
+        asio::post(strand_, [owner = owner_, id = message_stream_id_] {
+            if (auto s = owner.lock()) s->publish_stopped(id);
+        });
+    }
+
+private:
+    std::weak_ptr<session> owner_;
+    asio::any_io_executor strand_;
+    std::uint32_t message_stream_id_;
+};
+
+session::session(output& out, asio::any_io_executor strand, stream_registry& streams,
+                 session_settings settings, std::string log_id)
+    : out_(&out), strand_(std::move(strand)), streams_(streams), settings_(settings),
+      log_id_(std::move(log_id)) {}
+
+session::~session() { stop(); }
+
+void session::start(const protocol::connect_command& connect) {
+    app_ = without_query(connect.app);
+    object_encoding_ = connect.object_encoding;
+    out_->send(protocol::make_window_ack_size(settings_.window_ack_size));
+    out_->send(protocol::make_set_peer_bandwidth(settings_.peer_bandwidth,
+                                                 protocol::peer_bandwidth_limit::dynamic));
+    out_->send(protocol::make_set_chunk_size(settings_.chunk_size));
+    out_->send(protocol::make_connect_result(connect.transaction_id, object_encoding_));
+}
+
+void session::stop() {
+    for (auto& b : bindings_) release(b);
+    bindings_.clear();
+    out_ = nullptr;
+}
+
+const char* session::role() const noexcept {
+    switch (last_role_) {
+        case binding::kind::publishing: return "publisher";
+        case binding::kind::playing: return "player";
+        case binding::kind::none: break;
+    }
+    return "none";
+}
+
+std::string session::stream_name() const { return last_stream_name_; }
+
+session::binding* session::find(std::uint32_t message_stream_id) {
+    for (auto& b : bindings_)
+        if (b.message_stream_id == message_stream_id) return &b;
+    return nullptr;
+}
+
+void session::on_message(const message& m) {
+    if (!out_) return;
+    switch (m.type()) {
+        case message_type::command_amf0:
+        case message_type::command_amf3: {
+            auto c = protocol::parse_command(m);
+            if (!c) throw boost::system::system_error(c.error(), "command");
+            on_command(*c, m.message_stream_id);
+            return;
+        }
+        default:
+            break;
+    }
+    auto* b = find(m.message_stream_id);
+    if (b && b->role == binding::kind::publishing) on_publisher_media(*b, m);
+}
+
+void session::on_publisher_media(binding& b, const message& m) {
+    switch (m.type()) {
+        case message_type::audio:
+        case message_type::video:
+            b.target->publish(m);
+            return;
+        case message_type::data_amf0:
+        case message_type::data_amf3: {
+            auto data = protocol::parse_data(m);
+            if (!data) throw boost::system::system_error(data.error(), "data message");
+            if (data->name == "@setDataFrame" || data->name == "onMetaData") {
+                auto payload = protocol::strip_set_data_frame(m);
+                if (!payload) throw boost::system::system_error(payload.error(), "@setDataFrame");
+                message metadata = m;
+                metadata.payload = std::move(*payload);
+                metadata.message_type_id = static_cast<std::uint8_t>(message_type::data_amf0);
+                if (m.type() == message_type::data_amf3) metadata.message_type_id = m.message_type_id;
+                b.target->publish_metadata(metadata);
+            } else {
+                b.target->publish(m);
+            }
+            return;
+        }
+        case message_type::aggregate: {
+            std::vector<message> parts;
+            if (auto ec = protocol::split_aggregate(m, parts))
+                throw boost::system::system_error(ec, "aggregate");
+            for (const auto& part : parts) on_publisher_media(b, part);
+            return;
+        }
+        default:
+            return;
+    }
+}
+
+void session::on_command(const protocol::command& c, std::uint32_t message_stream_id) {
+    const auto& name = c.name;
+    if (name == "createStream") {
+        on_create_stream(c);
+    } else if (name == "publish") {
+        on_publish(c, message_stream_id);
+    } else if (name == "play" || name == "play2") {
+        on_play(c, message_stream_id);
+    } else if (name == "deleteStream") {
+        if (auto d = protocol::parse_delete_stream(c)) on_close_stream(d->stream_id);
+    } else if (name == "closeStream") {
+        on_close_stream(message_stream_id);
+    } else if (name == "pause" || name == "pauseRaw") {
+        auto p = protocol::parse_pause(c);
+        auto* b = find(message_stream_id);
+        if (!p || !b || b->role != binding::kind::playing) return;
+        b->paused = p->pause;
+        b->wait_keyframe = !p->pause;  // resume where a decoder can start
+        out_->send(protocol::make_on_status(b->message_stream_id, "status",
+                                            p->pause ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
+                                            p->pause ? "Paused." : "Unpaused."));
+    } else if (name == "receiveAudio" || name == "receiveVideo") {
+        auto r = protocol::parse_receive_media(c);
+        auto* b = find(message_stream_id);
+        if (!r || !b) return;
+        (name == "receiveAudio" ? b->receive_audio : b->receive_video) = r->enable;
+    } else if (name == "getStreamLength") {
+        // A live stream has no length; ffmpeg asks before playing and accepts 0.
+        const amf_value length[] = {amf_value::make_number(0)};
+        out_->send(protocol::make_result(c.transaction_id, length));
+    }
+    // releaseStream, FCPublish, FCUnpublish, FCSubscribe, _checkbw and the like need no answer:
+    // ffmpeg, librtmp and OBS carry on without one, as they do with nginx-rtmp.
+}
+
+void session::on_create_stream(const protocol::command& c) {
+    if (bindings_.size() >= max_streams_per_connection) {
+        out_->send(protocol::make_error(c.transaction_id, "NetConnection.Call.Failed", "Too many streams."));
+        return;
+    }
+    binding b;
+    b.message_stream_id = next_stream_id_++;
+    const amf_value id[] = {amf_value::make_number(b.message_stream_id)};
+    bindings_.push_back(std::move(b));
+    out_->send(protocol::make_result(c.transaction_id, id));
+}
+
+void session::on_publish(const protocol::command& c, std::uint32_t message_stream_id) {
+    auto p = protocol::parse_publish(c);
+    if (!p) throw boost::system::system_error(p.error(), "publish");
+    auto* b = find(message_stream_id);
+    const auto name = without_query(p->name);
+    if (!b || b->role != binding::kind::none || name.empty()) {
+        out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
+                                            "Invalid stream for publishing."));
+        return;
+    }
+    auto target = streams_.acquire(app_ + "/" + name);
+    if (!target->attach_publisher(this)) {
+        streams_.release(target->key());
+        log::info(log_id_, ": publish ", app_, "/", name, " refused: already publishing");
+        out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
+                                            name + " is already being published."));
+        return;
+    }
+    b->role = binding::kind::publishing;
+    b->target = std::move(target);
+    last_role_ = b->role;
+    last_stream_name_ = app_ + "/" + name;
+    out_->send(protocol::make_user_control(protocol::user_control_event::stream_begin, message_stream_id));
+    out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Publish.Start",
+                                        name + " is now published."));
+    log::info(log_id_, ": publishing ", last_stream_name_);
+}
+
+void session::on_play(const protocol::command& c, std::uint32_t message_stream_id) {
+    std::string requested;
+    if (c.name == "play2") {
+        auto p = protocol::parse_play2(c);
+        if (!p) throw boost::system::system_error(p.error(), "play2");
+        requested = p->stream_name;
+    } else {
+        auto p = protocol::parse_play(c);
+        if (!p) throw boost::system::system_error(p.error(), "play");
+        requested = p->name;
+    }
+    const auto name = without_query(requested);
+    auto* b = find(message_stream_id);
+    if (!b) {
+        // Some clients play on a stream id they never created; serve it as if they had.
+        bindings_.push_back({.message_stream_id = message_stream_id});
+        b = &bindings_.back();
+    }
+    if (b->role != binding::kind::none || name.empty()) {
+        out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Play.Failed",
+                                            "Invalid stream for playing."));
+        return;
+    }
+    b->role = binding::kind::playing;
+    b->target = streams_.acquire(app_ + "/" + name);
+    b->subscriber = std::make_shared<player>(weak_from_this(), strand_, message_stream_id);
+    last_role_ = b->role;
+    last_stream_name_ = app_ + "/" + name;
+    std::vector<message> initial;
+    if (b->target->subscribe(b->subscriber, initial)) {
+        send_play_start(*b, std::move(initial));
+    } else {
+        log::info(log_id_, ": waiting for ", last_stream_name_, " to be published");
+    }
+}
+
+void session::send_play_start(binding& b, std::vector<message> initial) {
+    const auto id = b.message_stream_id;
+    out_->send(protocol::make_user_control(protocol::user_control_event::stream_begin, id));
+    out_->send(protocol::make_on_status(id, "status", "NetStream.Play.Reset", "Playing and resetting."));
+    out_->send(protocol::make_on_status(id, "status", "NetStream.Play.Start", "Started playing."));
+    // Flash players need this to read the stream's bytes; others ignore it.
+    const amf_value allow[] = {amf_value::make_boolean(true), amf_value::make_boolean(true)};
+    out_->send(protocol::make_data(protocol::chunk_stream::stream_command, id, "|RtmpSampleAccess", allow));
+    b.wait_keyframe = false;
+    for (const auto& m : initial) deliver(id, m, classify(m));
+    log::info(log_id_, ": playing ", last_stream_name_);
+}
+
+void session::deliver(std::uint32_t message_stream_id, const message& m, media_class c) {
+    auto* b = find(message_stream_id);
+    if (!out_ || !b || b->role != binding::kind::playing || b->paused) return;
+    const bool video = m.type() == message_type::video;
+    const bool audio = m.type() == message_type::audio;
+    if ((video && !b->receive_video) || (audio && !b->receive_audio)) return;
+    if (b->wait_keyframe && c != media_class::essential) {
+        if (c != media_class::keyframe) return;
+        b->wait_keyframe = false;
+    }
+    message copy = m;
+    copy.message_stream_id = message_stream_id;
+    copy.chunk_stream_id = video ? protocol::chunk_stream::video
+                         : audio ? protocol::chunk_stream::audio
+                                 : protocol::chunk_stream::stream_command;
+    out_->send_media(std::move(copy), c);
+}
+
+void session::publish_started(std::uint32_t message_stream_id) {
+    auto* b = find(message_stream_id);
+    if (out_ && b && b->role == binding::kind::playing) send_play_start(*b, {});
+}
+
+void session::publish_stopped(std::uint32_t message_stream_id) {
+    auto* b = find(message_stream_id);
+    if (!out_ || !b || b->role != binding::kind::playing) return;
+    // ffmpeg ends its input on UnpublishNotify; librtmp closes on it too.
+    out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Play.UnpublishNotify",
+                                        last_stream_name_ + " is now unpublished."));
+    out_->send(protocol::make_user_control(protocol::user_control_event::stream_eof, message_stream_id));
+}
+
+void session::on_close_stream(std::uint32_t message_stream_id) {
+    auto* b = find(message_stream_id);
+    if (!b) return;
+    if (b->role == binding::kind::publishing && out_)
+        out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Unpublish.Success",
+                                            last_stream_name_ + " is now unpublished."));
+    release(*b);
+    std::erase_if(bindings_, [&](const binding& x) { return x.message_stream_id == message_stream_id; });
+}
+
+void session::release(binding& b) {
+    if (!b.target) return;
+    if (b.role == binding::kind::publishing) b.target->detach_publisher(this);
+    if (b.role == binding::kind::playing) b.target->unsubscribe(b.subscriber.get());
+    streams_.release(b.target->key());
+    b.target.reset();
+    b.subscriber.reset();
+    b.role = binding::kind::none;
+}
+
+}  // namespace rtmpgate::gateway::engine

@@ -1,0 +1,94 @@
+// The engine's side of one client connection after its connect was routed to the engine: the
+// NetConnection and NetStream commands of a live server, publishing into a stream and playing
+// from one. Transport-agnostic: it sees messages and writes to an `output`.
+#pragma once
+
+#include "gateway/asio.hpp"
+#include "gateway/engine/stream_registry.hpp"
+#include "gateway/engine/subscriber_queue.hpp"
+#include "protocol/command.hpp"
+#include "protocol/message.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rtmpgate::gateway::engine {
+
+// Where a session's messages go: the connection's outgoing queue.
+class output {
+public:
+    virtual ~output() = default;
+    virtual void send(protocol::message m) = 0;                      // never dropped
+    virtual void send_media(protocol::message m, media_class c) = 0;  // bounded per player
+    virtual void close_after_flush() = 0;
+};
+
+struct session_settings {
+    std::uint32_t chunk_size = 4096;
+    std::uint32_t window_ack_size = 2500000;
+    std::uint32_t peer_bandwidth = 2500000;
+};
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    // `strand`: the connection's; every call below is made on it.
+    session(output& out, asio::any_io_executor strand, stream_registry& streams,
+            session_settings settings, std::string log_id);
+    ~session();
+
+    // Answers connect: window, bandwidth, chunk size, then _result.
+    void start(const protocol::connect_command& connect);
+    // Every message after connect that is not protocol control.
+    void on_message(const protocol::message& m);
+    // The connection is ending: leave streams; no more output.
+    void stop();
+
+    // For the connection's closing log line.
+    const char* role() const noexcept;
+    std::string stream_name() const;
+
+private:
+    class player;
+    struct binding {
+        std::uint32_t message_stream_id = 0;
+        enum class kind { none, publishing, playing } role = kind::none;
+        std::shared_ptr<stream> target;
+        std::shared_ptr<player> subscriber;
+        bool receive_audio = true;
+        bool receive_video = true;
+        bool paused = false;
+        bool wait_keyframe = false;  // after unpause: resume on a keyframe
+    };
+    static constexpr std::size_t max_streams_per_connection = 16;
+
+    void on_command(const protocol::command& c, std::uint32_t message_stream_id);
+    void on_publisher_media(binding& b, const protocol::message& m);
+    void on_create_stream(const protocol::command& c);
+    void on_publish(const protocol::command& c, std::uint32_t message_stream_id);
+    void on_play(const protocol::command& c, std::uint32_t message_stream_id);
+    void on_close_stream(std::uint32_t message_stream_id);
+    void release(binding& b);
+    binding* find(std::uint32_t message_stream_id);
+
+    // Player side, on the strand (posted by `player`).
+    void deliver(std::uint32_t message_stream_id, const protocol::message& m, media_class c);
+    void publish_started(std::uint32_t message_stream_id);
+    void publish_stopped(std::uint32_t message_stream_id);
+    void send_play_start(binding& b, std::vector<protocol::message> initial);
+
+    output* out_;
+    asio::any_io_executor strand_;
+    stream_registry& streams_;
+    const session_settings settings_;
+    const std::string log_id_;
+    std::string app_;
+    double object_encoding_ = 0;
+    std::vector<binding> bindings_;
+    std::uint32_t next_stream_id_ = 1;
+    std::string last_stream_name_;
+    binding::kind last_role_ = binding::kind::none;
+};
+
+}  // namespace rtmpgate::gateway::engine

@@ -1,0 +1,125 @@
+#include "gateway/engine/stream.hpp"
+
+#include "protocol/flv.hpp"
+
+#include <algorithm>
+
+namespace rtmpgate::gateway::engine {
+
+using protocol::message_type;
+
+stream::stream(std::string key, stream_settings settings)
+    : key_(std::move(key)), settings_(settings) {}
+
+bool stream::attach_publisher(const void* owner) {
+    std::vector<std::shared_ptr<subscriber>> waiting;
+    {
+        std::lock_guard lock(mutex_);
+        if (publisher_ && publisher_ != owner) return false;
+        publisher_ = owner;
+        waiting = subscribers_;
+    }
+    for (auto& s : waiting) s->on_publish_start();
+    return true;
+}
+
+void stream::detach_publisher(const void* owner) {
+    std::vector<std::shared_ptr<subscriber>> players;
+    {
+        std::lock_guard lock(mutex_);
+        if (publisher_ != owner) return;
+        publisher_ = nullptr;
+        // A new publisher may bring other codecs: nothing cached outlives this one.
+        has_metadata_ = has_video_header_ = has_audio_header_ = false;
+        metadata_ = video_header_ = audio_header_ = {};
+        gop_.clear();
+        gop_bytes_ = 0;
+        players = subscribers_;
+    }
+    for (auto& s : players) s->on_publish_stop();
+}
+
+media_class classify(const protocol::message& m) {
+    const auto payload = m.payload.span();
+    switch (m.type()) {
+        case message_type::video:
+            if (protocol::is_video_sequence_header(payload)) return media_class::essential;
+            return protocol::is_video_keyframe(payload) ? media_class::keyframe : media_class::frame;
+        case message_type::audio:
+            return protocol::is_audio_sequence_header(payload) ? media_class::essential : media_class::frame;
+        default:
+            return media_class::essential;  // data: metadata, cue points, captions
+    }
+}
+
+void stream::publish(const protocol::message& m) {
+    const auto c = classify(m);
+    std::lock_guard lock(mutex_);
+    if (c == media_class::essential && m.type() == message_type::video) {
+        video_header_ = m;
+        has_video_header_ = true;
+    } else if (c == media_class::essential && m.type() == message_type::audio) {
+        audio_header_ = m;
+        has_audio_header_ = true;
+    } else if (c != media_class::essential) {
+        cache(m, c);
+    }
+    for (auto& s : subscribers_) s->deliver(m, c);
+}
+
+void stream::cache(const protocol::message& m, media_class c) {
+    if (!settings_.gop_cache) return;
+    if (c == media_class::keyframe) {
+        gop_.clear();
+        gop_bytes_ = 0;
+    } else if (gop_.empty()) {
+        return;  // a cached GOP always starts on a keyframe
+    }
+    if (gop_bytes_ + m.payload.size() > settings_.gop_cache_max_bytes) {
+        // A GOP longer than the bound: keep nothing rather than a GOP without its start.
+        gop_.clear();
+        gop_bytes_ = 0;
+        return;
+    }
+    gop_.push_back(m);
+    gop_bytes_ += m.payload.size();
+}
+
+void stream::publish_metadata(const protocol::message& m) {
+    std::lock_guard lock(mutex_);
+    metadata_ = m;
+    has_metadata_ = true;
+    for (auto& s : subscribers_) s->deliver(m, media_class::essential);
+}
+
+void stream::snapshot(std::vector<protocol::message>& out) const {
+    if (has_metadata_) out.push_back(metadata_);
+    if (has_video_header_) out.push_back(video_header_);
+    if (has_audio_header_) out.push_back(audio_header_);
+    out.insert(out.end(), gop_.begin(), gop_.end());
+}
+
+bool stream::subscribe(std::shared_ptr<subscriber> s, std::vector<protocol::message>& initial) {
+    std::lock_guard lock(mutex_);
+    subscribers_.push_back(std::move(s));
+    if (!publisher_) return false;
+    snapshot(initial);
+    return true;
+}
+
+void stream::unsubscribe(const subscriber* s) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(subscribers_, [s](const auto& p) { return p.get() == s; });
+}
+
+bool stream::unused() const {
+    std::lock_guard lock(mutex_);
+    return !publisher_ && subscribers_.empty();
+}
+
+std::size_t stream::subscriber_count() const {
+    std::lock_guard lock(mutex_);
+    return subscribers_.size();
+}
+
+}  // namespace rtmpgate::gateway::engine

@@ -1,0 +1,81 @@
+// One live stream of the engine ("app/name"): its publisher, its players, and what a player that
+// joins late needs first (metadata, sequence headers, the current GOP).
+//
+// Threads: a stream is reached from the publisher's strand and every player's strand, so its
+// state is behind one mutex. Subscribers are called under that mutex and must only post to their
+// own strand; one received message is shared, never copied, by every subscriber.
+#pragma once
+
+#include "gateway/engine/subscriber_queue.hpp"
+#include "protocol/message.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rtmpgate::gateway::engine {
+
+// How a message of a stream is treated by a slow player's queue: sequence headers and data are
+// essential, video keyframes are where a decoder can start, the rest are plain frames.
+media_class classify(const protocol::message& m);
+
+class subscriber {
+public:
+    virtual ~subscriber() = default;
+    // A media or data message for the player (timestamps as published; the player sets its own
+    // message stream id). Called under the stream's lock: post, never block.
+    virtual void deliver(const protocol::message& m, media_class c) = 0;
+    // A publisher started on a stream the player was waiting for.
+    virtual void on_publish_start() = 0;
+    virtual void on_publish_stop() = 0;
+};
+
+struct stream_settings {
+    bool gop_cache = true;
+    std::size_t gop_cache_max_bytes = 16 << 20;
+};
+
+class stream {
+public:
+    stream(std::string key, stream_settings settings);
+
+    const std::string& key() const noexcept { return key_; }
+
+    // False when another publisher holds the stream (NetStream.Publish.BadName).
+    bool attach_publisher(const void* owner);
+    void detach_publisher(const void* owner);
+
+    // A message from the publisher: audio, video or a data message other than metadata.
+    void publish(const protocol::message& m);
+    // onMetaData (already stripped of @setDataFrame): kept for late joiners and passed on.
+    void publish_metadata(const protocol::message& m);
+
+    // Adds a player. When a publisher is on, `initial` gets what it needs first and the result
+    // is true; otherwise the player waits for on_publish_start.
+    bool subscribe(std::shared_ptr<subscriber> s, std::vector<protocol::message>& initial);
+    void unsubscribe(const subscriber* s);
+
+    bool unused() const;  // no publisher and no player: the registry may forget it
+    std::size_t subscriber_count() const;
+
+private:
+    void snapshot(std::vector<protocol::message>& out) const;  // caller holds mutex_
+    void cache(const protocol::message& m, media_class c);
+
+    const std::string key_;
+    const stream_settings settings_;
+    mutable std::mutex mutex_;
+    const void* publisher_ = nullptr;
+    std::vector<std::shared_ptr<subscriber>> subscribers_;
+    protocol::message metadata_;
+    protocol::message video_header_;
+    protocol::message audio_header_;
+    bool has_metadata_ = false, has_video_header_ = false, has_audio_header_ = false;
+    std::vector<protocol::message> gop_;
+    std::size_t gop_bytes_ = 0;
+};
+
+}  // namespace rtmpgate::gateway::engine

@@ -1,0 +1,64 @@
+#include "gateway/engine/subscriber_queue.hpp"
+
+#include <algorithm>
+
+namespace rtmpgate::gateway::engine {
+
+void subscriber_queue::push(protocol::message m, media_class c) {
+    const auto size = m.payload.size();
+    if (m.type() == protocol::message_type::video) has_video_ = true;
+    if (c != media_class::essential) {
+        if (skipping_) {
+            const bool resumes = c == media_class::keyframe ||
+                                 (!has_video_ && m.type() == protocol::message_type::audio);
+            if (!resumes) {
+                ++dropped_messages_;
+                dropped_bytes_ += size;
+                return;
+            }
+            skipping_ = false;
+        }
+        if (queued_media_bytes_ + size > media_bound_) {
+            // The player cannot keep up: drop what it has not started on and wait for a point
+            // its decoder can resume from.
+            drop_queued_media();
+            ++dropped_messages_;
+            dropped_bytes_ += size;
+            skipping_ = true;
+            if (c == media_class::keyframe && size <= media_bound_)
+                skipping_ = false;  // this frame itself is such a point
+            else
+                return;
+        }
+        queued_media_bytes_ += size;
+    }
+    queued_bytes_ += size;
+    items_.push_back({std::move(m), c});
+}
+
+void subscriber_queue::drop_queued_media() {
+    auto kept = std::remove_if(items_.begin(), items_.end(), [this](const item& i) {
+        if (i.cls == media_class::essential) return false;
+        ++dropped_messages_;
+        dropped_bytes_ += i.message.payload.size();
+        queued_bytes_ -= i.message.payload.size();
+        return true;
+    });
+    items_.erase(kept, items_.end());
+    queued_media_bytes_ = 0;
+}
+
+void subscriber_queue::pop_batch(std::size_t max_bytes, std::deque<protocol::message>& out) {
+    std::size_t taken = 0;
+    while (!items_.empty() && (taken == 0 || taken + items_.front().message.payload.size() <= max_bytes)) {
+        auto& front = items_.front();
+        const auto size = front.message.payload.size();
+        taken += size + 1;
+        queued_bytes_ -= size;
+        if (front.cls != media_class::essential) queued_media_bytes_ -= size;
+        out.push_back(std::move(front.message));
+        items_.pop_front();
+    }
+}
+
+}  // namespace rtmpgate::gateway::engine

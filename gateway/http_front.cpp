@@ -1,0 +1,263 @@
+#include "gateway/http_front.hpp"
+
+#include "gateway/log.hpp"
+#include "gateway/rtmp_connection.hpp"
+#include "gateway/tunnel/tunnel_stream.hpp"
+#include "protocol/rtmpt.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+namespace rtmpgate::gateway {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+using request_parser = http::request_parser<http::vector_body<std::uint8_t>>;
+using response = http::response<http::vector_body<std::uint8_t>>;
+
+constexpr std::size_t header_limit = 8 * 1024;
+// One reply carries at most this much of a session's pending output; the rest goes with the
+// client's next request.
+constexpr std::size_t max_reply_output = 1 << 20;
+
+tcp::socket& lowest_layer(tcp::socket& s) { return s; }
+tcp::socket& lowest_layer(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+
+// The reply every RTMPT client accepts: librtmp finds the length with a case-sensitive search for
+// "Content-", and neither it nor ffmpeg reconnects, so the connection always stays open.
+response make_reply(http::status status, std::vector<std::uint8_t> body = {}) {
+    response res{status, 11};
+    res.set(http::field::server, "rtmpgate");
+    res.set(http::field::content_type, "application/x-fcs");
+    res.set(http::field::cache_control, "no-cache");
+    res.set(http::field::connection, "Keep-Alive");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+template <typename Stream>
+class http_connection {
+public:
+    http_connection(Stream& stream, std::string peer, const char* transport, http_front_context& context)
+        : stream_(stream), peer_(std::move(peer)), transport_(transport), context_(context),
+          settings_(context.server.cfg.rtmpt) {}
+
+    asio::awaitable<void> run(std::span<const std::uint8_t> received) {
+        if (!received.empty()) {
+            auto space = buffer_.prepare(received.size());
+            std::memcpy(space.data(), received.data(), received.size());
+            buffer_.commit(received.size());
+        }
+        while (co_await serve_one()) {
+        }
+    }
+
+private:
+    // Serves one request; false when the connection is to end.
+    asio::awaitable<bool> serve_one() {
+        request_parser parser;
+        parser.header_limit(header_limit);
+        parser.body_limit(settings_.max_body);
+        {
+            asio::steady_timer idle(co_await asio::this_coro::executor, settings_.connection_idle_timeout);
+            auto r = co_await (http::async_read_header(stream_, buffer_, parser, use_nothrow) ||
+                               idle.async_wait(use_nothrow));
+            if (r.index() == 1) co_return false;  // idle: no request for a long time
+            auto [ec, n] = std::get<0>(r);
+            if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+                ec == asio::error::connection_reset)
+                co_return false;
+            if (ec) {
+                co_await write_reply(make_reply(http::status::bad_request), true);
+                log::debug("http ", peer_, ": bad request: ", ec.message());
+                co_return false;
+            }
+        }
+        quick_ack();
+        ++context_.server.stats.rtmpt_requests;
+        auto& req = parser.get();
+        const auto target = std::string(req.target());
+        auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
+
+        const bool too_big = parser.content_length() && *parser.content_length() > settings_.max_body;
+        if (too_big) {
+            if (parsed) co_await account_refused(*parsed);
+            co_await write_reply(make_reply(http::status::payload_too_large), true);
+            co_return false;  // the body is unread: the connection cannot carry on
+        }
+        if (beast::iequals(req[http::field::expect], "100-continue")) {
+            static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+            auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(continue_line), use_nothrow);
+            if (ec) co_return false;
+        }
+        if (!parser.is_done()) {
+            auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+            if (ec == http::error::body_limit) {
+                if (parsed) co_await account_refused(*parsed);
+                co_await write_reply(make_reply(http::status::payload_too_large), true);
+                co_return false;
+            }
+            if (ec) co_return false;
+            quick_ack();
+        }
+        if (!parsed) {
+            const auto status = parsed.error() == protocol::error::rtmpt_bad_method ? http::status::method_not_allowed
+                              : parsed.error() == protocol::error::rtmpt_unknown_command ? http::status::not_found
+                                                                                         : http::status::bad_request;
+            co_return co_await write_reply(make_reply(status), false);
+        }
+        auto reply = co_await dispatch(*parsed, std::move(parser.get().body()));
+        co_return co_await write_reply(std::move(reply), false);
+    }
+
+    asio::awaitable<response> dispatch(const protocol::rtmpt_request& r, std::vector<std::uint8_t> body) {
+        using protocol::rtmpt_command;
+        switch (r.command) {
+            case rtmpt_command::ident2:
+                co_return make_reply(http::status::not_found);
+            case rtmpt_command::open:
+                co_return open_session();
+            case rtmpt_command::send:
+            case rtmpt_command::idle:
+                co_return co_await exchange(r, std::move(body));
+            case rtmpt_command::close:
+                co_return co_await close_session(r);
+        }
+        co_return make_reply(http::status::not_found);
+    }
+
+    response open_session() {
+        auto session = context_.tunnels.create(asio::make_strand(context_.io));
+        if (!session) {
+            log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions, " sessions open");
+            return make_reply(http::status::service_unavailable);
+        }
+        auto& server = context_.server;
+        auto connection = std::make_shared<rtmp_connection>(
+            std::make_unique<tunnel::tunnel_stream>(session, peer_, transport_), session->strand(), server);
+        ++server.stats.rtmpt_sessions;
+        auto& tunnels = context_.tunnels;
+        asio::co_spawn(session->strand(),
+                       [connection, session, &tunnels, &server]() -> asio::awaitable<void> {
+                           co_await connection->run();
+                           session->close("rtmp side ended");
+                           tunnels.remove(session->id());
+                           --server.stats.rtmpt_sessions;
+                       },
+                       asio::detached);
+        log::debug("http ", peer_, ": opened session ", session->id());
+        std::string reply = session->id() + "\n";
+        return make_reply(http::status::ok, std::vector<std::uint8_t>(reply.begin(), reply.end()));
+    }
+
+    asio::awaitable<response> exchange(const protocol::rtmpt_request& r, std::vector<std::uint8_t> body) {
+        auto session = context_.tunnels.find(r.session_id);
+        if (!session) co_return make_reply(http::status::not_found);
+        const bool idle = r.command == protocol::rtmpt_command::idle;
+        if (idle) body.clear();  // the idle body is one 0x00 of padding
+        auto [result, has_output] = co_await asio::co_spawn(
+            session->strand(),
+            [session, seq = r.sequence, body = std::move(body)]() mutable
+                -> asio::awaitable<std::pair<tunnel::session::accepted, bool>> {
+                auto a = session->accept(seq, std::move(body));
+                co_return std::pair{a, session->has_output()};
+            },
+            asio::use_awaitable);
+        if (result == tunnel::session::accepted::refused) co_return make_reply(http::status::not_found);
+        // librtmp polls again the moment an empty /idle reply arrives: hold it until data comes,
+        // the bound passes, or another request arrives behind it on this connection. A /send
+        // reply is never held: a publisher would fall behind.
+        if (idle && !has_output && buffer_.size() == 0) {
+            co_await (asio::co_spawn(session->strand(), session->wait_for_output(settings_.idle_hold),
+                                     asio::use_awaitable) ||
+                      lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow));
+        }
+        auto output = co_await asio::co_spawn(
+            session->strand(),
+            [session]() -> asio::awaitable<std::vector<std::uint8_t>> {
+                std::vector<std::uint8_t> out;
+                out.push_back(protocol::rtmpt_poll_byte(session->pending_output()));
+                session->take_output(max_reply_output, out);
+                co_return out;
+            },
+            asio::use_awaitable);
+        co_return make_reply(http::status::ok, std::move(output));
+    }
+
+    asio::awaitable<response> close_session(const protocol::rtmpt_request& r) {
+        auto session = context_.tunnels.find(r.session_id);
+        if (!session) co_return make_reply(http::status::not_found);
+        co_await asio::co_spawn(
+            session->strand(),
+            [session, seq = r.sequence]() -> asio::awaitable<void> {
+                session->accept(seq, {});
+                session->close("closed by client");
+                co_return;
+            },
+            asio::use_awaitable);
+        context_.tunnels.remove(session->id());
+        co_return make_reply(http::status::ok, {0x00});
+    }
+
+    // A request refused for its size still takes its sequence number, so that the session's
+    // later requests do not wait behind a gap.
+    asio::awaitable<void> account_refused(const protocol::rtmpt_request& r) {
+        if (r.command != protocol::rtmpt_command::send && r.command != protocol::rtmpt_command::idle) co_return;
+        auto session = context_.tunnels.find(r.session_id);
+        if (!session) co_return;
+        co_await asio::co_spawn(
+            session->strand(),
+            [session, seq = r.sequence]() -> asio::awaitable<void> {
+                session->accept(seq, {});
+                co_return;
+            },
+            asio::use_awaitable);
+    }
+
+    asio::awaitable<bool> write_reply(response res, bool close) {
+        if (close) res.set(http::field::connection, "close");
+        auto [ec, n] = co_await http::async_write(stream_, res, use_nothrow);
+        co_return !ec && !close;
+    }
+
+    // ffmpeg writes headers and body in two send()s; with delayed ACKs on our side that costs
+    // ~40 ms per request. TCP_QUICKACK is not sticky, so it is set again after every read.
+    void quick_ack() {
+        int one = 1;
+        ::setsockopt(lowest_layer(stream_).native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+
+    Stream& stream_;
+    std::string peer_;
+    const char* transport_;
+    http_front_context& context_;
+    const config::rtmpt_t& settings_;
+    beast::flat_buffer buffer_{64 * 1024};
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_http(tcp::socket socket, std::string peer, http_front_context& context) {
+    http_connection<tcp::socket> c(socket, std::move(peer), "rtmpt", context);
+    co_await c.run({});
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
+                                  std::span<const std::uint8_t> received, http_front_context& context) {
+    http_connection<asio::ssl::stream<tcp::socket>> c(stream, std::move(peer), "rtmpts", context);
+    co_await c.run(received);
+}
+
+}  // namespace rtmpgate::gateway

@@ -1,0 +1,177 @@
+#include "gateway/server.hpp"
+
+#include "gateway/admin/admin_http.hpp"
+#include "gateway/log.hpp"
+#include "gateway/port_sniffer.hpp"
+#include "gateway/rtmp_connection.hpp"
+#include "gateway/socket_stream.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <stdexcept>
+#include <thread>
+
+namespace rtmpgate::gateway {
+
+namespace {
+
+std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string& key, const endpoint& where) {
+    error_code ec;
+    const auto address = asio::ip::make_address(where.host, ec);
+    if (ec) throw std::runtime_error(key + ": '" + where.host + "' is not an IP address");
+    tcp::endpoint ep(address, where.port);
+    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error(key + ": cannot listen on " + where.to_string() + ": " + ec.message());
+    return acceptor;
+}
+
+}  // namespace
+
+std::string format_endpoint(const tcp::endpoint& ep) {
+    const auto address = ep.address().to_string();
+    return (ep.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(ep.port());
+}
+
+static tunnel::session_limits tunnel_limits(const config& c) {
+    return {.max_pending_output = c.rtmpt.max_pending_output,
+            .max_pending_input = 4 * c.rtmpt.max_body,
+            .max_held_requests = 64,
+            .gap_timeout = c.rtmpt.gap_timeout,
+            .inactivity_timeout = c.rtmpt.session_timeout};
+}
+
+server::server(config c)
+    : context_(std::move(c)),
+      tunnels_(tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions, context_.cfg.rtmpt.node_id),
+      http_context_{context_, tunnels_, io_} {}
+
+server::~server() = default;
+
+void server::bind() {
+    const auto& l = context_.cfg.listeners;
+    if (l.https.enabled) tls_ = std::make_unique<tls_holder>(std::make_shared<tls_context>(context_.cfg.tls));
+    const std::tuple<const char*, const endpoint&, protocol_kind> wanted[] = {
+        {"http", l.http, protocol_kind::http},
+        {"https", l.https, protocol_kind::https},
+        {"rtmp", l.rtmp, protocol_kind::rtmp},
+        {"admin", l.admin, protocol_kind::admin},
+    };
+    for (const auto& [name, where, kind] : wanted) {
+        if (!where.enabled) continue;
+        acceptors_.emplace_back(listen_on(io_, std::string("listeners.") + name, where), kind);
+        log::info("listening ", name, " on ", format_endpoint(acceptors_.back().first->local_endpoint()));
+    }
+}
+
+void server::run() {
+    for (auto& [acceptor, kind] : acceptors_) asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
+    asio::co_spawn(io_, wait_for_signal(), asio::detached);
+    asio::co_spawn(io_, tunnels_.sweep(), asio::detached);
+    if (tls_) asio::co_spawn(io_, reload_on_sighup(), asio::detached);
+
+    unsigned threads = context_.cfg.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& t : pool) t.join();
+    log::info("stopped");
+}
+
+asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind) {
+    const auto max_connections = context_.cfg.limits.max_connections;
+    for (;;) {
+        auto strand = asio::make_strand(io_);
+        auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) co_return;
+            log::warn("accept on ", format_endpoint(acceptor.local_endpoint()), ": ", ec.message());
+            continue;  // EMFILE and the like: keep serving those already connected
+        }
+        if (kind != protocol_kind::admin && context_.connections.size() >= max_connections) {
+            ++context_.stats.connections_rejected;
+            continue;  // the socket closes as it goes out of scope
+        }
+        ++context_.stats.connections_accepted;
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        start_connection(std::move(socket), strand, kind);
+    }
+}
+
+void server::start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind) {
+    error_code ignored;
+    auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    switch (kind) {
+        case protocol_kind::rtmp: {
+            auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket), std::move(peer), "rtmp");
+            auto connection = std::make_shared<rtmp_connection>(std::move(stream), strand, context_);
+            // The connection registers itself in context_.connections, which is how shutdown finds it.
+            asio::co_spawn(strand, [connection]() -> asio::awaitable<void> { co_await connection->run(); },
+                           asio::detached);
+            return;
+        }
+        case protocol_kind::http:
+            asio::co_spawn(strand, serve_http(std::move(socket), std::move(peer), http_context_), asio::detached);
+            return;
+        case protocol_kind::https:
+            asio::co_spawn(strand, serve_tls(std::move(socket), std::move(peer), tls_->get(), http_context_),
+                           asio::detached);
+            return;
+        case protocol_kind::admin:
+            asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
+            return;
+    }
+}
+
+asio::awaitable<void> server::wait_for_signal() {
+    asio::signal_set signals(io_, SIGINT, SIGTERM);
+    auto [ec, number] = co_await signals.async_wait(use_nothrow);
+    if (ec) co_return;
+    log::info("signal ", number, ": stopping; ", context_.connections.size(), " connections open");
+    stopping_ = true;
+    for (auto& [acceptor, kind] : acceptors_) {
+        error_code ignored;
+        acceptor->close(ignored);
+    }
+    co_await drain();
+    io_.stop();
+}
+
+asio::awaitable<void> server::reload_on_sighup() {
+    asio::signal_set signals(io_, SIGHUP);
+    for (;;) {
+        auto [ec, number] = co_await signals.async_wait(use_nothrow);
+        if (ec) co_return;
+        // New connections get the new certificates; open ones keep the context they began with.
+        try {
+            tls_->set(std::make_shared<tls_context>(context_.cfg.tls));
+            log::info("SIGHUP: TLS certificates reloaded");
+        } catch (const std::exception& e) {
+            log::error("SIGHUP: keeping the previous certificates: ", e.what());
+        }
+    }
+}
+
+asio::awaitable<void> server::drain() {
+    asio::steady_timer tick(io_);
+    const auto deadline = std::chrono::steady_clock::now() + context_.cfg.shutdown_grace;
+    while (context_.connections.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+        tick.expires_after(std::chrono::milliseconds(50));
+        co_await tick.async_wait(use_nothrow);
+    }
+    context_.connections.shutdown_all();
+    // Give the closed connections a moment to log their last line.
+    for (int i = 0; i < 20 && context_.connections.size() > 0; ++i) {
+        tick.expires_after(std::chrono::milliseconds(25));
+        co_await tick.async_wait(use_nothrow);
+    }
+}
+
+}  // namespace rtmpgate::gateway

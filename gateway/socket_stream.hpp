@@ -1,0 +1,70 @@
+// byte_stream over any Asio stream: a TCP socket or an ssl::stream over one.
+#pragma once
+
+#include "gateway/byte_stream.hpp"
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rtmpgate::gateway {
+
+template <typename Stream>
+class socket_stream final : public byte_stream {
+public:
+    // `received`: bytes already read from `stream` (by the port-443 sniffer), returned first.
+    // `keep_alive`: what `stream` depends on (its TLS context).
+    socket_stream(Stream stream, std::string peer, const char* transport,
+                  std::vector<std::uint8_t> received = {}, std::shared_ptr<const void> keep_alive = {})
+        : keep_alive_(std::move(keep_alive)), stream_(std::move(stream)), peer_(std::move(peer)),
+          transport_(transport), received_(std::move(received)) {}
+
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) override {
+        if (received_offset_ < received_.size()) {
+            const auto n = std::min(buffer.size(), received_.size() - received_offset_);
+            std::memcpy(buffer.data(), received_.data() + received_offset_, n);
+            received_offset_ += n;
+            co_return std::tuple{error_code(), n};
+        }
+        co_return co_await stream_.async_read_some(buffer, use_nothrow);
+    }
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(
+        std::span<const asio::const_buffer> buffers) override {
+        co_return co_await asio::async_write(stream_, buffers, use_nothrow);
+    }
+    void close() override {
+        error_code ignored;
+        lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+        lowest_layer().close(ignored);
+    }
+    std::string peer() const override { return peer_; }
+    const char* transport() const override { return transport_; }
+
+    Stream& next_layer() noexcept { return stream_; }
+
+private:
+    tcp::socket& lowest_layer() {
+        if constexpr (std::is_same_v<Stream, tcp::socket>)
+            return stream_;
+        else
+            return stream_.next_layer();
+    }
+
+    std::shared_ptr<const void> keep_alive_;  // destroyed after stream_
+    Stream stream_;
+    std::string peer_;
+    const char* transport_;
+    std::vector<std::uint8_t> received_;
+    std::size_t received_offset_ = 0;
+};
+
+// "127.0.0.1:5000" or "[::1]:5000".
+std::string format_endpoint(const tcp::endpoint& ep);
+
+}  // namespace rtmpgate::gateway

@@ -1,0 +1,82 @@
+#include "gateway/tunnel/registry.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+#include <vector>
+
+namespace rtmpgate::gateway::tunnel {
+
+namespace {
+
+constexpr std::size_t id_length = 24;  // ~143 bits; ffmpeg reads at most 63 bytes of the id
+constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+}  // namespace
+
+registry::registry(session_limits limits, std::size_t max_sessions, std::string node_id)
+    : limits_(limits), max_sessions_(max_sessions), node_id_(std::move(node_id)) {}
+
+std::string registry::make_id() const {
+    std::string id = node_id_.empty() ? std::string() : node_id_ + "-";
+    std::array<unsigned char, 64> random{};
+    while (id.size() < node_id_.size() + (node_id_.empty() ? 0 : 1) + id_length) {
+        if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
+            throw std::runtime_error("RAND_bytes failed");
+        for (unsigned char r : random) {
+            // 248 = 4 * 62: rejecting the rest keeps every character equally likely.
+            if (r < 248 && id.size() < node_id_.size() + (node_id_.empty() ? 0 : 1) + id_length)
+                id += alphabet[r % alphabet.size()];
+        }
+    }
+    return id;
+}
+
+std::shared_ptr<session> registry::create(asio::any_io_executor strand) {
+    auto id = make_id();
+    std::lock_guard lock(mutex_);
+    if (sessions_.size() >= max_sessions_) return nullptr;
+    auto s = std::make_shared<session>(id, std::move(strand), limits_);
+    sessions_.emplace(std::move(id), s);
+    return s;
+}
+
+std::shared_ptr<session> registry::find(std::string_view id) const {
+    std::lock_guard lock(mutex_);
+    const auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+}
+
+void registry::remove(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(id);
+}
+
+std::size_t registry::size() const {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+}
+
+asio::awaitable<void> registry::sweep() {
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    for (;;) {
+        tick.expires_after(std::chrono::milliseconds(250));
+        auto [ec] = co_await tick.async_wait(use_nothrow);
+        if (ec) co_return;
+        std::vector<std::shared_ptr<session>> all;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& [id, s] : sessions_) all.push_back(s);
+        }
+        const auto now = session::clock::now();
+        for (auto& s : all) {
+            // Each session's state belongs to its strand: check it there.
+            asio::post(s->strand(), [this, s, now] {
+                if (s->check_timeouts(now)) remove(s->id());
+            });
+        }
+    }
+}
+
+}  // namespace rtmpgate::gateway::tunnel

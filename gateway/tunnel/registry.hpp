@@ -1,0 +1,40 @@
+// Every open RTMPT session by id. Ids come from a CSPRNG (OpenSSL RAND_bytes), 24 characters of
+// [A-Za-z0-9], prefixed "<node>-" when a node id is configured so that a load balancer can send a
+// session's requests back to this instance.
+#pragma once
+
+#include "gateway/tunnel/session.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rtmpgate::gateway::tunnel {
+
+class registry {
+public:
+    registry(session_limits limits, std::size_t max_sessions, std::string node_id);
+
+    // A new session on `strand`; nullptr when max_sessions are open (/open answers 503).
+    std::shared_ptr<session> create(asio::any_io_executor strand);
+    std::shared_ptr<session> find(std::string_view id) const;
+    void remove(const std::string& id);
+    std::size_t size() const;
+
+    // Closes sessions past their inactivity or gap bounds and forgets closed ones; every 250 ms
+    // until cancelled.
+    asio::awaitable<void> sweep();
+
+    std::string make_id() const;
+
+private:
+    const session_limits limits_;
+    const std::size_t max_sessions_;
+    const std::string node_id_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::shared_ptr<session>, std::hash<std::string_view>, std::equal_to<>> sessions_;
+};
+
+}  // namespace rtmpgate::gateway::tunnel

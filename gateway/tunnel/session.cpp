@@ -1,0 +1,141 @@
+#include "gateway/tunnel/session.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rtmpgate::gateway::tunnel {
+
+using namespace asio::experimental::awaitable_operators;
+
+session::session(std::string id, asio::any_io_executor strand, session_limits limits)
+    : id_(std::move(id)),
+      strand_(std::move(strand)),
+      limits_(limits),
+      input_ready_(strand_, asio::steady_timer::time_point::max()),
+      output_ready_(strand_, asio::steady_timer::time_point::max()),
+      output_drained_(strand_, asio::steady_timer::time_point::max()) {}
+
+session::accepted session::accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body) {
+    if (closed_) return accepted::refused;
+    last_activity_ = clock::now();
+    if (!sequence) {
+        // Only /close comes without a number; a body without one is delivered as it comes.
+        if (!body.empty()) deliver(std::move(body));
+        return accepted::fresh;
+    }
+    const auto seq = *sequence;
+    if (!next_sequence_) {
+        // ffmpeg and librtmp number from 0, Flash-era clients from 1: the first request sets
+        // the origin. A lower number arriving later counts as a repeat.
+        next_sequence_ = seq;
+    }
+    if (seq < *next_sequence_ || held_.contains(seq)) return accepted::duplicate;
+    if (seq > *next_sequence_) {
+        if (held_.size() >= limits_.max_held_requests) {
+            close("too many requests ahead of a gap");
+            return accepted::refused;
+        }
+        held_.emplace(seq, std::move(body));
+        if (!gap_since_) gap_since_ = last_activity_;
+        return accepted::fresh;
+    }
+    deliver(std::move(body));
+    ++*next_sequence_;
+    // Requests that waited for this one follow it now.
+    for (auto it = held_.begin(); it != held_.end() && it->first == *next_sequence_; it = held_.erase(it)) {
+        deliver(std::move(it->second));
+        ++*next_sequence_;
+    }
+    gap_since_.reset();
+    if (!held_.empty()) gap_since_ = last_activity_;
+    if (input_.size() - input_read_ > limits_.max_pending_input) {
+        close("client sends faster than the session reads");
+        return accepted::refused;
+    }
+    return accepted::fresh;
+}
+
+void session::deliver(std::vector<std::uint8_t> body) {
+    if (body.empty()) return;
+    if (input_read_ == input_.size()) {
+        input_.clear();
+        input_read_ = 0;
+    }
+    input_.insert(input_.end(), body.begin(), body.end());
+    input_ready_.cancel();
+}
+
+asio::awaitable<void> session::wait_for_output(std::chrono::milliseconds hold) {
+    if (!output_.empty() || closed_) co_return;
+    asio::steady_timer bound(strand_, hold);
+    co_await (output_ready_.async_wait(use_nothrow) || bound.async_wait(use_nothrow));
+}
+
+void session::take_output(std::size_t max, std::vector<std::uint8_t>& out) {
+    const auto n = std::min(max, output_.size());
+    out.insert(out.end(), output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
+    output_.erase(output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (n != 0) output_drained_.cancel();
+}
+
+void session::close(const char* reason) {
+    if (closed_) return;
+    closed_ = true;
+    close_reason_ = reason;
+    input_ready_.cancel();
+    output_ready_.cancel();
+    output_drained_.cancel();
+}
+
+bool session::check_timeouts(clock::time_point now) {
+    if (closed_) return true;
+    if (now - last_activity_ > limits_.inactivity_timeout) {
+        close("inactivity timeout");
+        return true;
+    }
+    if (gap_since_ && now - *gap_since_ > limits_.gap_timeout) {
+        close("sequence gap not filled in time");
+        return true;
+    }
+    return false;
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> session::read_some(asio::mutable_buffer buffer) {
+    while (input_read_ == input_.size()) {
+        if (closed_) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
+        input_ready_.expires_at(asio::steady_timer::time_point::max());
+        auto [ec] = co_await input_ready_.async_wait(use_nothrow);
+        if (ec && ec != asio::error::operation_aborted) co_return std::tuple{ec, std::size_t{0}};
+        // Woken by data, by close, or cancelled from outside (then the state tells).
+        if (const auto state = co_await asio::this_coro::cancellation_state;
+            state.cancelled() != asio::cancellation_type::none)
+            co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+    }
+    const auto n = std::min(buffer.size(), input_.size() - input_read_);
+    std::memcpy(buffer.data(), input_.data() + input_read_, n);
+    input_read_ += n;
+    co_return std::tuple{error_code(), n};
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> session::write(std::span<const asio::const_buffer> buffers) {
+    std::size_t total = 0;
+    for (const auto& b : buffers) total += b.size();
+    // Backpressure: when the client stops polling, the RTMP side waits here, and its queue drops
+    // media for this player instead of this buffer growing.
+    while (!closed_ && !output_.empty() && output_.size() + total > limits_.max_pending_output) {
+        output_drained_.expires_at(asio::steady_timer::time_point::max());
+        co_await output_drained_.async_wait(use_nothrow);
+        if (const auto state = co_await asio::this_coro::cancellation_state;
+            state.cancelled() != asio::cancellation_type::none)
+            co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+    }
+    if (closed_) co_return std::tuple{error_code(asio::error::broken_pipe), std::size_t{0}};
+    for (const auto& b : buffers) {
+        const auto* p = static_cast<const std::uint8_t*>(b.data());
+        output_.insert(output_.end(), p, p + b.size());
+    }
+    output_ready_.cancel();
+    co_return std::tuple{error_code(), total};
+}
+
+}  // namespace rtmpgate::gateway::tunnel

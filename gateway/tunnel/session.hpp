@@ -1,0 +1,83 @@
+// One RTMPT tunnel session: the duplex byte stream between the HTTP requests of one client (which
+// may arrive on several connections, out of order, pipelined or repeated) and the rtmp_connection
+// that serves it. Lives on its own strand; the HTTP side reaches it with co_spawn onto that strand.
+#pragma once
+
+#include "gateway/asio.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace rtmpgate::gateway::tunnel {
+
+struct session_limits {
+    std::size_t max_pending_output = 8 << 20;  // bytes waiting for the client's next request
+    std::size_t max_pending_input = 16 << 20;  // /send bytes the RTMP side has not read yet
+    std::size_t max_held_requests = 64;        // /send bodies waiting for a gap to fill
+    std::chrono::milliseconds gap_timeout{5000};
+    std::chrono::milliseconds inactivity_timeout{45000};
+};
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    using clock = std::chrono::steady_clock;
+
+    session(std::string id, asio::any_io_executor strand, session_limits limits);
+
+    const std::string& id() const noexcept { return id_; }
+    const asio::any_io_executor& strand() const noexcept { return strand_; }
+
+    // ---- HTTP side (on the strand) ----
+    enum class accepted { fresh, duplicate, refused };
+    // Accounts one request. `sequence`: its number, if it has one. `body`: the /send body
+    // (empty for /idle). Bodies reach the RTMP side in sequence order, exactly once; a repeated
+    // number is a duplicate and delivers nothing. refused: the session is closed or over a bound.
+    accepted accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body);
+    bool has_output() const noexcept { return !output_.empty(); }
+    // Completes when output is pending, the session closes, or `hold` passes.
+    asio::awaitable<void> wait_for_output(std::chrono::milliseconds hold);
+    // Moves up to `max` pending octets into `out` (after what `out` holds).
+    void take_output(std::size_t max, std::vector<std::uint8_t>& out);
+    // The client's /close, an expiry, or the RTMP side ending.
+    void close(const char* reason);
+    bool closed() const noexcept { return closed_; }
+    const char* close_reason() const noexcept { return close_reason_; }
+    // Expiry: true when the session has closed itself for inactivity or an unfilled gap.
+    bool check_timeouts(clock::time_point now);
+    std::size_t pending_output() const noexcept { return output_.size(); }
+
+    // ---- RTMP side (byte_stream semantics, on the strand) ----
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
+
+private:
+    void deliver(std::vector<std::uint8_t> body);
+
+    const std::string id_;
+    asio::any_io_executor strand_;
+    const session_limits limits_;
+
+    std::optional<std::uint64_t> next_sequence_;      // the number whose body is due next
+    std::map<std::uint64_t, std::vector<std::uint8_t>> held_;  // arrived ahead of a gap
+    std::optional<clock::time_point> gap_since_;
+
+    std::vector<std::uint8_t> input_;     // ordered /send bytes for the RTMP side
+    std::size_t input_read_ = 0;
+    std::vector<std::uint8_t> output_;    // RTMP bytes for the client's next replies
+
+    asio::steady_timer input_ready_;      // RTMP side waits here for /send bytes
+    asio::steady_timer output_ready_;     // held /idle replies wait here
+    asio::steady_timer output_drained_;   // the RTMP side waits here when output_ is full
+    clock::time_point last_activity_ = clock::now();
+    bool closed_ = false;
+    const char* close_reason_ = "";
+};
+
+}  // namespace rtmpgate::gateway::tunnel

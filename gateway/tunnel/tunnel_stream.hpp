@@ -1,0 +1,34 @@
+// The byte_stream an rtmp_connection sees for an RTMPT session: reads are the ordered /send
+// bodies, writes become the bodies of the client's next /send and /idle replies.
+#pragma once
+
+#include "gateway/byte_stream.hpp"
+#include "gateway/tunnel/session.hpp"
+
+#include <memory>
+#include <string>
+
+namespace rtmpgate::gateway::tunnel {
+
+class tunnel_stream final : public byte_stream {
+public:
+    tunnel_stream(std::shared_ptr<session> s, std::string peer, const char* transport)
+        : session_(std::move(s)), peer_(std::move(peer)), transport_(transport) {}
+
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) override {
+        return session_->read_some(buffer);
+    }
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers) override {
+        return session_->write(buffers);
+    }
+    void close() override { session_->close("rtmp side closed"); }
+    std::string peer() const override { return peer_; }
+    const char* transport() const override { return transport_; }
+
+private:
+    std::shared_ptr<session> session_;
+    std::string peer_;
+    const char* transport_;
+};
+
+}  // namespace rtmpgate::gateway::tunnel

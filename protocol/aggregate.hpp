@@ -1,0 +1,21 @@
+// Aggregate messages (type 22, RTMP 1.0 spec 7.1.6): a run of FLV tags, each with its
+// PreviousTagSize, carried as one message. The engine splits them so that players and the
+// GOP cache see ordinary audio, video and data messages.
+#pragma once
+
+#include "protocol/error.hpp"
+#include "protocol/message.hpp"
+
+#include <vector>
+
+namespace rtmpgate::protocol {
+
+// Appends the messages inside aggregate `m` to `out`. Each keeps m's chunk stream and message
+// stream id; timestamps are rebased so that the first tag's timestamp becomes m.timestamp and the
+// others keep their offsets from it. Each sub-message owns a copy of its tag body (aggregates
+// are rare: no common encoder sends them).
+// error::aggregate_malformed (and nothing appended) when a tag is cut short, a tag type is not
+// audio, video or data, or a PreviousTagSize disagrees with its tag.
+error_code split_aggregate(const message& m, std::vector<message>& out);
+
+}  // namespace rtmpgate::protocol

@@ -1,0 +1,239 @@
+"""Shared pieces of the integration tests: start the real rtmpgate binary on 127.0.0.1:0 ports,
+make test clips with ffmpeg, run real clients, and read what arrived with ffprobe.
+
+Every process started here is bounded by a timeout and killed at tear-down."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BINARY = os.environ.get("RTMPGATE_BIN", "build/gateway/rtmpgate")
+CACHE = os.environ.get("RTMPGATE_TEST_CACHE", os.path.join(tempfile.gettempdir(), "rtmpgate-test-cache"))
+
+LISTENING = re.compile(r"listening (\w+) on (\S+)")
+
+
+def make_clip(name, seconds=6, size="640x360", rate=25, gop=25, video="libx264", extra=()):
+    """An FLV clip of H.264 + AAC (testsrc2 + sine), made once and kept in CACHE."""
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, name)
+    if not os.path.exists(path):
+        tmp = path + ".tmp.flv"
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-y",
+             "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+             "-t", str(seconds), "-c:v", video, "-preset", "ultrafast", "-g", str(gop),
+             "-pix_fmt", "yuv420p", *extra, "-c:a", "aac", "-b:a", "64k", "-f", "flv", tmp],
+            check=True, timeout=120)
+        os.replace(tmp, path)
+    return path
+
+
+def probe_packets(path):
+    """[(codec_type, pts_seconds, is_keyframe)] of a media file, in file order."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time,flags",
+         "-of", "json", path], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 or not out.stdout:
+        return []
+    packets = json.loads(out.stdout).get("packets", [])
+    return [(p.get("codec_type"), float(p.get("pts_time", "nan")), "K" in p.get("flags", ""))
+            for p in packets]
+
+
+def probe_codecs(path):
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "json", path],
+        capture_output=True, text=True, timeout=60)
+    streams = json.loads(out.stdout or "{}").get("streams", [])
+    return {s["codec_type"]: s["codec_name"] for s in streams}
+
+
+def count(packets, kind):
+    return sum(1 for p in packets if p[0] == kind)
+
+
+class Gateway:
+    """The rtmpgate binary with a config of its own; ports are 127.0.0.1:0, read back from the log."""
+
+    def __init__(self, workdir, config_text):
+        self.workdir = workdir
+        self.config_path = os.path.join(workdir, "rtmpgate.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.log_path = os.path.join(workdir, "rtmpgate.log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BINARY, "--config", self.config_path],
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.ports = {}
+        deadline = time.time() + 15
+        while time.time() < deadline and self.proc.poll() is None:
+            self.ports = dict((name, addr) for name, addr in LISTENING.findall(self.log()))
+            if self.ports and all(k in self.ports for k in self.expected()):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("rtmpgate did not start:\n" + self.log())
+
+    def expected(self):
+        names = []
+        for name in ("http", "https", "rtmp", "admin"):
+            if re.search(rf"^\s+{name}:\s*\S+", open(self.config_path).read(), re.M):
+                if not re.search(rf"^\s+{name}:\s*\"\"", open(self.config_path).read(), re.M):
+                    names.append(name)
+        return names
+
+    def port(self, name):
+        return int(self.ports[name].rsplit(":", 1)[1])
+
+    def url(self, path, scheme="rtmp"):
+        listener = {"rtmp": "rtmp", "rtmpt": "http", "rtmps": "https", "rtmpts": "https"}[scheme]
+        return f"{scheme}://127.0.0.1:{self.port(listener)}/{path}"
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        return self.proc.returncode
+
+
+def engine_config(extra=""):
+    return f"""listeners:
+  http: ""
+  https: ""
+  rtmp: 127.0.0.1:0
+  admin: ""
+routes:
+  - app: "*"
+    to: engine
+{extra}"""
+
+
+class Process:
+    """A client process with its output in a file; killed at the latest by `timeout`."""
+
+    def __init__(self, args, workdir, name, timeout=60):
+        self.args = args
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.timer = threading.Timer(timeout, self.kill)
+        self.timer.start()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def wait(self, timeout=None):
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is not None:
+                self.timer.cancel()
+                self.log_file.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.wait()
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+def ffmpeg_publish(workdir, clip, url, name="publisher", realtime=True, timeout=90, extra=()):
+    args = ["ffmpeg", "-nostdin", "-v", "warning"]
+    if realtime:
+        args.append("-re")
+    args += ["-i", clip, "-c", "copy", *extra, "-f", "flv", url]
+    return Process(args, workdir, name, timeout)
+
+
+def ffmpeg_play(workdir, url, out, name="player", seconds=None, timeout=90):
+    args = ["ffmpeg", "-nostdin", "-v", "warning", "-y", "-i", url, "-c", "copy"]
+    if seconds:
+        args += ["-t", str(seconds)]
+    args += ["-f", "flv", out]
+    return Process(args, workdir, name, timeout)
+
+
+def rtmpdump_play(workdir, url, out, name="rtmpdump", seconds=None, timeout=90):
+    args = ["rtmpdump", "-q", "-v", "-r", url, "-o", out]
+    if seconds:
+        args += ["-B", "0.5", "--stop", str(seconds)]
+    return Process(args, workdir, name, timeout)
+
+
+def wait_for(predicate, timeout=10, interval=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GatewayTest(unittest.TestCase):
+    """Base: a temporary directory per test; subclasses start gateways with self.gateway()."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="rtmpgate-it-")
+        self.gateways = []
+        self.processes = []
+
+    def tearDown(self):
+        for p in self.processes:
+            p.kill()
+        for g in self.gateways:
+            code = g.stop()
+            # ctest shows this only when the test fails.
+            print(f"--- rtmpgate log (exit {code}), last lines:")
+            print("\n".join(g.log().splitlines()[-40:]))
+        if os.environ.get("RTMPGATE_KEEP"):
+            print("kept", self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def gateway(self, config_text=None):
+        g = Gateway(self.workdir, config_text or engine_config())
+        self.gateways.append(g)
+        return g
+
+    def track(self, process):
+        self.processes.append(process)
+        return process
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)

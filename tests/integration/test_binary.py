@@ -1,0 +1,60 @@
+"""The rtmpgate binary's command line, configuration errors and signals."""
+
+import os
+import signal
+import subprocess
+import unittest
+
+import harness
+
+
+class BinaryTest(harness.GatewayTest):
+    def run_binary(self, *args):
+        return subprocess.run([harness.BINARY, *args], capture_output=True, text=True, timeout=20)
+
+    def test_version_and_help(self):
+        v = self.run_binary("--version")
+        self.assertEqual(v.returncode, 0)
+        self.assertRegex(v.stdout, r"^rtmpgate \d+\.\d+\.\d+")
+        h = self.run_binary("--help")
+        self.assertEqual(h.returncode, 0)
+        self.assertIn("--check-config", h.stdout)
+        self.assertNotEqual(self.run_binary("--bogus").returncode, 0)
+
+    def test_check_config_accepts_the_default_and_names_bad_keys(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        ok = self.run_binary("--check-config", os.path.join(root, "config", "rtmpgate.yaml"))
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        bad = self.path("bad.yaml")
+        with open(bad, "w") as f:
+            f.write(harness.engine_config("engine:\n  chunk_sise: 4096\n"))
+        r = self.run_binary("--check-config", bad)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("engine.chunk_sise", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        missing = self.run_binary("--check-config", self.path("nope.yaml"))
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("nope.yaml", missing.stderr)
+
+    def test_port_in_use_names_the_listener(self):
+        with harness.socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            cfg = self.path("busy.yaml")
+            with open(cfg, "w") as f:
+                f.write(harness.engine_config().replace("rtmp: 127.0.0.1:0", f"rtmp: 127.0.0.1:{port}"))
+            r = subprocess.run([harness.BINARY, "--config", cfg], capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("listeners.rtmp", r.stderr)
+
+    def test_sigterm_and_sigint_exit_zero(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            g = self.gateway()
+            self.assertEqual(g.stop(sig), 0, g.log())
+            self.assertIn("stopped", g.log())
+            self.gateways.remove(g)
+
+
+if __name__ == "__main__":
+    unittest.main()

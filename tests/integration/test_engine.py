@@ -1,0 +1,298 @@
+"""The in-process engine on plain RTMP, driven by real ffmpeg, rtmpdump and nginx-rtmp."""
+
+import os
+import random
+import socket
+import struct
+import subprocess
+import threading
+import time
+import unittest
+
+import harness
+from harness import count, probe_codecs, probe_packets
+from rtmp_client import Client, server_closes
+
+
+def increasing(packets, kind):
+    times = [p[1] for p in packets if p[0] == kind]
+    return all(b >= a for a, b in zip(times, times[1:])) and len(times) > 0
+
+
+def within(actual, expected, fraction=0.03, slack=2):
+    return abs(actual - expected) <= max(slack, expected * fraction)
+
+
+class EngineTest(harness.GatewayTest):
+    clip_seconds = 6
+
+    def clip(self):
+        return harness.make_clip("h264_aac_6s.flv", seconds=self.clip_seconds)
+
+    def test_players_waiting_before_publish_get_the_whole_stream(self):
+        """Play before publish (ffmpeg and rtmpdump), then publish: both receive every packet with
+        the input's codecs, timestamps increase, and both end cleanly when the publisher leaves."""
+        g = self.gateway()
+        clip = self.clip()
+        expected = probe_packets(clip)
+        ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/a"), self.path("ff.flv")))
+        rd = self.track(harness.rtmpdump_play(self.workdir, g.url("live/a"), self.path("rd.flv")))
+        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/a") >= 2),
+                        "players did not reach the waiting state")
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/a")))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        self.assertEqual(ff.wait(timeout=20), 0, ff.output())
+        rd.wait(timeout=20)
+        for name in ("ff.flv", "rd.flv"):
+            got = probe_packets(self.path(name))
+            self.assertEqual(probe_codecs(self.path(name)), {"video": "h264", "audio": "aac"}, name)
+            self.assertTrue(within(count(got, "video"), count(expected, "video")),
+                            f"{name}: {count(got, 'video')} video packets, published {count(expected, 'video')}")
+            self.assertTrue(within(count(got, "audio"), count(expected, "audio")),
+                            f"{name}: {count(got, 'audio')} audio packets, published {count(expected, 'audio')}")
+            self.assertTrue(increasing(got, "audio") and increasing(got, "video"), name)
+        self.assertIn("role=publisher", g.log())
+
+    def test_late_joiner_starts_on_a_keyframe_at_once(self):
+        g = self.gateway()
+        clip = harness.make_clip("h264_aac_10s_gop2s.flv", seconds=10, gop=50)
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/late")))
+        self.assertTrue(harness.wait_for(lambda: "publishing live/late" in g.log()))
+        time.sleep(3.1)  # mid-GOP: the last keyframe was ~1 s ago
+        c = Client("127.0.0.1", g.port("rtmp"))
+        c.handshake()
+        self.assertEqual(c.connect("live")[0], "_result")
+        started = time.monotonic()
+        c.play("late")
+        kinds = []
+        first_video = None
+        while first_video is None:
+            m = c.read_message()
+            if m.type_id == 18 and b"|RtmpSampleAccess" in m.payload[:20]:
+                continue
+            if m.type_id in (8, 9, 18):
+                kinds.append(m.type_id)
+            if m.type_id == 9 and not (m.payload[0] == 0x17 and m.payload[1] == 0x00):
+                first_video = m
+        elapsed = first_video.received_at - started
+        c.close()
+        self.assertEqual(kinds[0], 18, "metadata first")
+        self.assertIn(9, kinds[:3], "AVC sequence header before frames")
+        self.assertEqual(first_video.payload[0] >> 4, 1, "first video frame after the header is a keyframe")
+        self.assertLess(elapsed, 0.5, f"first keyframe after {elapsed:.3f}s")
+        pub.stop()
+
+    def test_second_publisher_is_refused_and_first_undisturbed(self):
+        g = self.gateway()
+        clip = self.clip()
+        expected = probe_packets(clip)
+        ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/one"), self.path("ff.flv")))
+        first = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/one"), name="first"))
+        self.assertTrue(harness.wait_for(lambda: "publishing live/one" in g.log()))
+        c = Client("127.0.0.1", g.port("rtmp"))
+        c.handshake()
+        c.connect("live")
+        _, status = c.publish("one")
+        self.assertEqual(status["code"], "NetStream.Publish.BadName")
+        self.assertEqual(status["level"], "error")
+        c.close()
+        second = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/one"), name="second"))
+        self.assertNotEqual(second.wait(timeout=20), 0, "second ffmpeg publisher must fail")
+        self.assertEqual(first.wait(timeout=60), 0, first.output())
+        self.assertEqual(ff.wait(timeout=20), 0)
+        got = probe_packets(self.path("ff.flv"))
+        self.assertTrue(within(count(got, "video"), count(expected, "video")))
+
+    def test_unpublish_notifies_players(self):
+        g = self.gateway()
+        clip = self.clip()
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/bye")))
+        self.assertTrue(harness.wait_for(lambda: "publishing live/bye" in g.log()))
+        c = Client("127.0.0.1", g.port("rtmp"))
+        c.handshake()
+        c.connect("live")
+        c.play("bye")
+        status = c.wait_command(lambda cmd: cmd[0] == "onStatus" and cmd[3]["code"] == "NetStream.Play.Start")
+        self.assertEqual(status[3]["level"], "status")
+        pub.stop()
+        c.wait_command(lambda cmd: cmd[0] == "onStatus" and cmd[3]["code"] == "NetStream.Play.UnpublishNotify",
+                       timeout=10)
+        eof = None
+        while eof is None:
+            m = c.read_message()
+            if m.type_id == 4 and m.payload[:2] == b"\x00\x01":
+                eof = m
+        c.close()
+
+    def test_nginx_rtmp_relays_into_the_engine(self):
+        g = self.gateway()
+        clip = self.clip()
+        expected = probe_packets(clip)
+        nginx_port = harness.free_port()
+        conf = self.path("nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+pid {self.workdir}/nginx.pid;
+error_log {self.workdir}/nginx-error.log info;
+events {{ worker_connections 64; }}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{nginx_port};
+    application live {{
+      live on;
+      push rtmp://127.0.0.1:{g.port('rtmp')}/live;
+    }}
+  }}
+}}
+""")
+        nginx = self.track(harness.Process(["nginx", "-p", self.workdir, "-c", conf], self.workdir, "nginx"))
+        self.assertTrue(harness.wait_for(lambda: self._can_connect(nginx_port)), "nginx did not start")
+        ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/relayed"), self.path("ff.flv")))
+        pub = self.track(harness.ffmpeg_publish(
+            self.workdir, clip, f"rtmp://127.0.0.1:{nginx_port}/live/relayed"))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        self.assertEqual(ff.wait(timeout=20), 0, ff.output())
+        nginx.kill()
+        got = probe_packets(self.path("ff.flv"))
+        self.assertEqual(probe_codecs(self.path("ff.flv")), {"video": "h264", "audio": "aac"})
+        self.assertTrue(within(count(got, "video"), count(expected, "video"), 0.05),
+                        f"{count(got, 'video')} of {count(expected, 'video')} video packets")
+        self.assertIn("flashVer=ngx-local-relay", g.log())
+
+    def test_twenty_players_and_three_streams(self):
+        g = self.gateway()
+        clip = self.clip()
+        expected = probe_packets(clip)
+        players = []
+        for i in range(20):
+            players.append(self.track(harness.ffmpeg_play(
+                self.workdir, g.url("live/s0"), self.path(f"p{i}.flv"), name=f"p{i}")))
+        for s in (1, 2):
+            players.append(self.track(harness.ffmpeg_play(
+                self.workdir, g.url(f"live/s{s}"), self.path(f"q{s}.flv"), name=f"q{s}")))
+        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/") >= 22, timeout=30))
+        pubs = [self.track(harness.ffmpeg_publish(self.workdir, clip, g.url(f"live/s{s}"), name=f"pub{s}"))
+                for s in range(3)]
+        for p in pubs:
+            self.assertEqual(p.wait(timeout=60), 0, p.output())
+        for p in players:
+            self.assertEqual(p.wait(timeout=30), 0, p.output())
+        for name in [f"p{i}.flv" for i in range(20)] + ["q1.flv", "q2.flv"]:
+            got = probe_packets(self.path(name))
+            self.assertTrue(within(count(got, "video"), count(expected, "video")), name)
+            self.assertTrue(within(count(got, "audio"), count(expected, "audio")), name)
+
+    @staticmethod
+    def _can_connect(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+
+class EnhancedRtmpTest(harness.GatewayTest):
+    """HEVC in Enhanced RTMP (FourCC 'hvc1'): the Debian ffmpeg 5.1 flv muxer cannot write it, so a
+    synthetic stream from the test client is published and must reach a player byte for byte."""
+
+    def test_fourcc_video_passes_through_byte_for_byte(self):
+        g = self.gateway()
+        pub = Client("127.0.0.1", g.port("rtmp"))
+        pub.handshake()
+        pub.connect("live")
+        pub.set_chunk_size(4096)
+        sid, status = pub.publish("hevc")
+        self.assertEqual(status["code"], "NetStream.Publish.Start")
+        player = Client("127.0.0.1", g.port("rtmp"))
+        player.handshake()
+        player.connect("live")
+        player.play("hevc")
+        player.wait_command(lambda c: c[0] == "onStatus" and c[3]["code"] == "NetStream.Play.Start")
+
+        rng = random.Random(7)
+        sent = []
+        # ExVideoTagHeader: IsExHeader | FrameType << 4 | PacketType, then FourCC.
+        sequence_start = bytes([0x80 | 1 << 4 | 0]) + b"hvc1" + bytes(rng.randrange(256) for _ in range(40))
+        sent.append(sequence_start)
+        for i in range(30):
+            frame_type = 1 if i % 10 == 0 else 2
+            body = bytes(rng.randrange(256) for _ in range(rng.randrange(50, 9000)))
+            sent.append(bytes([0x80 | frame_type << 4 | 1]) + b"hvc1" + b"\x00\x00\x00" + body)
+        for i, payload in enumerate(sent):
+            pub.send_message(6, 9, sid, payload, timestamp=i * 40)
+        got = []
+        while len(got) < len(sent):
+            m = player.read_message()
+            if m.type_id == 9:
+                got.append(m.payload)
+        self.assertEqual(got, sent)
+        pub.close()
+        player.close()
+
+
+class BadInputTest(harness.GatewayTest):
+    """Bad input closes only the offending connection; a flowing stream's players see no gap."""
+
+    def test_each_bad_input_closes_only_its_connection(self):
+        g = self.gateway(harness.engine_config("limits:\n  max_message_length: 1MiB\n"))
+        clip = harness.make_clip("h264_aac_6s.flv", seconds=6)
+        expected = probe_packets(clip)
+        ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/steady"), self.path("ff.flv")))
+        self.assertTrue(harness.wait_for(lambda: "waiting for live/steady" in g.log()))
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/steady")))
+        self.assertTrue(harness.wait_for(lambda: "publishing live/steady" in g.log()))
+        port = g.port("rtmp")
+
+        def raw():
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+        # random bytes instead of a handshake
+        s = raw()
+        s.sendall(bytes(random.Random(1).randrange(256) for _ in range(4000)))
+        self.assertTrue(server_closes(s), "random bytes")
+        s.close()
+        # truncated handshake, then silence: the handshake deadline ends it (limits.handshake_timeout)
+        s = raw()
+        s.sendall(b"\x03" + b"\x00" * 700)
+        s.shutdown(socket.SHUT_WR)
+        self.assertTrue(server_closes(s), "truncated handshake")
+        s.close()
+
+        def handshaken():
+            c = Client("127.0.0.1", port)
+            c.handshake()
+            return c
+
+        # format-3 chunk on a chunk stream never seen
+        c = handshaken()
+        c.send_raw(bytes([0xC0 | 9]) + b"\x00" * 64)
+        self.assertTrue(server_closes(c.sock), "format 3 on unknown chunk stream")
+        c.close()
+        # message longer than the bound (2 MiB declared, bound 1 MiB)
+        c = handshaken()
+        c.send_raw(bytes([3]) + b"\x00\x00\x00" + (2 << 20).to_bytes(3, "big") + b"\x09" + b"\x01\x00\x00\x00")
+        self.assertTrue(server_closes(c.sock), "message too long")
+        c.close()
+        # a command with broken AMF
+        c = handshaken()
+        c.send_message(3, 20, 0, b"\x02\x00\x07connect\x00\x3f\xf0\x00\x00\x00\x00\x00\x00\x03\x00\x03app\x02\xff\xff")
+        self.assertTrue(server_closes(c.sock), "broken AMF")
+        c.close()
+
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        self.assertEqual(ff.wait(timeout=20), 0, ff.output())
+        self.assertTrue(g.alive())
+        got = probe_packets(self.path("ff.flv"))
+        self.assertTrue(within(count(got, "video"), count(expected, "video")))
+        audio = [p[1] for p in got if p[0] == "audio"]
+        worst = max(b - a for a, b in zip(audio, audio[1:]))
+        self.assertLess(worst, 0.1, f"gap of {worst:.3f}s in the player's audio")
+        log = g.log()
+        for reason in ("handshake", "chunk", "message longer", "connect"):
+            self.assertIn(reason, log)
+
+
+if __name__ == "__main__":
+    unittest.main()
