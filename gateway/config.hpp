@@ -113,7 +113,7 @@ struct config {
     struct backend_t {
         milliseconds connect_timeout{5000};
         milliseconds handshake_timeout{5000};
-        std::size_t link_buffer_bytes = 4 << 20;
+        std::size_t link_buffer_bytes = 64 << 10;
     } backend;
 
     milliseconds shutdown_grace{5000};

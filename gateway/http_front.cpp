@@ -123,7 +123,7 @@ private:
     asio::awaitable<response> dispatch(const protocol::rtmpt_request& r, std::vector<std::uint8_t> body) {
         using protocol::rtmpt_command;
         switch (r.command) {
-            case rtmpt_command::ident2:
+            case rtmpt_command::ident:
                 co_return make_reply(http::status::not_found);
             case rtmpt_command::open:
                 co_return open_session();
@@ -156,8 +156,7 @@ private:
                        },
                        asio::detached);
         log::debug("http ", peer_, ": opened session ", session->id());
-        std::string reply = session->id() + "\n";
-        return make_reply(http::status::ok, std::vector<std::uint8_t>(reply.begin(), reply.end()));
+        return make_reply(http::status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
 
     asio::awaitable<response> exchange(const protocol::rtmpt_request& r, std::vector<std::uint8_t> body) {
@@ -186,7 +185,7 @@ private:
             session->strand(),
             [session]() -> asio::awaitable<std::vector<std::uint8_t>> {
                 std::vector<std::uint8_t> out;
-                out.push_back(protocol::rtmpt_poll_byte(session->pending_output()));
+                out.push_back(session->next_poll_byte(session->pending_output() > 0));
                 session->take_output(max_reply_output, out);
                 co_return out;
             },

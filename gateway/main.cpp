@@ -2,6 +2,7 @@
 #include "gateway/config.hpp"
 #include "gateway/log.hpp"
 #include "gateway/server.hpp"
+#include "gateway/tls_context.hpp"
 
 #include <openssl/opensslv.h>
 
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     try {
         config c = load_config(argv[2]);
         if (check) {
+            // Reads every certificate and key and checks they match, as start-up would.
+            if (!c.tls.certificate.empty()) tls_context validated(c.tls);
             std::cout << argv[2] << ": ok\n";
             return 0;
         }

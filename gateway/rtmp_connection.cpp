@@ -1,5 +1,6 @@
 #include "gateway/rtmp_connection.hpp"
 
+#include "gateway/backend/link.hpp"
 #include "gateway/log.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
@@ -20,6 +21,9 @@ namespace {
 constexpr std::size_t read_buffer_size = 64 * 1024;
 // One write gathers messages up to this many payload bytes.
 constexpr std::size_t write_batch_bytes = 256 * 1024;
+// What a client may send between its C2 and the end of its connect command. ffmpeg, librtmp and
+// OBS send a Set Chunk Size and connect, a few hundred bytes.
+constexpr std::size_t max_bytes_before_connect = 64 * 1024;
 
 std::atomic<std::uint64_t> next_connection_number{1};
 
@@ -82,7 +86,7 @@ asio::awaitable<void> rtmp_connection::run() {
     log::info(id_, ": close ", stream_->transport(), " peer=", stream_->peer(),
               " app=", app_.empty() ? "-" : app_,
               " stream=", session_ && !session_->stream_name().empty() ? session_->stream_name() : "-",
-              " role=", session_ ? session_->role() : "none", " in=", bytes_in_, " out=", bytes_out_,
+              " role=", session_ ? session_->role() : backend_route_ ? "proxy" : "none", " in=", bytes_in_, " out=", bytes_out_,
               " dropped=", queue_.dropped_messages(), " duration=", ms / 1000, ".",
               (ms % 1000) / 100, "s reason=", end_reason_);
     session_.reset();
@@ -98,6 +102,25 @@ asio::awaitable<void> rtmp_connection::serve() {
     }
     if (!std::get<0>(done)) co_return;
     co_await (read_loop(std::move(leftover)) || write_loop() || watchdog());
+    if (backend_route_) co_await run_backend_link();
+}
+
+asio::awaitable<void> rtmp_connection::run_backend_link() {
+    const auto& target = backend_route_->backend;
+    auto result = co_await backend::run_link(*stream_, std::move(replay_), target, context_);
+    end_reason_ = "backend " + result.reason;
+    if (result.spliced) co_return;
+    log::warn(id_, ": app '", app_, "' backend failed: ", result.reason);
+    // The client is still waiting for connect's reply: tell it, with chunk size 128 as nothing
+    // has been sent to it yet.
+    protocol::chunk_encoder encoder;
+    std::vector<std::uint8_t> bytes;
+    encoder.encode(protocol::make_error(connect_transaction_, "NetConnection.Connect.Failed",
+                                        "Backend unavailable."),
+                   bytes);
+    const asio::const_buffer out[] = {asio::buffer(bytes)};
+    co_await stream_->write(out);
+    ++context_.stats.connections_failed;
 }
 
 asio::awaitable<bool> rtmp_connection::handshake(std::vector<std::uint8_t>& leftover) {
@@ -138,6 +161,7 @@ asio::awaitable<bool> rtmp_connection::handshake(std::vector<std::uint8_t>& left
 
 asio::awaitable<void> rtmp_connection::read_loop(std::vector<std::uint8_t> leftover) {
     if (!leftover.empty()) on_bytes(leftover);
+    if (backend_route_) co_return;
     std::vector<std::uint8_t> buffer(read_buffer_size);
     while (!closing_) {
         auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
@@ -150,16 +174,26 @@ asio::awaitable<void> rtmp_connection::read_loop(std::vector<std::uint8_t> lefto
         bytes_in_ += n;
         context_.stats.bytes_in += n;
         on_bytes({buffer.data(), n});
+        if (backend_route_) co_return;  // the link takes the stream from here
     }
 }
 
 void rtmp_connection::on_bytes(std::span<const std::uint8_t> bytes) {
+    if (!connected_) {
+        if (replay_.size() + bytes.size() > max_bytes_before_connect)
+            throw std::runtime_error("no connect in the first 64 KiB");
+        replay_.insert(replay_.end(), bytes.begin(), bytes.end());
+    }
     protocol::error_code ec;
     decoded_.clear();
     decoder_.feed(bytes, decoded_, ec);
     // Messages completed before a broken chunk are still served; then the connection ends.
-    for (const auto& m : decoded_) on_message(m);
-    if (ec && ec != protocol::error::need_more) throw boost::system::system_error(ec, "chunk stream");
+    for (const auto& m : decoded_) {
+        if (backend_route_) return;  // what follows connect is the backend's to read
+        on_message(m);
+    }
+    if (ec && ec != protocol::error::need_more && !backend_route_)
+        throw boost::system::system_error(ec, "chunk stream");
     // RTMP 1.0 spec 5.4.3: acknowledge every window's worth of received bytes.
     if (peer_window_ != 0 && bytes_in_ - acknowledged_ >= peer_window_) {
         acknowledged_ = bytes_in_;
@@ -207,9 +241,13 @@ void rtmp_connection::on_connect(const message& m) {
         return reject(c->transaction_id, "NetConnection.Connect.Rejected", "No route for this application.");
     }
     if (!r->to_engine) {
-        log::warn(id_, ": app '", app_, "' routes to a backend, which this build cannot reach yet");
-        return reject(c->transaction_id, "NetConnection.Connect.Failed", "Backend unavailable.");
+        backend_route_ = r;
+        connect_transaction_ = c->transaction_id;
+        log::info(id_, ": connect app=", app_, " flashVer=", connect->flash_ver, " to ",
+                  r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
+        return;
     }
+    replay_ = {};
     const auto& e = context_.cfg.engine;
     session_ = std::make_shared<engine::session>(
         *this, strand_, context_.streams,

@@ -53,6 +53,7 @@ private:
     void on_control(const protocol::message& m);
     void on_connect(const protocol::message& m);
     void reject(double transaction_id, const char* code, const std::string& description);
+    asio::awaitable<void> run_backend_link();
     void wake_writer();
 
     std::unique_ptr<byte_stream> stream_;
@@ -68,6 +69,10 @@ private:
     std::vector<protocol::message> decoded_;
 
     std::shared_ptr<engine::session> session_;
+    // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.
+    std::vector<std::uint8_t> replay_;
+    const route* backend_route_ = nullptr;
+    double connect_transaction_ = 1;
     std::string app_;
     bool connected_ = false;
     bool close_after_flush_ = false;

@@ -1,5 +1,7 @@
 #include "gateway/server.hpp"
 
+#include <boost/asio/ip/v6_only.hpp>
+
 #include "gateway/admin/admin_http.hpp"
 #include "gateway/log.hpp"
 #include "gateway/port_sniffer.hpp"

@@ -2,6 +2,7 @@
 // the set of live connections (for shutdown) and the counters behind /metrics.
 #pragma once
 
+#include "gateway/backend/client_tls.hpp"
 #include "gateway/config.hpp"
 #include "gateway/engine/stream_registry.hpp"
 
@@ -57,6 +58,7 @@ struct server_context {
     engine::stream_registry streams;
     connection_set connections;
     counters stats;
+    backend::client_tls_contexts backend_tls;
 };
 
 }  // namespace rtmpgate::gateway

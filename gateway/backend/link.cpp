@@ -15,17 +15,16 @@ using tls_stream = ssl::stream<tcp::socket>;
 
 namespace {
 
-constexpr std::size_t splice_buffer = 64 * 1024;
-
 std::string target_text(const backend_target& t) {
     return std::string(t.tls ? "rtmps://" : "rtmp://") + t.host + ":" + std::to_string(t.port);
 }
 
 // Copies `from` to `to` until either fails; one buffer in flight, so a slow `to` stops reads
-// from `from` (the per-link byte bound is this buffer plus what each stream holds itself).
+// from `from` (the per-link byte bound is this buffer plus what each stream holds itself: for
+// an RTMPT client, the session's max_pending_output).
 asio::awaitable<std::string> pump(byte_stream& from, byte_stream& to, const char* from_name,
-                                  std::atomic<std::uint64_t>& counter) {
-    std::vector<std::uint8_t> buffer(splice_buffer);
+                                  std::size_t buffer_size, std::atomic<std::uint64_t>& counter) {
+    std::vector<std::uint8_t> buffer(buffer_size);
     for (;;) {
         auto [ec, n] = co_await from.read_some(asio::buffer(buffer));
         if (ec) co_return std::string(from_name) + (ec == asio::error::eof ? " closed" : ": " + ec.message());
@@ -37,8 +36,7 @@ asio::awaitable<std::string> pump(byte_stream& from, byte_stream& to, const char
 }
 
 // Connects, with TLS when the route says so; throws system_error with a short reason.
-asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target& target, server_context& context,
-                                                           client_tls_contexts& tls_contexts) {
+asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target& target, server_context& context) {
     auto executor = co_await asio::this_coro::executor;
     const auto timeout = context.cfg.backend.connect_timeout;
     tcp::resolver resolver(executor);
@@ -59,7 +57,7 @@ asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target&
     if (!target.tls)
         co_return std::make_unique<socket_stream<tcp::socket>>(std::move(socket), peer, "rtmp");
 
-    tls_stream stream(std::move(socket), tls_contexts.get(target));
+    tls_stream stream(std::move(socket), context.backend_tls.get(target));
     const auto& name = target.server_name.empty() ? target.host : target.server_name;
     SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
     if (target.verify) stream.set_verify_callback(ssl::host_name_verification(name));
@@ -100,32 +98,12 @@ asio::awaitable<std::vector<std::uint8_t>> handshake_backend(byte_stream& backen
 
 }  // namespace
 
-ssl::context& client_tls_contexts::get(const backend_target& target) {
-    std::lock_guard lock(mutex_);
-    auto& slot = contexts_[{target.verify, target.ca_file}];
-    if (!slot) {
-        slot = std::make_unique<ssl::context>(ssl::context::tls_client);
-        SSL_CTX_set_min_proto_version(slot->native_handle(), TLS1_2_VERSION);
-        if (target.verify) {
-            slot->set_verify_mode(ssl::verify_peer);
-            if (target.ca_file.empty())
-                slot->set_default_verify_paths();
-            else
-                slot->load_verify_file(target.ca_file);
-        } else {
-            slot->set_verify_mode(ssl::verify_none);
-        }
-    }
-    return *slot;
-}
-
 asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint8_t> replay,
-                                      const backend_target& target, server_context& context,
-                                      client_tls_contexts& tls_contexts) {
+                                      const backend_target& target, server_context& context) {
     std::unique_ptr<byte_stream> backend;
     std::vector<std::uint8_t> early;
     try {
-        backend = co_await open_backend(target, context, tls_contexts);
+        backend = co_await open_backend(target, context);
         early = co_await handshake_backend(*backend, context);
     } catch (const std::exception& e) {
         ++context.stats.backend_failures;
@@ -141,8 +119,9 @@ asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint
         co_await client.write(b);
     }
     ++context.stats.backend_links;
-    auto ended = co_await (pump(client, *backend, "client", context.stats.bytes_in) ||
-                           pump(*backend, client, "backend", context.stats.bytes_out));
+    const auto buffer_size = context.cfg.backend.link_buffer_bytes;
+    auto ended = co_await (pump(client, *backend, "client", buffer_size, context.stats.bytes_in) ||
+                           pump(*backend, client, "backend", buffer_size, context.stats.bytes_out));
     backend->close();
     co_return link_result{true, target_text(target) + ": " + std::visit([](auto& s) { return s; }, ended)};
 }

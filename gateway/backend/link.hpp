@@ -10,26 +10,10 @@
 #include "gateway/config.hpp"
 #include "gateway/server_context.hpp"
 
-#include <boost/asio/ssl/context.hpp>
-
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 namespace rtmpgate::gateway::backend {
-
-// TLS client contexts for rtmps:// routes, built once per (verify, CA file).
-class client_tls_contexts {
-public:
-    boost::asio::ssl::context& get(const backend_target& target);
-
-private:
-    std::mutex mutex_;
-    std::map<std::pair<bool, std::string>, std::unique_ptr<boost::asio::ssl::context>> contexts_;
-};
 
 struct link_result {
     bool spliced = false;     // false: the backend was never reached; the client can be told
@@ -39,7 +23,6 @@ struct link_result {
 // Runs the link until either side ends. `replay`: the client's bytes after its C2, up to and
 // including its connect (and whatever followed in the same read).
 asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint8_t> replay,
-                                      const backend_target& target, server_context& context,
-                                      client_tls_contexts& tls_contexts);
+                                      const backend_target& target, server_context& context);
 
 }  // namespace rtmpgate::gateway::backend

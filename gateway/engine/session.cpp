@@ -232,7 +232,8 @@ void session::on_play(const protocol::command& c, std::uint32_t message_stream_i
     auto* b = find(message_stream_id);
     if (!b) {
         // Some clients play on a stream id they never created; serve it as if they had.
-        bindings_.push_back({.message_stream_id = message_stream_id});
+        bindings_.emplace_back();
+        bindings_.back().message_stream_id = message_stream_id;
         b = &bindings_.back();
     }
     if (b->role != binding::kind::none || name.empty()) {

@@ -34,7 +34,12 @@ private:
     const std::size_t max_sessions_;
     const std::string node_id_;
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, std::shared_ptr<session>, std::hash<std::string_view>, std::equal_to<>> sessions_;
+    // Lets find() look up a string_view without building a std::string.
+    struct id_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+    };
+    std::unordered_map<std::string, std::shared_ptr<session>, id_hash, std::equal_to<>> sessions_;
 };
 
 }  // namespace rtmpgate::gateway::tunnel

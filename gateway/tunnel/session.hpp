@@ -3,6 +3,8 @@
 // that serves it. Lives on its own strand; the HTTP side reaches it with co_spawn onto that strand.
 #pragma once
 
+#include "protocol/rtmpt.hpp"
+
 #include "gateway/asio.hpp"
 
 #include <chrono>
@@ -52,6 +54,12 @@ public:
     // Expiry: true when the session has closed itself for inactivity or an unfilled gap.
     bool check_timeouts(clock::time_point now);
     std::size_t pending_output() const noexcept { return output_.size(); }
+    // Records one /send or /idle reply (carrying RTMP bytes or not) and returns the poll delay
+    // byte it starts with.
+    std::uint8_t next_poll_byte(bool carries_data) noexcept {
+        empty_replies_ = carries_data ? 0 : empty_replies_ + 1;
+        return protocol::rtmpt_poll_delay(empty_replies_);
+    }
 
     // ---- RTMP side (byte_stream semantics, on the strand) ----
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
@@ -77,6 +85,7 @@ private:
     asio::steady_timer output_drained_;   // the RTMP side waits here when output_ is full
     clock::time_point last_activity_ = clock::now();
     bool closed_ = false;
+    std::uint32_t empty_replies_ = 0;
     const char* close_reason_ = "";
 };
 

@@ -237,3 +237,65 @@ class GatewayTest(unittest.TestCase):
 
     def path(self, name):
         return os.path.join(self.workdir, name)
+
+
+def within(actual, expected, fraction=0.03, slack=2):
+    return abs(actual - expected) <= max(slack, expected * fraction)
+
+
+def assert_media(test, path, expected, fraction=0.03):
+    """`path` has H.264 + AAC and as many packets of each kind as `expected`, within `fraction`."""
+    got = probe_packets(path)
+    test.assertEqual(probe_codecs(path), {"video": "h264", "audio": "aac"}, path)
+    for kind in ("video", "audio"):
+        test.assertTrue(within(count(got, kind), count(expected, kind), fraction),
+                        f"{path}: {count(got, kind)} {kind} packets of {count(expected, kind)}")
+    dts_ok = [p[1] for p in got if p[0] == "audio"]
+    test.assertEqual(dts_ok, sorted(dts_ok), f"{path}: audio timestamps go backwards")
+
+
+def dev_certs(name, names=()):
+    """A development CA and server certificate made by certs/make-dev-cert, kept in CACHE.
+    Returns the directory holding ca.crt, server.crt and server.key."""
+    out = os.path.join(CACHE, "certs-" + name)
+    if not os.path.exists(os.path.join(out, "server.crt")):
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "certs", "make-dev-cert")
+        args = [script, "--out", out]
+        for n in names:
+            args += ["--name", n]
+        subprocess.run(args, check=True, timeout=60, capture_output=True)
+    return out
+
+
+def can_connect(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_nginx(test, applications):
+    """A real nginx-rtmp on a free loopback port with the given `application` blocks; returns
+    (process, port). The test tracks the process, so tear-down kills it."""
+    port = free_port()
+    conf = test.path("nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+pid {test.workdir}/nginx.pid;
+error_log {test.workdir}/nginx-error.log info;
+events {{ worker_connections 256; }}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{port};
+    chunk_size 4096;
+{applications}
+  }}
+}}
+""")
+    nginx = test.track(Process(["nginx", "-e", "stderr", "-p", test.workdir, "-c", conf],
+                               test.workdir, "nginx", timeout=300))
+    test.assertTrue(wait_for(lambda: can_connect(port)), "nginx did not start:\n" + nginx.output())
+    return nginx, port

@@ -1,0 +1,27 @@
+// TLS client contexts for rtmps:// backend routes, built on first use and kept for the process.
+#pragma once
+
+#include "gateway/config.hpp"
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace rtmpgate::gateway::backend {
+
+class client_tls_contexts {
+public:
+    // One context per (verify, CA file): TLS 1.2 or later, peer verification as the route says.
+    // Thread-safe; the reference stays valid for the object's life.
+    boost::asio::ssl::context& get(const backend_target& target);
+
+private:
+    std::mutex mutex_;
+    std::map<std::pair<bool, std::string>, std::unique_ptr<boost::asio::ssl::context>> contexts_;
+};
+
+}  // namespace rtmpgate::gateway::backend

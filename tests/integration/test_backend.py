@@ -1,0 +1,246 @@
+"""The backend link: rtmpgate in front of a real nginx-rtmp (and of a second rtmpgate over TLS),
+reached from every front end, with the failures a backend can have."""
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import harness
+from harness import assert_media, probe_packets
+
+NGINX_APPS = """    application relay {
+      live on;
+    }"""
+
+
+def proxy_config(certs, backend_port, extra_routes="", extra=""):
+    return f"""listeners:
+  http: 127.0.0.1:0
+  https: 127.0.0.1:0
+  rtmp: 127.0.0.1:0
+  admin: ""
+tls:
+  certificate: {certs}/server.crt
+  private_key: {certs}/server.key
+routes:
+{extra_routes}  - app: relay
+    to: rtmp://127.0.0.1:{backend_port}
+  - app: live
+    to: engine
+{extra}"""
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class SilentBackend:
+    """Accepts TCP connections and never sends a byte: a backend stuck before its handshake."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+class BackendTest(harness.GatewayTest):
+    def setUp(self):
+        super().setUp()
+        self.certs = harness.dev_certs("default")
+        self.clip = harness.make_clip("h264_aac_6s.flv")
+        self.expected = probe_packets(self.clip)
+
+    def test_publish_through_every_front_end_to_nginx_with_mixed_routes(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(proxy_config(self.certs, nginx_port))
+        schemes = ("rtmp", "rtmpt", "rtmps", "rtmpts")
+        players = []
+        for s in schemes:
+            out = self.path(f"direct-{s}.flv")
+            players.append((self.track(harness.ffmpeg_play(
+                self.workdir, f"rtmp://127.0.0.1:{nginx_port}/relay/{s}", out, f"play-{s}")), out))
+        # The engine route at the same time, in the same process.
+        engine_out = self.path("engine.flv")
+        players.append((self.track(harness.ffmpeg_play(self.workdir, g.url("live/e"), engine_out, "play-e")),
+                        engine_out))
+        self.assertTrue(harness.wait_for(lambda: "waiting for live/e" in g.log(), timeout=15), g.log())
+        time.sleep(1)  # nginx-rtmp players are registered once their play command is in
+        pubs = [self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url(f"relay/{s}", s), f"pub-{s}"))
+                for s in schemes]
+        pubs.append(self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/e"), "pub-e")))
+        for p in pubs:
+            self.assertEqual(p.wait(timeout=60), 0, p.output())
+        for p, out in players:
+            p.wait(timeout=20)
+            assert_media(self, out, self.expected, 0.05)
+        self.assertGreaterEqual(g.log().count("to rtmp://127.0.0.1"), 4)
+
+    def test_play_through_every_front_end_from_nginx(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(proxy_config(self.certs, nginx_port))
+        players = []
+        for s in ("rtmp", "rtmpt", "rtmps", "rtmpts"):
+            out = self.path(f"via-{s}.flv")
+            players.append((self.track(harness.ffmpeg_play(self.workdir, g.url("relay/x", s), out, f"play-{s}")),
+                            out))
+        out = self.path("rtmpdump-rtmpt.flv")
+        players.append((self.track(harness.rtmpdump_play(self.workdir, g.url("relay/x", "rtmpt"), out)), out))
+        self.assertTrue(harness.wait_for(lambda: g.log().count("to rtmp://127.0.0.1") >= 5, timeout=15), g.log())
+        time.sleep(1)
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, f"rtmp://127.0.0.1:{nginx_port}/relay/x"))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        for p, out in players:
+            p.wait(timeout=20)
+            assert_media(self, out, self.expected, 0.05)
+
+    def test_tls_backend_is_a_second_rtmpgate(self):
+        origin = self.gateway(f"""listeners:
+  http: ""
+  https: 127.0.0.1:0
+  rtmp: 127.0.0.1:0
+  admin: ""
+tls:
+  certificate: {self.certs}/server.crt
+  private_key: {self.certs}/server.key
+routes:
+  - app: "*"
+    to: engine
+""")
+        edge = self.gateway(f"""listeners:
+  http: 127.0.0.1:0
+  https: ""
+  rtmp: 127.0.0.1:0
+  admin: ""
+routes:
+  - app: relay
+    to: rtmps://127.0.0.1:{origin.port('https')}
+    ca_file: {self.certs}/ca.crt
+    server_name: localhost
+""")
+        out = self.path("origin.flv")
+        player = self.track(harness.ffmpeg_play(self.workdir, origin.url("relay/tls"), out))
+        self.assertTrue(harness.wait_for(lambda: "waiting for relay/tls" in origin.log(), timeout=15))
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, edge.url("relay/tls", "rtmpt")))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        player.wait(timeout=20)
+        assert_media(self, out, self.expected)
+        self.assertIn("rtmps from", origin.log())
+
+    def test_tls_backend_with_an_untrusted_certificate_fails(self):
+        origin = self.gateway(f"""listeners:
+  http: ""
+  https: 127.0.0.1:0
+  rtmp: ""
+  admin: ""
+tls:
+  certificate: {self.certs}/server.crt
+  private_key: {self.certs}/server.key
+""")
+        edge = self.gateway(f"""listeners:
+  http: ""
+  https: ""
+  rtmp: 127.0.0.1:0
+  admin: ""
+routes:
+  - app: relay
+    to: rtmps://127.0.0.1:{origin.port('https')}
+""")
+        started = time.monotonic()
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, edge.url("relay/v")))
+        self.assertNotEqual(pub.wait(timeout=30), 0)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("certificate verify failed", edge.log())
+
+    def test_backend_down_fails_the_publisher_quickly(self):
+        g = self.gateway(proxy_config(self.certs, harness.free_port()))
+        started = time.monotonic()
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("relay/down")))
+        self.assertNotEqual(pub.wait(timeout=30), 0, pub.output())
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIn("NetConnection.Connect.Failed", pub.output() + g.log())
+        self.assertEqual(g.log().count("backend failed"), 1, g.log())
+        self.assertTrue(g.alive())
+
+    def test_backend_that_never_answers_the_handshake_is_timed_out(self):
+        silent = SilentBackend()
+        self.addCleanup(silent.close)
+        g = self.gateway(proxy_config(self.certs, silent.port, extra="backend:\n  handshake_timeout: 1s\n"))
+        started = time.monotonic()
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("relay/silent")))
+        self.assertNotEqual(pub.wait(timeout=30), 0, pub.output())
+        self.assertLess(time.monotonic() - started, 6)
+        self.assertIn("handshake timed out", g.log())
+
+    def test_backend_killed_mid_stream_ends_only_its_links(self):
+        nginx, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(proxy_config(self.certs, nginx_port))
+        engine_out = self.path("engine.flv")
+        engine_player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/k"), engine_out, "play-e"))
+        self.assertTrue(harness.wait_for(lambda: "waiting for live/k" in g.log(), timeout=15))
+        engine_pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/k"), "pub-e"))
+        relay_pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("relay/k"), "pub-r"))
+        time.sleep(2)
+        nginx.kill()
+        started = time.monotonic()
+        relay_pub.wait(timeout=20)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertTrue(g.alive())
+        self.assertEqual(engine_pub.wait(timeout=60), 0, engine_pub.output())
+        engine_player.wait(timeout=20)
+        assert_media(self, engine_out, self.expected)
+
+    def test_stalled_tunnel_player_keeps_memory_bounded(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(proxy_config(self.certs, nginx_port,
+                                      extra="rtmpt:\n  max_pending_output: 256KiB\n"))
+        big = harness.make_clip("h264_720p_3M_6s.flv", seconds=6, size="1280x720",
+                                extra=("-b:v", "3M", "-maxrate", "3M", "-bufsize", "3M"))
+        stalled = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/m", "rtmpt"), self.path("stalled.flv"),
+                                                 "stalled"))
+        healthy_out = self.path("healthy.flv")
+        healthy = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/m"), healthy_out, "healthy"))
+        self.assertTrue(harness.wait_for(lambda: g.log().count("to rtmp://127.0.0.1") >= 2, timeout=15))
+        time.sleep(1)
+        os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops polling; the tunnel fills up
+        self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))
+        before = rss_kib(g.proc.pid)
+        loops = 7  # 8 x 2.3 MB pushed as fast as nginx-rtmp forwards it
+        pub = self.track(harness.Process(
+            ["ffmpeg", "-nostdin", "-v", "warning", "-stream_loop", str(loops), "-i", big, "-c", "copy",
+             "-f", "flv", f"rtmp://127.0.0.1:{nginx_port}/relay/m"], self.workdir, "publisher-loop", 120))
+        self.assertEqual(pub.wait(timeout=120), 0, pub.output())
+        time.sleep(1)
+        after = rss_kib(g.proc.pid)
+        pushed_kib = (loops + 1) * os.path.getsize(big) // 1024
+        print(f"gateway RSS {before} KiB -> {after} KiB while {pushed_kib} KiB went past a stalled player")
+        self.assertLess(after - before, pushed_kib // 2)
+        self.assertLess(after - before, 12 * 1024)
+        healthy.wait(timeout=30)
+        # The other player of the same backend stream kept receiving (nginx-rtmp itself may drop
+        # frames for a player while the input arrives faster than real time).
+        video = harness.count(probe_packets(healthy_out), "video")
+        self.assertGreater(video, (loops + 1) * harness.count(probe_packets(big), "video") // 2)
+        self.assertTrue(g.alive())

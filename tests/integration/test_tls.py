@@ -1,0 +1,172 @@
+"""Port 443: RTMP over TLS and RTMPT over HTTPS on one listener, SNI, refused protocol versions,
+plaintext and silent clients, and certificate reload on SIGHUP."""
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import harness
+from harness import assert_media, probe_packets
+
+
+def tls_config(cert_dir, extra_tls="", handshake_timeout="10s"):
+    return f"""listeners:
+  http: ""
+  https: 127.0.0.1:0
+  rtmp: 127.0.0.1:0
+  admin: ""
+tls:
+  certificate: {cert_dir}/server.crt
+  private_key: {cert_dir}/server.key
+  handshake_timeout: {handshake_timeout}
+{extra_tls}
+routes:
+  - app: "*"
+    to: engine
+"""
+
+
+def served_subject(port, server_name=None, extra=()):
+    """The subject line of the certificate the server presents, via openssl s_client."""
+    args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *extra]
+    if server_name:
+        args += ["-servername", server_name]
+    out = subprocess.run(args, input=b"", capture_output=True, timeout=20)
+    text = out.stdout.decode(errors="replace") + out.stderr.decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("subject="):
+            return line
+    return text
+
+
+class TlsTest(harness.GatewayTest):
+    def setUp(self):
+        super().setUp()
+        self.certs = harness.dev_certs("default")
+
+    def test_rtmps_and_rtmpts_on_one_port_both_directions(self):
+        g = self.gateway(tls_config(self.certs))
+        clip = harness.make_clip("h264_aac_6s.flv")
+        expected = probe_packets(clip)
+        # Stream a: published over RTMP-in-TLS, played over RTMPT-in-HTTPS; stream b the reverse.
+        players = [
+            self.track(harness.ffmpeg_play(self.workdir, g.url("live/a", "rtmpts"), self.path("a.flv"), "play-a")),
+            self.track(harness.ffmpeg_play(self.workdir, g.url("live/b", "rtmps"), self.path("b.flv"), "play-b")),
+        ]
+        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/") >= 2, timeout=15), g.log())
+        pubs = [
+            self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/a", "rtmps"), "pub-a")),
+            self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/b", "rtmpts"), "pub-b")),
+        ]
+        for p in pubs:
+            self.assertEqual(p.wait(timeout=60), 0, p.output())
+        for p in players:
+            p.wait(timeout=20)
+        assert_media(self, self.path("a.flv"), expected)
+        assert_media(self, self.path("b.flv"), expected)
+        self.assertIn("rtmps from", g.log())
+        self.assertIn("rtmpts from", g.log())
+
+    def test_sni_chooses_the_certificate(self):
+        other = harness.dev_certs("other", ["other.test"])
+        extra = f"""  sni:
+    - certificate: {other}/server.crt
+      private_key: {other}/server.key
+      server_names: [other.test]"""
+        g = self.gateway(tls_config(self.certs, extra))
+        port = g.port("https")
+        self.assertIn("CN = other.test", served_subject(port, "other.test"))
+        self.assertIn("CN = localhost", served_subject(port, "localhost"))
+        self.assertIn("CN = localhost", served_subject(port))
+
+    def test_old_tls_versions_are_refused(self):
+        g = self.gateway(tls_config(self.certs))
+        port = g.port("https")
+        for version in ("-tls1", "-tls1_1"):
+            out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", version,
+                                  "-cipher", "DEFAULT:@SECLEVEL=0"],
+                                 input=b"", capture_output=True, timeout=20)
+            text = (out.stdout + out.stderr).decode(errors="replace")
+            self.assertNotEqual(out.returncode, 0, text)
+            # The server's own refusal: a protocol_version alert, not a client-side limit.
+            self.assertIn("alert protocol version", text, text)
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.minimum_version = ctx.maximum_version = version
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    self.assertEqual(s.version(), {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                                                   ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version])
+        self.assertTrue(g.alive())
+
+    def test_alpn_http11_is_selected(self):
+        g = self.gateway(tls_config(self.certs))
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        with socket.create_connection(("127.0.0.1", g.port("https")), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+                s.sendall(b"POST /fcs/ident2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+                self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 404 Not Found\r\n"))
+
+    def test_plaintext_and_silent_clients_are_closed(self):
+        g = self.gateway(tls_config(self.certs, handshake_timeout="500ms"))
+        port = g.port("https")
+        for garbage in (b"POST /open/1 HTTP/1.1\r\nContent-Length: 1\r\n\r\n\x00", b"\x03" + bytes(1536)):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(garbage)
+                data = s.recv(4096)
+                # At most a TLS alert record (content type 21), never an HTTP or RTMP answer.
+                self.assertTrue(data == b"" or data[0] == 21, data[:16])
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            self.assertEqual(s.recv(1), b"")  # closed by the gateway
+        waited = time.monotonic() - started
+        self.assertGreater(waited, 0.3)
+        self.assertLess(waited, 3.0)
+        self.assertTrue(g.alive())
+        # And the port still serves TLS after all that.
+        self.assertIn("CN = localhost", served_subject(port))
+
+    def test_sighup_reloads_certificates_without_dropping_streams(self):
+        live = os.path.join(self.workdir, "live-cert")
+        shutil.copytree(self.certs, live)
+        g = self.gateway(tls_config(live))
+        port = g.port("https")
+        self.assertIn("CN = localhost", served_subject(port))
+        clip = harness.make_clip("h264_aac_6s.flv")
+        expected = probe_packets(clip)
+        player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/r", "rtmps"), self.path("r.flv")))
+        self.assertTrue(harness.wait_for(lambda: "waiting for live/r" in g.log(), timeout=15), g.log())
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/r", "rtmps")))
+        time.sleep(2)
+        renewed = harness.dev_certs("renewed", ["renewed.test"])
+        for f in ("server.crt", "server.key"):
+            shutil.copy(os.path.join(renewed, f), os.path.join(live, f))
+        g.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "CN = renewed.test" in served_subject(port), timeout=10))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        player.wait(timeout=20)
+        assert_media(self, self.path("r.flv"), expected)
+
+    def test_bad_tls_config_names_the_key(self):
+        other = harness.dev_certs("other", ["other.test"])
+        cases = {
+            "tls.private_key": tls_config(self.certs).replace(f"  private_key: {self.certs}/server.key\n", ""),
+            "tls.certificate": tls_config(self.certs).replace(f"{self.certs}/server.crt", "/nonexistent/server.crt"),
+            "tls.private_key ": tls_config(self.certs).replace(f"{self.certs}/server.key", f"{other}/server.key"),
+        }
+        for key, text in cases.items():
+            path = self.path("bad.yaml")
+            with open(path, "w") as f:
+                f.write(text)
+            out = subprocess.run([harness.BINARY, "--check-config", path], capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(out.returncode, 0, key)
+            self.assertIn(key.strip(), out.stderr, out.stderr)
+            self.assertEqual(len(out.stderr.strip().splitlines()), 1, out.stderr)
