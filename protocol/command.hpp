@@ -25,7 +25,9 @@ struct command {
     std::vector<amf_value> arguments;   // what follows the command object
 };
 
-// For types 20 and 17. error::command_malformed when the name or transaction id is missing.
+// For types 20 and 17. error::message_malformed for another type or a body that does not start
+// with a string; error::command_malformed when the transaction id is missing or not a number;
+// AMF errors as the decoder reports them. A missing command object reads as null.
 boost::system::result<command> parse_command(const message& m, const amf_limits& limits = {});
 
 struct connect_command {
@@ -36,6 +38,7 @@ struct connect_command {
     std::string swf_url;
     std::string page_url;
     double object_encoding = 0; // 0 (AMF0) or 3 (AMF3)
+    std::vector<std::string> four_cc_list;  // Enhanced RTMP codecs the client takes ("hvc1", "*")
     amf_value properties;       // the whole command object
 };
 struct create_stream_command { double transaction_id = 0; };
@@ -47,8 +50,10 @@ struct publish_command {
 struct play_command {
     double transaction_id = 0;
     std::string name;
-    double start = -2;          // -2 live or recorded, -1 live only, >= 0 recorded from
-    double duration = -1;
+    // Clients send milliseconds: ffmpeg -2000, librtmp -1000 for live. Negative values are
+    // normalised to -2 (live or recorded) or -1 (live only); >= 0: recorded, from there (ms).
+    double start = -2;
+    double duration = -1;       // ms; any negative value: to the end (-1)
     bool reset = true;
 };
 struct play2_command {
@@ -66,6 +71,10 @@ struct receive_media_command { double transaction_id = 0; bool enable = true; };
 struct get_stream_length_command { double transaction_id = 0; std::string name; };
 
 // Each fails with error::command_malformed when a required argument is missing or mistyped.
+// Optional arguments (and connect's optional properties) that are absent, null or undefined take
+// their defaults; present with another type, they are command_malformed too. The command name is
+// not checked: the caller picks the parser by name. connect requires a string app; its
+// objectEncoding must be 0 or 3 and fourCcList a strict array of strings.
 boost::system::result<connect_command> parse_connect(const command& c);
 boost::system::result<create_stream_command> parse_create_stream(const command& c);
 boost::system::result<publish_command> parse_publish(const command& c);
@@ -101,6 +110,8 @@ struct data_message {
     std::string name;            // "@setDataFrame", "onMetaData", "onTextData", ...
     std::vector<amf_value> values;
 };
+// For types 18 and 15: error::message_malformed for another type or a body that does not start
+// with a string; AMF errors as the decoder reports them.
 boost::system::result<data_message> parse_data(const message& m, const amf_limits& limits = {});
 // An AMF0 data message (type 18): the handler name, then `values`.
 message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id,
@@ -108,7 +119,9 @@ message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id
 
 // For a publisher's "@setDataFrame", "onMetaData", {...}: the payload players receive, that is
 // the same AMF0 bytes with the leading "@setDataFrame" string removed. Other data messages are
-// returned unchanged. error::message_malformed when the payload does not start with a string.
+// returned unchanged (the same shared bytes). A type 15 message keeps its leading format byte.
+// error::message_malformed for a message that is not data or whose payload does not start with
+// an AMF0 string or long string.
 boost::system::result<shared_bytes> strip_set_data_frame(const message& m);
 
 }  // namespace rtmpgate::protocol
