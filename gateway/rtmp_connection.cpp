@@ -160,6 +160,18 @@ asio::awaitable<bool> rtmp_connection::handshake(std::vector<std::uint8_t>& left
 }
 
 asio::awaitable<void> rtmp_connection::read_loop(std::vector<std::uint8_t> leftover) {
+    // Bad input ends this loop normally, not by exception: operator|| of Asio's awaitable
+    // operators waits for one branch to *succeed*, so an exception here would leave the
+    // connection open until the watchdog's deadline.
+    try {
+        co_await receive(std::move(leftover));
+    } catch (const std::exception& e) {
+        end_reason_ = e.what();
+        ++context_.stats.connections_failed;
+    }
+}
+
+asio::awaitable<void> rtmp_connection::receive(std::vector<std::uint8_t> leftover) {
     if (!leftover.empty()) on_bytes(leftover);
     if (backend_route_) co_return;
     std::vector<std::uint8_t> buffer(read_buffer_size);

@@ -46,6 +46,7 @@ private:
     asio::awaitable<void> serve();
     asio::awaitable<bool> handshake(std::vector<std::uint8_t>& leftover);
     asio::awaitable<void> read_loop(std::vector<std::uint8_t> leftover);
+    asio::awaitable<void> receive(std::vector<std::uint8_t> leftover);
     asio::awaitable<void> write_loop();
     asio::awaitable<void> watchdog();
     void on_bytes(std::span<const std::uint8_t> bytes);

@@ -84,11 +84,12 @@ class Gateway:
         raise RuntimeError("rtmpgate did not start:\n" + self.log())
 
     def expected(self):
+        with open(self.config_path) as f:
+            text = f.read()
         names = []
         for name in ("http", "https", "rtmp", "admin"):
-            if re.search(rf"^\s+{name}:\s*\S+", open(self.config_path).read(), re.M):
-                if not re.search(rf"^\s+{name}:\s*\"\"", open(self.config_path).read(), re.M):
-                    names.append(name)
+            if re.search(rf"^\s+{name}:\s*\S+", text, re.M) and not re.search(rf"^\s+{name}:\s*\"\"", text, re.M):
+                names.append(name)
         return names
 
     def port(self, name):

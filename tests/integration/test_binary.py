@@ -23,7 +23,13 @@ class BinaryTest(harness.GatewayTest):
 
     def test_check_config_accepts_the_default_and_names_bad_keys(self):
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        ok = self.run_binary("--check-config", os.path.join(root, "config", "rtmpgate.yaml"))
+        # The default config names certs/dev/, relative to the working directory.
+        certs = harness.dev_certs("default")
+        os.makedirs(self.path("certs"))
+        os.symlink(certs, self.path("certs/dev"))
+        ok = subprocess.run([os.path.abspath(harness.BINARY), "--check-config",
+                             os.path.join(root, "config", "rtmpgate.yaml")],
+                            capture_output=True, text=True, timeout=20, cwd=self.workdir)
         self.assertEqual(ok.returncode, 0, ok.stderr)
         bad = self.path("bad.yaml")
         with open(bad, "w") as f:
