@@ -15,11 +15,26 @@
 
 namespace rtmpgate::protocol {
 
-// Video: a keyframe (frame type 1), legacy (codec id 7 AVC, 12 HEVC as some encoders write it)
-// or Enhanced RTMP (IsExHeader bit, frame type 1, any packet type but the sequence end/metadata).
+// The first video octet. Legacy (FLV 10.1 E.4.3.1): frame type in bits 4-7 (1 key, 2 inter,
+// 3 disposable, 4 generated key, 5 command), codec id in bits 0-3; codec 7 (AVC) and 12 (HEVC as
+// pre-Enhanced encoders write it) follow with an AVCPacketType octet (0 sequence header, 1 NALUs,
+// 2 end of sequence). Enhanced RTMP v1: bit 7 IsExHeader, frame type in bits 4-6, VideoPacketType
+// in bits 0-3 (0 SequenceStart, 1 CodedFrames, 2 SequenceEnd, 3 CodedFramesX, 4 Metadata,
+// 5 MPEG2TSSequenceStart), then the FourCC; v2 adds 6 Multitrack (an octet AvMultitrackType |
+// packet type, then the FourCC unless ManyTracksManyCodecs) and 7 ModEx (size, modifier data,
+// an octet ModExType | packet type), both unwrapped here. Audio (E.4.2.1): SoundFormat in bits
+// 4-7; 10 (AAC) follows with an AACPacketType octet (0 sequence header); 9 is the Enhanced RTMP v2
+// ExHeader, AudioPacketType in bits 0-3 (0 SequenceStart, 1 CodedFrames, 2 SequenceEnd,
+// 4 MultichannelConfig, 5 Multitrack, 7 ModEx), then the FourCC.
+// The classifiers read nothing past the span; a payload too short to hold every field up to the
+// packet type (and the FourCC, for Enhanced RTMP) classifies as false.
+
+// Video: frame type 1. Legacy: any codec, but not an AVC/HEVC end of sequence. Enhanced RTMP:
+// any packet type but SequenceEnd and Metadata (a SequenceStart flagged key counts, as a legacy
+// AVC sequence header does). Command frames (type 5) never.
 bool is_video_keyframe(std::span<const std::uint8_t> payload) noexcept;
-// Video: a decoder configuration record: AVC/HEVC packet type 0, or Enhanced RTMP
-// PacketTypeSequenceStart. Players need it before any frame.
+// Video: a decoder configuration record: legacy AVC/HEVC packet type 0, or Enhanced RTMP
+// SequenceStart or MPEG2TSSequenceStart. Players need it before any frame.
 bool is_video_sequence_header(std::span<const std::uint8_t> payload) noexcept;
 // Audio: AAC (sound format 10) packet type 0, or Enhanced RTMP audio SequenceStart.
 bool is_audio_sequence_header(std::span<const std::uint8_t> payload) noexcept;
@@ -39,11 +54,14 @@ struct flv_tag {
 inline constexpr std::size_t flv_tag_header_size = 11;
 
 // Reads the file header (and PreviousTagSize0) from `in`. Returns octets consumed, or 0 with
-// ec: need_more when `in` is short, flv_bad_signature when it is not an FLV header.
+// ec: need_more when `in` is short, flv_bad_signature when it is not an FLV header: not "FLV",
+// version not 1, DataOffset not 9 or PreviousTagSize0 not 0. A wrong signature or version is
+// reported as soon as the octets that show it are in.
 std::size_t read_flv_header(std::span<const std::uint8_t> in, flv_header& out, error_code& ec);
 // Reads one tag and its trailing PreviousTagSize. Returns octets consumed, or 0 with ec:
-// need_more when `in` holds only part of a tag, flv_bad_tag when the tag type is not 8, 9 or 18,
-// the stream id is not 0 or PreviousTagSize disagrees with the tag.
+// need_more when `in` holds only part of a tag, flv_bad_tag when the tag type octet is not 8, 9
+// or 18 (reserved or Filter bits set included), the stream id is not 0 or PreviousTagSize is not
+// 11 + DataSize. The type and stream id are checked as soon as they are in, not after the body.
 std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_code& ec);
 
 void write_flv_header(const flv_header& h, std::vector<std::uint8_t>& out);

@@ -24,8 +24,11 @@ std::string_view target_path(std::string_view target) noexcept {
     for (std::string_view scheme : {"http://", "https://"}) {
         if (target.substr(0, scheme.size()) == scheme) {
             target.remove_prefix(scheme.size());
-            const auto slash = target.find('/');
-            target = slash == std::string_view::npos ? std::string_view{} : target.substr(slash);
+            // The authority ends at the first '/', '?' or '#' (RFC 3986 3.2): in
+            // "http://h?x/open/1" the path is empty and "/open/1" belongs to the query.
+            const auto end = target.find_first_of("/?#");
+            target = end == std::string_view::npos || target[end] != '/' ? std::string_view{}
+                                                                          : target.substr(end);
             break;
         }
     }
@@ -135,14 +138,16 @@ bool is_valid_rtmpt_session_id(std::string_view id) noexcept {
 
 boost::system::result<std::string> format_rtmpt_session_id(std::string_view node,
                                                            std::string_view random) {
+    // A '-' inside `node` or `random` would make the prefix ambiguous: with an empty node,
+    // "a-b" would pass the validator as node "a", so each part is checked on its own.
+    if (!all_alnum(node) || !all_alnum(random)) return error::rtmpt_bad_session_id;
     std::string id;
     if (!node.empty()) {
         id.reserve(node.size() + 1 + random.size());
         id.append(node).append(1, '-');
     }
     id.append(random);
-    // A '-' inside `node` or `random` would make the prefix ambiguous; the validator refuses a
-    // second '-', and an empty `random` leaves "<node>-" or "", both invalid.
+    // An empty `random` leaves "<node>-" or "", both invalid; so does a result above 63 chars.
     if (!is_valid_rtmpt_session_id(id)) return error::rtmpt_bad_session_id;
     return id;
 }
