@@ -27,13 +27,10 @@ bool is_data(const message& m) noexcept {
     return m.type() == message_type::data_amf0 || m.type() == message_type::data_amf3;
 }
 
-// The AMF body of a command or data message. Types 17 and 15 carry one format byte before the
-// AMF0 values (RTMP 1.0 spec 7.1.1 leaves it unexplained; Red5 and librtmp skip it whatever its
-// value, and so do we). Empty when that byte is missing.
-bool amf_body(const message& m, byte_reader& body) noexcept {
-    const bool leading_byte = m.type() == message_type::command_amf3 ||
-                              m.type() == message_type::data_amf3;
-    return !leading_byte || body.skip(1);
+// Types 17 and 15 carry one format byte before their AMF0 values (RTMP 1.0 spec 7.1.1 leaves it
+// unexplained; Red5 and librtmp skip it whatever its value, and so do we).
+bool has_format_byte(const message& m) noexcept {
+    return m.type() == message_type::command_amf3 || m.type() == message_type::data_amf3;
 }
 
 // Decodes every value of a command or data body, which must start with a string (the command
@@ -42,7 +39,8 @@ boost::system::result<std::vector<amf_value>> decode_named_body(const message& m
                                                                const amf_limits& limits) {
     byte_reader body(m.payload.span());
     std::uint8_t marker = 0;
-    if (!amf_body(m, body) || !body.peek_u8(marker)) return error::message_malformed;
+    if ((has_format_byte(m) && !body.skip(1)) || !body.peek_u8(marker))
+        return error::message_malformed;
     if (marker != string_marker && marker != long_string_marker && marker != avmplus_marker)
         return error::message_malformed;
     std::vector<amf_value> values;
@@ -348,8 +346,8 @@ boost::system::result<shared_bytes> strip_set_data_frame(const message& m) {
     // nginx-rtmp and SRS relay it.
     if (!is_data(m)) return error::message_malformed;
     byte_reader body(m.payload.span());
-    if (!amf_body(m, body)) return error::message_malformed;
-    const std::size_t name_at = body.position();
+    std::span<const std::uint8_t> format_byte;  // type 15's, kept in front of what remains
+    if (has_format_byte(m) && !body.read_bytes(1, format_byte)) return error::message_malformed;
     std::uint8_t marker = 0;
     std::string_view name;
     bool is_string = false;
@@ -364,13 +362,9 @@ boost::system::result<shared_bytes> strip_set_data_frame(const message& m) {
     }
     if (!is_string) return error::message_malformed;
     if (name != set_data_frame) return m.payload;
-    // A type 15 message keeps its format byte in front of what follows the name.
     std::vector<std::uint8_t> stripped;
-    stripped.reserve(name_at + body.remaining());
+    stripped.reserve(format_byte.size() + body.remaining());
     byte_writer w(stripped);
-    byte_reader prefix(m.payload.span());
-    std::span<const std::uint8_t> format_byte;
-    prefix.read_bytes(name_at, format_byte);
     w.bytes(format_byte);
     w.bytes(body.rest());
     return shared_bytes(std::move(stripped));
