@@ -267,15 +267,14 @@ private:
         out.kind = t.class_name.empty() ? amf_kind::object : amf_kind::typed_object;
         out.dynamic = t.dynamic;
         if (!keep(t.class_name, out.class_name)) return false;
-        out.sealed_members.resize(t.sealed_members.size());
-        out.properties.resize(t.sealed_members.size());
-        for (std::size_t i = 0; i < t.sealed_members.size(); ++i)
-            if (!keep(t.sealed_members[i], out.sealed_members[i]) ||
-                !keep(t.sealed_members[i], out.properties[i].first))
-                return false;
-        for (std::size_t i = 0; i < out.properties.size(); ++i) {
+        for (const auto name : t.sealed_members)
+            if (!keep(name, out.sealed_members.emplace_back())) return false;
+        for (std::size_t i = 0; i < out.sealed_members.size(); ++i) {
+            std::string key;
+            if (!keep(out.sealed_members[i], key)) return false;
+            out.properties.emplace_back(std::move(key), amf_value{});
             ctx_.at_child(branch::property, i);
-            if (!value(out.properties[i].second)) return false;
+            if (!value(out.properties.back().second)) return false;
         }
         if (out.dynamic && !named_values(out, 0)) return false;
         ctx_.close_container();
@@ -366,7 +365,7 @@ private:
         // Every entry takes at least two marker bytes.
         if (count > in_.remaining() / 2) return fail(error::truncated);
         for (std::uint32_t i = 0; i < count; ++i) {
-            out.entries.emplace_back();
+            out.entries.emplace_back(amf_value{}, amf_value{});
             ctx_.at_child(branch::entry_key, i);
             if (!value(out.entries.back().first)) return false;
             ctx_.at_child(branch::entry_value, i);

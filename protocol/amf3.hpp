@@ -13,12 +13,12 @@ namespace rtmpgate::protocol::amf3 {
 
 // Decodes one value with fresh reference tables (as after an AMF0 AVM+ marker, or one value of
 // a type 15/17 message body). Same error contract as amf0::decode. An object reference is
-// replaced by a copy of the complete value it names (a cycle is error::amf_bad_reference), as
-// is a string or traits reference. Arrays decode as strict_array (dense part in `elements`,
-// associative part in `properties`); objects with an empty class name as object, others as
-// typed_object, with the sealed members first in `properties`. Externalizable objects are
-// error::amf_unsupported: their bytes only their class can delimit. max_elements bounds each
-// container: an array's two parts together, an object's sealed and dynamic members together.
+// replaced by a copy of the complete value it names (a cycle is error::amf_bad_reference),
+// whatever the marker before it, as is a string or traits reference. Arrays decode as strict_array
+// (dense part in `elements`, associative part in `properties`); objects with an empty class name as
+// object, others as typed_object, with the sealed members first in `properties`. Externalizable
+// objects are error::amf_unsupported: their bytes only their class can delimit. max_elements bounds
+// each container: an array's two parts together, an object's sealed and dynamic members together.
 bool decode(byte_reader& in, amf_value& out, error_code& ec, const amf_limits& limits = {});
 
 // Appends the AMF3 encoding of `v` with fresh reference tables (repeated strings and traits
