@@ -141,14 +141,8 @@ private:
     // not in the string table but in the object table.
     bool byte_leaf(amf_value& out, amf_kind kind) {
         std::uint32_t length = 0;
-        switch (object_header(out, length)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, length); h != header::inline_value)
+            return h == header::reference;
         out.kind = kind;
         if (length > ctx_.limits().max_string_length) return fail(error::amf_string_too_long);
         std::string_view bytes;
@@ -161,14 +155,8 @@ private:
     // time zone (AMF0's is left 0).
     bool date(amf_value& out) {
         std::uint32_t unused = 0;
-        switch (object_header(out, unused)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, unused); h != header::inline_value)
+            return h == header::reference;
         out.kind = amf_kind::date;
         if (!need(in_.read_double(out.number))) return false;
         ctx_.add_leaf();
@@ -196,14 +184,8 @@ private:
     // toward max_elements together.
     bool array(amf_value& out) {
         std::uint32_t dense_count = 0;
-        switch (object_header(out, dense_count)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, dense_count); h != header::inline_value)
+            return h == header::reference;
         out.kind = amf_kind::strict_array;
         if (!ctx_.open_container(ec_)) return false;
         if (dense_count > ctx_.limits().max_elements) return fail(error::amf_too_many_elements);
@@ -249,14 +231,8 @@ private:
     // name/value pairs. Sealed members land first in `properties`, under their names.
     bool object(amf_value& out) {
         std::uint32_t bits = 0;
-        switch (object_header(out, bits)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, bits); h != header::inline_value)
+            return h == header::reference;
         out.kind = amf_kind::object;
         if (!ctx_.open_container(ec_)) return false;
         std::size_t index = 0;
@@ -285,14 +261,8 @@ private:
     // Number as a double. uint items keep their full range as numbers.
     bool number_vector(amf_value& out, std::uint8_t m) {
         std::uint32_t count = 0;
-        switch (object_header(out, count)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, count); h != header::inline_value)
+            return h == header::reference;
         out.kind = m == vector_int_marker    ? amf_kind::vector_int
                    : m == vector_uint_marker ? amf_kind::vector_uint
                                              : amf_kind::vector_double;
@@ -326,14 +296,8 @@ private:
     // §3.18: count, fixed flag, the element type name, then values.
     bool object_vector(amf_value& out) {
         std::uint32_t count = 0;
-        switch (object_header(out, count)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, count); h != header::inline_value)
+            return h == header::reference;
         out.kind = amf_kind::vector_object;
         if (!ctx_.open_container(ec_) || !fixed_flag(out.fixed) || !string(out.class_name))
             return false;
@@ -351,14 +315,8 @@ private:
     // §3.19: count, weak-keys flag, then key/value pairs whose keys are any value.
     bool dictionary(amf_value& out) {
         std::uint32_t count = 0;
-        switch (object_header(out, count)) {
-            case header::failed:
-                return false;
-            case header::reference:
-                return true;
-            case header::inline_value:
-                break;
-        }
+        if (const auto h = object_header(out, count); h != header::inline_value)
+            return h == header::reference;
         out.kind = amf_kind::dictionary;
         if (!ctx_.open_container(ec_) || !fixed_flag(out.weak_keys)) return false;
         if (count > ctx_.limits().max_elements) return fail(error::amf_too_many_elements);
