@@ -66,7 +66,9 @@ chunk_encoder::stream_state& chunk_encoder::stream(std::uint32_t chunk_stream_id
 }
 
 std::size_t chunk_encoder::chunk_count(std::size_t payload_size) const noexcept {
-    if (payload_size == 0) return 1;  // a header alone still carries an empty message
+    // A header alone still carries an empty message. The test first spares a division (a
+    // noticeable part of encoding a small message) in the common case of a single chunk.
+    if (payload_size <= chunk_size_) return 1;
     return (payload_size - 1) / chunk_size_ + 1;
 }
 
@@ -109,10 +111,13 @@ void chunk_encoder::write_headers(const message& m, std::vector<std::uint8_t>& o
 
     // ffmpeg, librtmp and nginx-rtmp all read the extended timestamp again after the format-3
     // header of every later chunk of the message (the 2012 spec, 5.3.1.3, agrees).
+    // Only built when there are later chunks: a message in one chunk does not need it.
     continuation_.clear();
-    byte_writer c(continuation_);
-    write_basic_header(c, 3, m.chunk_stream_id);
-    if (extended) c.u32be(field);
+    if (length > chunk_size_) {
+        byte_writer c(continuation_);
+        write_basic_header(c, 3, m.chunk_stream_id);
+        if (extended) c.u32be(field);
+    }
 
     s.started = true;
     s.timestamp = m.timestamp;

@@ -1,0 +1,191 @@
+// Chunk codec throughput against memcpy of the same payload octets.
+//
+// For message sizes 1 KiB .. 256 KiB at chunk sizes 128, 4096 and 65536: decode (chunked wire
+// bytes to a message), encode (message to chunked bytes, copying) and encode_gather (headers and
+// pieces only). Counters: bytes_per_second counts payload octets; x_memcpy is that rate divided by
+// the rate of memcpy of the same number of octets, measured in the same process.
+#include "protocol/chunk_decoder.hpp"
+#include "protocol/chunk_encoder.hpp"
+#include "protocol/control.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace rtmpgate::protocol {
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+bytes pattern(std::size_t n) {
+    bytes out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    return out;
+}
+
+message video_message(std::size_t size, std::uint32_t timestamp) {
+    message m;
+    m.chunk_stream_id = chunk_stream::video;
+    m.timestamp = timestamp;
+    m.message_type_id = static_cast<std::uint8_t>(message_type::video);
+    m.message_stream_id = 1;
+    m.payload = shared_bytes(pattern(size));
+    return m;
+}
+
+constexpr std::array<std::size_t, 5> message_sizes = {1 << 10, 4 << 10, 16 << 10, 64 << 10,
+                                                      256 << 10};
+
+// memcpy of `size` octets, hot in cache like the codec's input, in octets per second: the best of
+// 40 rounds of 2 ms, so that a moment of load from other processes does not flatter the codec.
+double measure_memcpy_rate(std::size_t size) {
+    const auto src = pattern(size);
+    bytes dst(size);
+    using clock = std::chrono::steady_clock;
+    double best = 0;
+    for (int round = 0; round < 40; ++round) {
+        std::size_t copies = 0;
+        const auto start = clock::now();
+        auto now = start;
+        do {
+            for (int i = 0; i < 16; ++i) {
+                std::memcpy(dst.data(), src.data(), size);
+                benchmark::ClobberMemory();
+            }
+            copies += 16;
+            now = clock::now();
+        } while (now - start < std::chrono::milliseconds(2));
+        const double seconds = std::chrono::duration<double>(now - start).count();
+        best = std::max(best, static_cast<double>(copies * size) / seconds);
+    }
+    return best;
+}
+
+// Measured once, before any benchmark runs (main below), for every size in message_sizes.
+const std::array<double, message_sizes.size()>& memcpy_rates() {
+    static const auto rates = [] {
+        std::array<double, message_sizes.size()> r{};
+        for (std::size_t i = 0; i < message_sizes.size(); ++i)
+            r[i] = measure_memcpy_rate(message_sizes[i]);
+        return r;
+    }();
+    return rates;
+}
+
+double memcpy_rate(std::size_t size) {
+    for (std::size_t i = 0; i < message_sizes.size(); ++i)
+        if (message_sizes[i] == size) return memcpy_rates()[i];
+    return measure_memcpy_rate(size);
+}
+
+void report(benchmark::State& state, std::size_t size) {
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+    const double rate = memcpy_rate(size);
+    // x_memcpy = (octets / time) / memcpy rate, computed by the library from the per-second value.
+    state.counters["x_memcpy"] = benchmark::Counter(
+        static_cast<double>(state.iterations() * size) / rate, benchmark::Counter::kIsRate);
+}
+
+void bm_memcpy(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    const auto src = pattern(size);
+    bytes dst(size);
+    for (auto _ : state) {
+        std::memcpy(dst.data(), src.data(), size);
+        benchmark::ClobberMemory();
+    }
+    report(state, size);
+}
+
+// The decoder runs on: the first two messages (format 0, then format 2) are fed before timing,
+// then the third message's bytes (format 3 headers only) are fed again and again, as a steady
+// stream of same-sized video messages looks on the wire.
+void bm_decode(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    const auto chunk_size = static_cast<std::uint32_t>(state.range(1));
+    chunk_encoder e;
+    bytes setup;
+    e.encode(make_set_chunk_size(chunk_size), setup);
+    e.set_chunk_size(chunk_size);
+    e.encode(video_message(size, 0), setup);
+    e.encode(video_message(size, 40), setup);
+    bytes steady;
+    e.encode(video_message(size, 80), steady);
+
+    chunk_decoder d;
+    std::vector<message> out;
+    error_code ec;
+    d.feed(setup, out, ec);
+    if (ec != error::need_more) state.SkipWithError("setup did not decode");
+    for (auto _ : state) {
+        out.clear();
+        d.feed(steady, out, ec);
+        benchmark::DoNotOptimize(out.data());
+    }
+    if (ec != error::need_more || out.size() != 1) state.SkipWithError("decode failed");
+    report(state, size);
+}
+
+void bm_encode(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    chunk_encoder e;
+    e.set_chunk_size(static_cast<std::uint32_t>(state.range(1)));
+    const auto m = video_message(size, 0);
+    bytes out;
+    e.encode(m, out);
+    for (auto _ : state) {
+        out.clear();
+        e.encode(m, out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    report(state, size);
+}
+
+void bm_encode_gather(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    chunk_encoder e;
+    e.set_chunk_size(static_cast<std::uint32_t>(state.range(1)));
+    const auto m = video_message(size, 0);
+    bytes headers;
+    std::vector<gather_piece> pieces;
+    for (auto _ : state) {
+        headers.clear();
+        pieces.clear();
+        e.encode_gather(m, headers, pieces);
+        benchmark::DoNotOptimize(pieces.data());
+    }
+    report(state, size);
+}
+
+void sizes_and_chunk_sizes(benchmark::internal::Benchmark* b) {
+    for (const std::int64_t chunk_size : {128, 4096, 65536})
+        for (const auto size : message_sizes) b->Args({static_cast<std::int64_t>(size), chunk_size});
+    b->ArgNames({"size", "chunk"});
+}
+
+void sizes(benchmark::internal::Benchmark* b) {
+    for (const auto size : message_sizes) b->Arg(static_cast<std::int64_t>(size));
+    b->ArgName("size");
+}
+
+BENCHMARK(bm_memcpy)->Apply(sizes);
+BENCHMARK(bm_decode)->Apply(sizes_and_chunk_sizes);
+BENCHMARK(bm_encode)->Apply(sizes_and_chunk_sizes);
+BENCHMARK(bm_encode_gather)->Apply(sizes_and_chunk_sizes);
+
+}  // namespace
+}  // namespace rtmpgate::protocol
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    rtmpgate::protocol::memcpy_rates();  // calibrate before anything else runs
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
