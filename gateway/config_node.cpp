@@ -66,7 +66,8 @@ void config_node::read_fields(std::initializer_list<field> fields) const {
 
     std::map<std::string, int, std::less<>> seen;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
-        const YAML::Node& key_node = it->first;
+        // A copy: the iterator hands out a proxy, and a reference into it would outlive it.
+        const YAML::Node key_node = it->first;
         const int key_line = line_or(key_node.Mark(), line_);
         if (!key_node.IsScalar()) source_->fail(path_, key_line, "expected a key name (got " + describe(key_node) + ")");
         const std::string& key = key_node.Scalar();

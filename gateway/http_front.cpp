@@ -164,23 +164,25 @@ private:
         if (!session) co_return make_reply(http::status::not_found);
         const bool idle = r.command == protocol::rtmpt_command::idle;
         if (idle) body.clear();  // the idle body is one 0x00 of padding
-        auto [result, has_output] = co_await asio::co_spawn(
-            session->strand(),
-            [session, seq = r.sequence, body = std::move(body)]() mutable
-                -> asio::awaitable<std::pair<tunnel::session::accepted, bool>> {
-                auto a = session->accept(seq, std::move(body));
-                co_return std::pair{a, session->has_output()};
-            },
-            asio::use_awaitable);
-        if (result == tunnel::session::accepted::refused) co_return make_reply(http::status::not_found);
         // librtmp polls again the moment an empty /idle reply arrives: hold it until data comes,
         // the bound passes, or another request arrives behind it on this connection. A /send
         // reply is never held: a publisher would fall behind.
-        if (idle && !has_output && buffer_.size() == 0) {
-            co_await (asio::co_spawn(session->strand(), session->wait_for_output(settings_.idle_hold),
-                                     asio::use_awaitable) ||
+        std::shared_ptr<asio::steady_timer> waker;
+        if (idle && buffer_.size() == 0)
+            waker = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, settings_.idle_hold);
+        const auto result = co_await asio::co_spawn(
+            session->strand(),
+            [session, seq = r.sequence, body = std::move(body), waker]() mutable
+                -> asio::awaitable<tunnel::session::accepted> {
+                const auto a = session->accept(seq, std::move(body));
+                if (waker && a != tunnel::session::accepted::refused) session->add_waker(waker);
+                co_return a;
+            },
+            asio::use_awaitable);
+        if (result == tunnel::session::accepted::refused) co_return make_reply(http::status::not_found);
+        if (waker)
+            co_await (waker->async_wait(use_nothrow) ||
                       lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow));
-        }
         auto output = co_await asio::co_spawn(
             session->strand(),
             [session]() -> asio::awaitable<std::vector<std::uint8_t>> {

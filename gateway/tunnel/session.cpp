@@ -5,14 +5,11 @@
 
 namespace rtmpgate::gateway::tunnel {
 
-using namespace asio::experimental::awaitable_operators;
-
 session::session(std::string id, asio::any_io_executor strand, session_limits limits)
     : id_(std::move(id)),
       strand_(std::move(strand)),
       limits_(limits),
       input_ready_(strand_, asio::steady_timer::time_point::max()),
-      output_ready_(strand_, asio::steady_timer::time_point::max()),
       output_drained_(strand_, asio::steady_timer::time_point::max()) {}
 
 session::accepted session::accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body) {
@@ -65,10 +62,18 @@ void session::deliver(std::vector<std::uint8_t> body) {
     input_ready_.cancel();
 }
 
-asio::awaitable<void> session::wait_for_output(std::chrono::milliseconds hold) {
-    if (!output_.empty() || closed_) co_return;
-    asio::steady_timer bound(strand_, hold);
-    co_await (output_ready_.async_wait(use_nothrow) || bound.async_wait(use_nothrow));
+void session::add_waker(const std::shared_ptr<asio::steady_timer>& waker) {
+    std::erase_if(wakers_, [](const auto& w) { return w.expired(); });
+    wakers_.push_back(waker);
+    if (!output_.empty() || closed_) wake_all();
+}
+
+void session::wake_all() {
+    for (auto& weak : wakers_) {
+        if (auto waker = weak.lock())
+            asio::post(waker->get_executor(), [waker] { waker->expires_at(asio::steady_timer::time_point::min()); });
+    }
+    wakers_.clear();
 }
 
 void session::take_output(std::size_t max, std::vector<std::uint8_t>& out) {
@@ -83,8 +88,8 @@ void session::close(const char* reason) {
     closed_ = true;
     close_reason_ = reason;
     input_ready_.cancel();
-    output_ready_.cancel();
     output_drained_.cancel();
+    wake_all();
 }
 
 bool session::check_timeouts(clock::time_point now) {
@@ -134,7 +139,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> session::write(std::span<co
         const auto* p = static_cast<const std::uint8_t*>(b.data());
         output_.insert(output_.end(), p, p + b.size());
     }
-    output_ready_.cancel();
+    wake_all();
     co_return std::tuple{error_code(), total};
 }
 

@@ -43,8 +43,11 @@ public:
     // number is a duplicate and delivers nothing. refused: the session is closed or over a bound.
     accepted accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body);
     bool has_output() const noexcept { return !output_.empty(); }
-    // Completes when output is pending, the session closes, or `hold` passes.
-    asio::awaitable<void> wait_for_output(std::chrono::milliseconds hold);
+    // A held /idle reply waits on `waker`, a timer on its own connection's strand. When output
+    // arrives or the session closes, the session posts to that strand a move of the timer's
+    // expiry into the past, which ends a wait in progress and any wait begun later. Nothing is
+    // cancelled across strands. Wakers that expired on their own are simply dropped.
+    void add_waker(const std::shared_ptr<asio::steady_timer>& waker);
     // Moves up to `max` pending octets into `out` (after what `out` holds).
     void take_output(std::size_t max, std::vector<std::uint8_t>& out);
     // The client's /close, an expiry, or the RTMP side ending.
@@ -67,6 +70,7 @@ public:
 
 private:
     void deliver(std::vector<std::uint8_t> body);
+    void wake_all();
 
     const std::string id_;
     asio::any_io_executor strand_;
@@ -81,7 +85,7 @@ private:
     std::vector<std::uint8_t> output_;    // RTMP bytes for the client's next replies
 
     asio::steady_timer input_ready_;      // RTMP side waits here for /send bytes
-    asio::steady_timer output_ready_;     // held /idle replies wait here
+    std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies
     asio::steady_timer output_drained_;   // the RTMP side waits here when output_ is full
     clock::time_point last_activity_ = clock::now();
     bool closed_ = false;

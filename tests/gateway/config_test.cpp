@@ -671,7 +671,7 @@ TEST(config_document, syntax_error_names_line) {
                      "  idle_timeout: 5s\n"
                      " bad indentation: x\n",
                  "test.yaml:5: YAML syntax error: ");
-    expect_error(base + "log_level: \"info\n", "test.yaml:3: YAML syntax error: ");
+    expect_error(base + "log_level: info: debug\n", "test.yaml:3: YAML syntax error: ");
 }
 
 TEST(config_document, not_one_mapping) {
