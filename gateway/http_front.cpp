@@ -77,6 +77,11 @@ private:
             if (ec == http::error::end_of_stream || ec == asio::error::eof ||
                 ec == asio::error::connection_reset)
                 co_return false;
+            if (ec == http::error::body_limit) {
+                // Beast checks Content-Length against the bound as soon as the header is in.
+                co_await refuse_too_large(parser.get());
+                co_return false;
+            }
             if (ec) {
                 co_await write_reply(make_reply(http::status::bad_request), true);
                 log::debug("http ", peer_, ": bad request: ", ec.message());
@@ -89,12 +94,6 @@ private:
         const auto target = std::string(req.target());
         auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
 
-        const bool too_big = parser.content_length() && *parser.content_length() > settings_.max_body;
-        if (too_big) {
-            if (parsed) co_await account_refused(*parsed);
-            co_await write_reply(make_reply(http::status::payload_too_large), true);
-            co_return false;  // the body is unread: the connection cannot carry on
-        }
         if (beast::iequals(req[http::field::expect], "100-continue")) {
             static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
             auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(continue_line), use_nothrow);
@@ -103,8 +102,7 @@ private:
         if (!parser.is_done()) {
             auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
             if (ec == http::error::body_limit) {
-                if (parsed) co_await account_refused(*parsed);
-                co_await write_reply(make_reply(http::status::payload_too_large), true);
+                co_await refuse_too_large(req);
                 co_return false;
             }
             if (ec) co_return false;
@@ -116,11 +114,14 @@ private:
                                                                                          : http::status::bad_request;
             co_return co_await write_reply(make_reply(status), false);
         }
-        auto reply = co_await dispatch(*parsed, std::move(parser.get().body()));
+        auto reply = co_await dispatch(*parsed, parser.get().body());
         co_return co_await write_reply(std::move(reply), false);
     }
 
-    asio::awaitable<response> dispatch(const protocol::rtmpt_request& r, std::vector<std::uint8_t> body) {
+    // Coroutines here take buffers by reference and hand work to a session's strand through
+    // named lambdas holding only shared pointers: GCC 12 destroyed a by-value vector parameter
+    // twice when a lambda temporary inside a co_await moved it (found by ASan).
+    asio::awaitable<response> dispatch(const protocol::rtmpt_request& r, std::vector<std::uint8_t>& body) {
         using protocol::rtmpt_command;
         switch (r.command) {
             case rtmpt_command::ident:
@@ -129,7 +130,7 @@ private:
                 co_return open_session();
             case rtmpt_command::send:
             case rtmpt_command::idle:
-                co_return co_await exchange(r, std::move(body));
+                co_return co_await exchange(r, body);
             case rtmpt_command::close:
                 co_return co_await close_session(r);
         }
@@ -159,70 +160,77 @@ private:
         return make_reply(http::status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
 
-    asio::awaitable<response> exchange(const protocol::rtmpt_request& r, std::vector<std::uint8_t> body) {
+    asio::awaitable<response> exchange(const protocol::rtmpt_request& r, std::vector<std::uint8_t>& body) {
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return make_reply(http::status::not_found);
         const bool idle = r.command == protocol::rtmpt_command::idle;
-        if (idle) body.clear();  // the idle body is one 0x00 of padding
+        // The idle body is one 0x00 of padding.
+        auto input = std::make_shared<std::vector<std::uint8_t>>(idle ? std::vector<std::uint8_t>() : std::move(body));
         // librtmp polls again the moment an empty /idle reply arrives: hold it until data comes,
         // the bound passes, or another request arrives behind it on this connection. A /send
         // reply is never held: a publisher would fall behind.
         std::shared_ptr<asio::steady_timer> waker;
         if (idle && buffer_.size() == 0)
             waker = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, settings_.idle_hold);
-        const auto result = co_await asio::co_spawn(
-            session->strand(),
-            [session, seq = r.sequence, body = std::move(body), waker]() mutable
-                -> asio::awaitable<tunnel::session::accepted> {
-                const auto a = session->accept(seq, std::move(body));
-                if (waker && a != tunnel::session::accepted::refused) session->add_waker(waker);
-                co_return a;
-            },
-            asio::use_awaitable);
-        if (result == tunnel::session::accepted::refused) co_return make_reply(http::status::not_found);
+        const std::optional<std::uint64_t> seq = r.sequence;
+        auto accept = [session, seq, input, waker] {
+            const auto a = session->accept(seq, std::move(*input));
+            if (waker && a != tunnel::session::accepted::refused) session->add_waker(waker);
+            return a;
+        };
+        if (co_await on_strand(*session, accept) == tunnel::session::accepted::refused)
+            co_return make_reply(http::status::not_found);
         if (waker)
             co_await (waker->async_wait(use_nothrow) ||
                       lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow));
-        auto output = co_await asio::co_spawn(
-            session->strand(),
-            [session]() -> asio::awaitable<std::vector<std::uint8_t>> {
-                std::vector<std::uint8_t> out;
-                out.push_back(session->next_poll_byte(session->pending_output() > 0));
-                session->take_output(max_reply_output, out);
-                co_return out;
-            },
-            asio::use_awaitable);
+        auto take = [session] {
+            std::vector<std::uint8_t> out;
+            out.push_back(session->next_poll_byte(session->pending_output() > 0));
+            session->take_output(max_reply_output, out);
+            return out;
+        };
+        auto output = co_await on_strand(*session, take);
         co_return make_reply(http::status::ok, std::move(output));
     }
 
     asio::awaitable<response> close_session(const protocol::rtmpt_request& r) {
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return make_reply(http::status::not_found);
-        co_await asio::co_spawn(
-            session->strand(),
-            [session, seq = r.sequence]() -> asio::awaitable<void> {
-                session->accept(seq, {});
-                session->close("closed by client");
-                co_return;
-            },
-            asio::use_awaitable);
+        const std::optional<std::uint64_t> seq = r.sequence;
+        auto close = [session, seq] {
+            session->accept(seq, {});
+            session->close("closed by client");
+        };
+        co_await on_strand(*session, close);
         context_.tunnels.remove(session->id());
         co_return make_reply(http::status::ok, {0x00});
     }
 
-    // A request refused for its size still takes its sequence number, so that the session's
-    // later requests do not wait behind a gap.
+    // 413, and the connection ends: the body is unread. The request still takes its sequence
+    // number, so that the session's later requests do not wait behind a gap.
+    asio::awaitable<void> refuse_too_large(const http::request<http::vector_body<std::uint8_t>>& req) {
+        const auto target = std::string(req.target());
+        const auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
+        if (parsed) co_await account_refused(*parsed);
+        co_await write_reply(make_reply(http::status::payload_too_large), true);
+    }
+
     asio::awaitable<void> account_refused(const protocol::rtmpt_request& r) {
         if (r.command != protocol::rtmpt_command::send && r.command != protocol::rtmpt_command::idle) co_return;
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return;
-        co_await asio::co_spawn(
-            session->strand(),
-            [session, seq = r.sequence]() -> asio::awaitable<void> {
-                session->accept(seq, {});
-                co_return;
-            },
-            asio::use_awaitable);
+        const std::optional<std::uint64_t> seq = r.sequence;
+        auto account = [session, seq] { session->accept(seq, {}); };
+        co_await on_strand(*session, account);
+    }
+
+    // Runs `work` on the session's strand, where all of its state lives, and gives its result.
+    template <typename Work>
+    static asio::awaitable<std::invoke_result_t<Work&>> on_strand(tunnel::session& session, Work& work) {
+        using result = std::invoke_result_t<Work&>;
+        Work* w = &work;
+        auto run = [w]() -> asio::awaitable<result> { co_return (*w)(); };
+        co_return co_await asio::co_spawn(session.strand(), run, asio::use_awaitable);
     }
 
     asio::awaitable<bool> write_reply(response res, bool close) {

@@ -22,20 +22,19 @@ session::accepted session::accept(std::optional<std::uint64_t> sequence, std::ve
     }
     const auto seq = *sequence;
     if (!next_sequence_) {
-        // ffmpeg and librtmp number from 0, Flash-era clients from 1: the first request sets
-        // the origin. A lower number arriving later counts as a repeat.
+        // ffmpeg and librtmp number from 0, Flash-era SDKs from 1 (some after an /idle/0). The
+        // stream itself says where it starts: its first byte is C0 (0x03, or 0x06 for RTMPE), so
+        // the body that begins with C0 is the first one, whatever its number. Requests without
+        // bytes say nothing; a body that arrives ahead of the C0 body waits for it.
+        if (body.empty()) return accepted::fresh;
+        if (body.front() != 0x03 && body.front() != 0x06) {
+            return hold(seq, std::move(body));
+        }
         next_sequence_ = seq;
+        held_.erase(held_.begin(), held_.lower_bound(seq));
     }
     if (seq < *next_sequence_ || held_.contains(seq)) return accepted::duplicate;
-    if (seq > *next_sequence_) {
-        if (held_.size() >= limits_.max_held_requests) {
-            close("too many requests ahead of a gap");
-            return accepted::refused;
-        }
-        held_.emplace(seq, std::move(body));
-        if (!gap_since_) gap_since_ = last_activity_;
-        return accepted::fresh;
-    }
+    if (seq > *next_sequence_) return hold(seq, std::move(body));
     deliver(std::move(body));
     ++*next_sequence_;
     // Requests that waited for this one follow it now.
@@ -49,6 +48,17 @@ session::accepted session::accept(std::optional<std::uint64_t> sequence, std::ve
         close("client sends faster than the session reads");
         return accepted::refused;
     }
+    return accepted::fresh;
+}
+
+session::accepted session::hold(std::uint64_t seq, std::vector<std::uint8_t> body) {
+    if (held_.contains(seq)) return accepted::duplicate;
+    if (held_.size() >= limits_.max_held_requests) {
+        close("too many requests ahead of a gap");
+        return accepted::refused;
+    }
+    held_.emplace(seq, std::move(body));
+    if (!gap_since_) gap_since_ = last_activity_;
     return accepted::fresh;
 }
 

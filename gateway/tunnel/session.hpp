@@ -69,6 +69,8 @@ public:
     asio::awaitable<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
 
 private:
+    // Keeps a body that arrived ahead of a gap.
+    accepted hold(std::uint64_t seq, std::vector<std::uint8_t> body);
     void deliver(std::vector<std::uint8_t> body);
     void wake_all();
 
