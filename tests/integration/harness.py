@@ -65,12 +65,12 @@ def count(packets, kind):
 class Gateway:
     """The rtmpgate binary with a config of its own; ports are 127.0.0.1:0, read back from the log."""
 
-    def __init__(self, workdir, config_text):
+    def __init__(self, workdir, config_text, name="rtmpgate"):
         self.workdir = workdir
-        self.config_path = os.path.join(workdir, "rtmpgate.yaml")
+        self.config_path = os.path.join(workdir, name + ".yaml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
-        self.log_path = os.path.join(workdir, "rtmpgate.log")
+        self.log_path = os.path.join(workdir, name + ".log")
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen([BINARY, "--config", self.config_path],
                                      stdout=self.log_file, stderr=subprocess.STDOUT)
@@ -228,7 +228,9 @@ class GatewayTest(unittest.TestCase):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def gateway(self, config_text=None):
-        g = Gateway(self.workdir, config_text or engine_config())
+        # A second gateway in one test gets files of its own.
+        name = "rtmpgate" if not self.gateways else f"rtmpgate-{len(self.gateways) + 1}"
+        g = Gateway(self.workdir, config_text or engine_config(), name)
         self.gateways.append(g)
         return g
 
