@@ -139,12 +139,19 @@ class Process:
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
+        # A daemon timer: one still armed when the tests end must not hold the interpreter open.
         self.timer = threading.Timer(timeout, self.kill)
+        self.timer.daemon = True
         self.timer.start()
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
+
+    def finish(self):
+        """Kills the process if it still runs, reaps it and disarms its timer (tear-down)."""
+        self.kill()
+        self.wait(timeout=10)
 
     def wait(self, timeout=None):
         try:
@@ -216,7 +223,7 @@ class GatewayTest(unittest.TestCase):
 
     def tearDown(self):
         for p in self.processes:
-            p.kill()
+            p.finish()
         for g in self.gateways:
             code = g.stop()
             # ctest shows this only when the test fails.
