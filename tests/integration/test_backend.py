@@ -4,6 +4,7 @@ reached from every front end, with the failures a backend can have."""
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -201,20 +202,46 @@ routes:
     def test_backend_killed_mid_stream_ends_only_its_links(self):
         nginx, nginx_port = harness.start_nginx(self, NGINX_APPS)
         g = self.gateway(proxy_config(self.certs, nginx_port))
+        backend = f"rtmp://127.0.0.1:{nginx_port}"
+        # 20 s at real time: the relay publisher cannot end on its own before the checks below.
+        long_clip = harness.make_clip("h264_aac_20s.flv", seconds=20)
         engine_out = self.path("engine.flv")
         engine_player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/k"), engine_out, "play-e"))
         self.assertTrue(harness.wait_for(lambda: "waiting for live/k" in g.log(), timeout=15))
         engine_pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/k"), "pub-e"))
-        relay_pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("relay/k"), "pub-r"))
+        relay_pub = self.track(harness.ffmpeg_publish(self.workdir, long_clip, g.url("relay/k"), "pub-r"))
+        self.assertTrue(harness.wait_for(lambda: f"to {backend}" in g.log(), timeout=10), g.log())
         time.sleep(2)
+        self.assertIsNone(relay_pub.proc.poll(), "the relay publisher streams until the backend dies:\n"
+                          + relay_pub.output())
+        self.assertEqual(self.backend_failure_lines(g, backend), [], "no failure before the backend dies")
         nginx.kill()
-        started = time.monotonic()
-        relay_pub.wait(timeout=20)
-        self.assertLess(time.monotonic() - started, 10)
+        nginx.wait(timeout=10)
+        killed_at = time.monotonic()
+        try:
+            code = relay_pub.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail("the relay publisher still runs 5 s after its backend died")
+        self.assertLess(time.monotonic() - killed_at, 5)
+        self.assertNotEqual(code, 0, "a publisher whose backend died does not end as a success:\n"
+                            + relay_pub.output())
         self.assertTrue(g.alive())
+        # The engine link of the same process is untouched.
         self.assertEqual(engine_pub.wait(timeout=60), 0, engine_pub.output())
-        engine_player.wait(timeout=20)
+        self.assertEqual(engine_player.wait(timeout=20), 0, engine_player.output())
         assert_media(self, engine_out, self.expected)
+        # The operator sees the lost link once: one warning (or error) line naming the app and
+        # the backend, like the one for a backend that refuses at connect.
+        lines = self.backend_failure_lines(g, backend)
+        self.assertEqual(len(lines), 1, "one line for the link's failure, got:\n" + "\n".join(lines)
+                         + "\n--- whole log:\n" + g.log())
+        self.assertIn("relay", lines[0])
+
+    @staticmethod
+    def backend_failure_lines(g, backend):
+        """Lines at warn or error level that name `backend`."""
+        return [line for line in g.log().splitlines()
+                if backend in line and (" warn " in line or " error " in line)]
 
     def test_stalled_tunnel_player_keeps_memory_bounded(self):
         _, nginx_port = harness.start_nginx(self, NGINX_APPS)

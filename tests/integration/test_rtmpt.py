@@ -4,6 +4,7 @@ import asyncio
 import os
 import re
 import struct
+import subprocess
 import time
 import unittest
 import urllib.request
@@ -35,6 +36,24 @@ def metric(g, name):
     return int(m.group(1))
 
 
+def clip_bitrate(path):
+    """Bits per second of a media file: its size over its duration."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+                         capture_output=True, text=True, timeout=60)
+    return os.path.getsize(path) * 8 / float(out.stdout.strip())
+
+
+def receive_within(t, n, timeout=3.0):
+    """Polls the tunnel `t` until `n` bytes arrived or `timeout` passed; returns what arrived."""
+    deadline = time.monotonic() + timeout
+    while len(t.received) < n and time.monotonic() < deadline:
+        r = t.idle()
+        if r.status != 200:
+            break
+    out, t.received = t.received[:n], t.received[n:]
+    return out
+
+
 class RtmptMediaTest(harness.GatewayTest):
     def check(self, path, expected):
         got = probe_packets(path)
@@ -46,8 +65,12 @@ class RtmptMediaTest(harness.GatewayTest):
 
     def run_session(self, publish_scheme, players):
         g = self.gateway(rtmpt_config())
-        clip = harness.make_clip("h264_720p_3M_6s.flv", seconds=6, size="1280x720",
-                                 extra=("-b:v", "3M", "-maxrate", "3M", "-bufsize", "3M"))
+        # Noise on every frame keeps x264 from shrinking the test pattern: the clip truly is ~3 Mb/s.
+        clip = harness.make_clip("h264_720p_3M_noise_6s.flv", seconds=6, size="1280x720",
+                                 extra=("-vf", "noise=alls=20:allf=t", "-b:v", "3M", "-minrate", "3M",
+                                        "-maxrate", "3M", "-bufsize", "3M"))
+        bitrate = clip_bitrate(clip)
+        self.assertGreaterEqual(bitrate, 2.5e6, f"{clip}: {bitrate / 1e6:.2f} Mb/s, not a 3 Mb/s clip")
         expected = probe_packets(clip)
         procs = []
         for i, (tool, scheme) in enumerate(players):
@@ -64,7 +87,7 @@ class RtmptMediaTest(harness.GatewayTest):
         # -re paces input at real time: a publisher that fell behind would take visibly longer.
         self.assertLess(elapsed, 6 + 2.5, f"publishing a 6 s clip took {elapsed:.1f}s")
         for p, out in procs:
-            p.wait(timeout=20)
+            self.assertEqual(p.wait(timeout=20), 0, f"{p.args[0]} {out}:\n{p.output()}")
             self.check(out, expected)
         return g
 
@@ -92,9 +115,17 @@ class RtmptMediaTest(harness.GatewayTest):
 
 
 class RtmptProtocolTest(harness.GatewayTest):
+    # The rtmpt: section of each test's gateway; tests not named here get DEFAULT_RTMPT.
+    DEFAULT_RTMPT = "rtmpt:\n  max_body: 1MiB\n  gap_timeout: 2s\n"
+    RTMPT = {
+        "test_max_sessions_refuses_with_503_until_one_closes": "rtmpt:\n  max_sessions: 3\n",
+        "test_expired_session_is_404": "rtmpt:\n  session_timeout: 1s\n  idle_hold: 100ms\n",
+        "test_oversized_body_is_413_and_session_unharmed": "rtmpt:\n  max_body: 1MiB\n  gap_timeout: 500ms\n",
+    }
+
     def setUp(self):
         super().setUp()
-        self.g = self.gateway(rtmpt_config("rtmpt:\n  max_body: 1MiB\n  gap_timeout: 2s\n"))
+        self.g = self.gateway(rtmpt_config(self.RTMPT.get(self._testMethodName, self.DEFAULT_RTMPT)))
         self.port = self.g.port("http")
 
     def test_reply_format(self):
@@ -201,67 +232,190 @@ class RtmptProtocolTest(harness.GatewayTest):
         final = c.read_response()
         self.assertEqual(final.status, 200)
 
-    def test_oversized_body_is_413_and_session_unharmed(self):
-        t = Tunnel(self.port)
-        t.send(b"\x03" + bytes(1536))
+    def refuse_oversized(self, t):
+        """A /send of `t` at its next number with a body over max_body (1 MiB): 413, and the
+        connection ends. The number is not advanced: the client sends the real bytes with it."""
         big = HttpConnection(self.port)
         # The header alone: the server answers before reading a body it will not take, and a
         # client still writing 2 MiB would see its connection reset rather than the answer.
         big.sock.sendall(f"POST /send/{t.id}/{t.seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         f"Content-Length: {2 << 20}\r\n\r\n".encode())
+                         f"Content-Type: application/x-fcs\r\nContent-Length: {2 << 20}\r\n\r\n".encode())
         r = big.read_response()
-        t.seq += 1
         self.assertEqual(r.status, 413)
         self.assertTrue(big.closed_by_peer())
-        s = t.receive(3073)
-        self.assertEqual(len(s), 3073, "the session still answers")
+        big.close()
+
+    def resend_on_new_connection(self, t, body):
+        """The /send that the 413 refused, again with the same number, on a new connection."""
+        retry = HttpConnection(self.port)
+        r = retry.request(f"/send/{t.id}/{t.seq}", body)
+        retry.close()
+        self.assertEqual(r.status, 200, "the same sequence number with a body that fits is accepted")
+        t.received += r.body[1:]
+        t.seq += 1
+
+    def test_oversized_body_is_413_and_session_unharmed(self):
+        # a: the refused body was to be the session's first (where C0C1 goes).
+        a = Tunnel(self.port)
+        self.refuse_oversized(a)
+        c1a = os.urandom(1536)
+        self.resend_on_new_connection(a, b"\x03" + c1a)
+        # b: the refused body came in mid-stream, after C0 alone.
+        b = Tunnel(self.port)
+        r = b.send(b"\x03")
+        self.assertEqual(r.status, 200)
+        self.refuse_oversized(b)
+        c1b = os.urandom(1536)
+        self.resend_on_new_connection(b, c1b)
+        for name, t, c1 in (("a", a, c1a), ("b", b, c1b)):
+            s = receive_within(t, 1 + 1536 * 2)
+            self.assertEqual(len(s), 3073, f"{name}: the resent bytes were delivered: S0S1S2 comes back")
+            self.assertEqual(s[0], 3, name)
+            self.assertEqual(s[1 + 1536 + 8:], c1[8:], f"{name}: S2 echoes the resent C1")
+        # No gap was left behind: both sessions outlive gap_timeout (500 ms) with nothing sent.
+        time.sleep(1.5)
+        for name, t in (("a", a), ("b", b)):
+            r = t.idle()
+            self.assertEqual(r.status, 200, f"{name}: the session outlived gap_timeout")
+            self.assertEqual(r.body[1:], b"", f"{name}: the C1 was delivered once")
+            r = t.close()
+            self.assertEqual((r.status, r.body), (200, b"\x00"), name)
+        self.assertTrue(self.g.alive())
 
     def test_garbage_is_400_and_process_unharmed(self):
-        for junk in (b"\x16\x03\x01\x02\x00garbage\r\n\r\n", b"HELLO THERE\r\n\r\n", b"POST /x HTTP/9\r\n\r\n"):
+        junk_lines = (b"\x16\x03\x01\x02\x00garbage\r\n\r\n",   # a TLS ClientHello on the HTTP port
+                      b"HELLO THERE\r\n\r\n",                      # no HTTP version
+                      b"POST /x HTTP/9\r\n\r\n",                    # a version that is not HTTP/d.d
+                      b"POST /open/1 HTTP/1.1 extra\r\n\r\n",       # a word after the version
+                      b"\x00\x01\x02\r\n\r\n",                       # binary
+                      b"POST /" + b"a" * 10000 + b" HTTP/1.1\r\n\r\n")  # over the 8 KiB header bound
+        for junk in junk_lines:
             c = HttpConnection(self.port)
             c.sock.sendall(junk)
             try:
                 r = c.read_response()
-                self.assertEqual(r.status // 100, 4, junk)
-            except ConnectionError:
-                pass
-            self.assertTrue(c.closed_by_peer())
-        self.assertEqual(HttpConnection(self.port).request("/open/1").status, 200)
+            except (ConnectionError, OSError) as e:
+                self.fail(f"{junk[:40]!r}: no HTTP answer ({e!r}); the server can answer 400 here")
+            self.assertEqual(r.status_line, "HTTP/1.1 400 Bad Request", junk[:40])
+            self.assertEqual(r.body, b"", junk[:40])
+            self.assertTrue(c.closed_by_peer(), f"{junk[:40]!r}: the connection ends after the 400")
+            c.close()
+            self.assertTrue(self.g.alive(), junk[:40])
+        c = HttpConnection(self.port)
+        r = c.request("/open/1", b"\x00")
+        self.assertEqual(r.status, 200)
+        t_id = r.body.decode().rstrip("\n")
+        r = c.request(f"/send/{t_id}/0", b"\x03" + bytes(1536))
+        self.assertEqual(r.status, 200, "a normal session works after the garbage")
         self.assertTrue(self.g.alive())
 
     def test_two_hundred_sessions(self):
-        async def one(i):
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        """200 sessions open at the same time: all open first, then each does a handshake, then
+        each closes; the gateway counts 200 open sessions in between."""
+        n = 200
 
-            async def request(path, body):
-                writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-                return head, await reader.readexactly(n)
+        class Session:
+            def __init__(self):
+                self.reader = self.writer = self.id = None
+                self.seq = 0
 
-            head, body = await request("/open/1", b"\x00")
-            sid = body.decode().strip()
-            c1 = os.urandom(1536)
-            seq = 0
-            _, body = await request(f"/send/{sid}/{seq}", b"\x03" + c1)
-            got = body[1:]
-            while len(got) < 3073:
-                seq += 1
-                _, body = await request(f"/idle/{sid}/{seq}", b"\x00")
-                got += body[1:]
-            seq += 1
-            head, body = await request(f"/close/{sid}/{seq}", b"\x00")
-            writer.close()
-            return got[1 + 1536 + 8:] == c1[8:] and body == b"\x00"
+            async def request(self, path, body):
+                self.writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-fcs\r\n"
+                                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await self.writer.drain()
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                return status, await self.reader.readexactly(length)
 
-        async def all_sessions():
-            return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(200))), timeout=120)
+            async def open(self, port):
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+                status, body = await self.request("/open/1", b"\x00")
+                assert status == 200, status
+                self.id = body.decode().rstrip("\n")
 
-        results = asyncio.run(all_sessions())
-        self.assertEqual(sum(results), 200)
+            async def handshake(self):
+                c1 = os.urandom(1536)
+                status, body = await self.request(f"/send/{self.id}/{self.seq}", b"\x03" + c1)
+                assert status == 200, status
+                got = body[1:]
+                for _ in range(100):
+                    if len(got) >= 3073:
+                        break
+                    self.seq += 1
+                    status, body = await self.request(f"/idle/{self.id}/{self.seq}", b"\x00")
+                    assert status == 200, status
+                    got += body[1:]
+                self.seq += 1
+                return len(got) == 3073 and got[1 + 1536 + 8:] == c1[8:]
+
+            async def close(self):
+                status, body = await self.request(f"/close/{self.id}/{self.seq}", b"\x00")
+                self.seq += 1
+                after, _ = await self.request(f"/idle/{self.id}/{self.seq}", b"\x00")
+                self.writer.close()
+                return (status, body, after) == (200, b"\x00", 404)
+
+        sessions = [Session() for _ in range(n)]
+
+        async def phase(work, timeout):
+            return await asyncio.wait_for(asyncio.gather(*(work(s) for s in sessions)), timeout=timeout)
+
+        async def run():
+            await phase(lambda s: s.open(self.port), 30)
+            ids = {s.id for s in sessions}
+            # Counted while every session is open and none has sent a byte yet.
+            open_now = await asyncio.to_thread(metric, self.g, "rtmpgate_rtmpt_sessions_open")
+            shaken = await phase(lambda s: s.handshake(), 60)
+            open_after = await asyncio.to_thread(metric, self.g, "rtmpgate_rtmpt_sessions_open")
+            closed = await phase(lambda s: s.close(), 30)
+            return ids, open_now, shaken, open_after, closed
+
+        ids, open_now, shaken, open_after, closed = asyncio.run(run())
+        self.assertEqual(len(ids), n, "every session has an id of its own")
+        self.assertEqual(open_now, n, "all sessions open at once")
+        self.assertEqual(sum(shaken), n, "every session did its handshake")
+        self.assertEqual(open_after, n, "all sessions still open after every handshake")
+        self.assertEqual(sum(closed), n, "every session closed, and is gone after")
+        self.assertTrue(harness.wait_for(lambda: metric(self.g, "rtmpgate_rtmpt_sessions_open") == 0, timeout=10))
         self.assertTrue(self.g.alive())
 
+    def test_max_sessions_refuses_with_503_until_one_closes(self):
+        # max_sessions: 3
+        c = HttpConnection(self.port)
+        tunnels = [Tunnel(self.port) for _ in range(3)]
+        r = c.request("/open/1", b"\x00")
+        self.assertEqual(r.status, 503, "the 4th session is refused")
+        self.assertEqual(r.headers["content-length"], str(len(r.body)))
+        self.assertEqual(c.request("/open/1", b"").status, 503, "and stays refused")
+        # The refusal harmed none of the open sessions, nor the connection it came on.
+        for t in tunnels:
+            self.assertEqual(t.idle().status, 200)
+        r = tunnels[1].close()
+        self.assertEqual((r.status, r.body), (200, b"\x00"))
+        r = c.request("/open/1", b"\x00")
+        self.assertEqual(r.status, 200, "a closed session frees its place at once")
+        self.assertRegex(r.body.decode(), r"^[A-Za-z0-9]{16,32}\n$")
+        sid = r.body.decode().rstrip("\n")
+        self.assertEqual(c.request(f"/idle/{sid}/0", b"\x00").status, 200, "the new session works")
+        self.assertEqual(c.request("/open/1", b"\x00").status, 503, "3 open again: the 4th is refused again")
+        self.assertTrue(self.g.alive())
+
+    def test_expired_session_is_404(self):
+        # session_timeout: 1s, idle_hold: 100ms
+        t = Tunnel(self.port)
+        # Requests keep it alive for longer than the timeout...
+        for _ in range(6):
+            self.assertEqual(t.idle().status, 200, "a session in use does not expire")
+            time.sleep(0.4)
+        # ...and silence for longer than it ends it. (Polling here would keep it alive.)
+        time.sleep(2.0)
+        for path in (f"/idle/{t.id}/{t.seq}", f"/send/{t.id}/{t.seq}"):
+            r = t.http.request(path, b"\x00")
+            self.assertEqual(r.status, 404, f"{path}: the expired session is gone")
+            self.assertEqual(r.body, b"", path)
+            self.assertEqual(r.headers["content-length"], "0", path)
+        self.assertTrue(self.g.alive())
 
 if __name__ == "__main__":
     unittest.main()

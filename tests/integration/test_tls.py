@@ -134,6 +134,46 @@ class TlsTest(harness.GatewayTest):
         # And the port still serves TLS after all that.
         self.assertIn("CN = localhost", served_subject(port))
 
+    def test_rtmpe_after_tls_handshake_is_closed(self):
+        g = self.gateway(tls_config(self.certs))
+        port = g.port("https")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+        def first_reply(c0):
+            """What the server sends back for C0 `c0` + a C1 inside TLS: (bytes, closed)."""
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    s.settimeout(3)
+                    s.sendall(c0 + os.urandom(1536))
+                    data = b""
+                    try:
+                        while len(data) < 1 + 1536 * 2:
+                            chunk = s.recv(65536)
+                            if not chunk:
+                                return data, True
+                            data += chunk
+                    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+                        return data, True
+                    except socket.timeout:
+                        return data, False
+                    return data, False
+
+        for _ in range(3):
+            started = time.monotonic()
+            data, closed = first_reply(b"\x06")
+            self.assertEqual(data, b"", "no RTMP(E) answer to 0x06")
+            self.assertTrue(closed, "the RTMPE client is closed")
+            self.assertLess(time.monotonic() - started, 3)
+            self.assertTrue(g.alive())
+        # The same port still answers RTMP inside TLS: S0 is 0x03, then S1 and S2.
+        data, closed = first_reply(b"\x03")
+        self.assertEqual(len(data), 1 + 1536 * 2, "an RTMPS client after the refused ones gets its handshake")
+        self.assertEqual(data[0], 3)
+        self.assertFalse(closed)
+        self.assertTrue(g.alive())
+
     def test_sighup_reloads_certificates_without_dropping_streams(self):
         live = os.path.join(self.workdir, "live-cert")
         shutil.copytree(self.certs, live)
