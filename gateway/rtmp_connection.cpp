@@ -109,7 +109,11 @@ asio::awaitable<void> rtmp_connection::run_backend_link() {
     const auto& target = backend_route_->backend;
     auto result = co_await backend::run_link(*stream_, std::move(replay_), target, context_);
     end_reason_ = "backend " + result.reason;
-    if (result.spliced) co_return;
+    if (result.spliced) {
+        // Once per link, like a failure before the splice: the backend ended a live link.
+        if (result.backend_failed) log::warn(id_, ": app '", app_, "' backend ended the link: ", result.reason);
+        co_return;
+    }
     log::warn(id_, ": app '", app_, "' backend failed: ", result.reason);
     // The client is still waiting for connect's reply: tell it, with chunk size 128 as nothing
     // has been sent to it yet.
@@ -274,15 +278,18 @@ void rtmp_connection::reject(double transaction_id, const char* code, const std:
     close_after_flush();
 }
 
-void rtmp_connection::send(message m) {
-    if (closing_) return;
-    queue_.push(std::move(m), engine::media_class::essential);
-    wake_writer();
-}
+void rtmp_connection::send(message m) { send_media(std::move(m), engine::media_class::essential); }
 
 void rtmp_connection::send_media(message m, engine::media_class c) {
     if (closing_) return;
     queue_.push(std::move(m), c);
+    if (queue_.overflowed()) {
+        // What can never be dropped has piled up: the peer reads nothing. End it here rather
+        // than hold its messages without bound.
+        end_reason_ = "output queue overflow";
+        closing_ = true;
+        stream_->close();
+    }
     wake_writer();
 }
 

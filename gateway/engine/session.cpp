@@ -167,7 +167,13 @@ void session::on_command(const protocol::command& c, std::uint32_t message_strea
         auto r = protocol::parse_receive_media(c);
         auto* b = find(message_stream_id);
         if (!r || !b) return;
-        (name == "receiveAudio" ? b->receive_audio : b->receive_video) = r->enable;
+        if (name == "receiveAudio") {
+            b->receive_audio = r->enable;
+        } else {
+            // Video that comes back starts where a decoder can: the next keyframe.
+            if (r->enable && !b->receive_video) b->wait_keyframe = true;
+            b->receive_video = r->enable;
+        }
     } else if (name == "getStreamLength") {
         // A live stream has no length; ffmpeg asks before playing and accepts 0.
         const amf_value length[] = {amf_value::make_number(0)};
@@ -199,9 +205,8 @@ void session::on_publish(const protocol::command& c, std::uint32_t message_strea
                                             "Invalid stream for publishing."));
         return;
     }
-    auto target = streams_.acquire(app_ + "/" + name);
-    if (!target->attach_publisher(this)) {
-        streams_.release(target->key());
+    auto target = streams_.publish(app_ + "/" + name, this);
+    if (!target) {
         log::info(log_id_, ": publish ", app_, "/", name, " refused: already publishing");
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
                                             name + " is already being published."));
@@ -242,12 +247,13 @@ void session::on_play(const protocol::command& c, std::uint32_t message_stream_i
         return;
     }
     b->role = binding::kind::playing;
-    b->target = streams_.acquire(app_ + "/" + name);
     b->subscriber = std::make_shared<player>(weak_from_this(), strand_, message_stream_id);
     last_role_ = b->role;
     last_stream_name_ = app_ + "/" + name;
     std::vector<message> initial;
-    if (b->target->subscribe(b->subscriber, initial)) {
+    bool playing = false;
+    b->target = streams_.subscribe(last_stream_name_, b->subscriber, initial, playing);
+    if (playing) {
         send_play_start(*b, std::move(initial));
     } else {
         log::info(log_id_, ": waiting for ", last_stream_name_, " to be published");
@@ -269,7 +275,9 @@ void session::send_play_start(binding& b, std::vector<message> initial) {
 
 void session::deliver(std::uint32_t message_stream_id, const message& m, media_class c) {
     auto* b = find(message_stream_id);
-    if (!out_ || !b || b->role != binding::kind::playing || b->paused) return;
+    if (!out_ || !b || b->role != binding::kind::playing) return;
+    // A paused player still gets metadata and sequence headers: it resumes with the current ones.
+    if (b->paused && c != media_class::essential) return;
     const bool video = m.type() == message_type::video;
     const bool audio = m.type() == message_type::audio;
     if ((video && !b->receive_video) || (audio && !b->receive_audio)) return;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace rtmpgate::gateway::engine {
 
@@ -14,14 +15,23 @@ class stream_registry {
 public:
     explicit stream_registry(stream_settings settings) : settings_(settings) {}
 
-    // The stream named `key`, created when absent.
-    std::shared_ptr<stream> acquire(const std::string& key);
+    // The stream named `key` (created when absent) with `owner` as its publisher, or null when
+    // another publisher holds it. Lookup and attach happen under the registry's lock, so a
+    // release() from another connection cannot forget the stream in between.
+    std::shared_ptr<stream> publish(const std::string& key, const void* owner);
+    // The stream named `key` (created when absent) with `s` among its players; `playing` tells
+    // whether a publisher is on (then `initial` holds what the player needs first). Atomic with
+    // respect to release() like publish().
+    std::shared_ptr<stream> subscribe(const std::string& key, std::shared_ptr<subscriber> s,
+                                      std::vector<protocol::message>& initial, bool& playing);
     // Forgets `key` if nobody publishes or plays it any more.
     void release(const std::string& key);
 
     std::size_t size() const;
 
 private:
+    stream& find_or_create(const std::string& key);  // caller holds mutex_
+
     const stream_settings settings_;
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::shared_ptr<stream>> streams_;

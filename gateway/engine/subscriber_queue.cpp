@@ -22,13 +22,13 @@ void subscriber_queue::push(protocol::message m, media_class c) {
             // The player cannot keep up: drop what it has not started on and wait for a point
             // its decoder can resume from.
             drop_queued_media();
-            ++dropped_messages_;
-            dropped_bytes_ += size;
-            skipping_ = true;
-            if (c == media_class::keyframe && size <= media_bound_)
-                skipping_ = false;  // this frame itself is such a point
-            else
+            // A keyframe that fits is itself such a point: it starts the new run.
+            skipping_ = !(c == media_class::keyframe && size <= media_bound_);
+            if (skipping_) {
+                ++dropped_messages_;
+                dropped_bytes_ += size;
                 return;
+            }
         }
         queued_media_bytes_ += size;
     }

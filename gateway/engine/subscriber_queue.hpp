@@ -2,7 +2,10 @@
 // are never dropped. Media beyond the byte bound is dropped a whole frame at a time: the queued
 // media goes, and nothing more is taken until the next video keyframe (or, on a stream without
 // video, the next audio message), so a slow player skips frames but never feeds its decoder half a
-// GOP. Sequence headers and metadata are never dropped: a decoder needs them to resume.
+// GOP. Sequence headers and metadata are never dropped: a decoder needs them to resume. Essential
+// messages have a bound of their own (the same size): a peer that lets them pile up past it (it
+// reads nothing while its publisher repeats sequence headers, or while it sends commands) is
+// `overflowed()`, and its connection is closed rather than its memory grown.
 #pragma once
 
 #include "protocol/message.hpp"
@@ -24,6 +27,7 @@ public:
     explicit subscriber_queue(std::size_t media_bound) : media_bound_(media_bound) {}
 
     void push(protocol::message m, media_class c);
+    bool overflowed() const noexcept { return queued_bytes_ - queued_media_bytes_ > media_bound_; }
 
     bool empty() const noexcept { return items_.empty(); }
     std::size_t size() const noexcept { return items_.size(); }
