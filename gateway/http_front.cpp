@@ -10,6 +10,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -100,7 +102,15 @@ private:
             if (ec) co_return false;
         }
         if (!parser.is_done()) {
-            auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, use_nothrow);
+            // A body that stops coming is bounded in time like a request that never starts.
+            asio::steady_timer stalled(co_await asio::this_coro::executor, settings_.connection_idle_timeout);
+            auto r = co_await (http::async_read(stream_, buffer_, parser, use_nothrow) ||
+                               stalled.async_wait(use_nothrow));
+            if (r.index() == 1) {
+                log::debug("http ", peer_, ": request body did not arrive in time");
+                co_return false;
+            }
+            auto [ec, n] = std::get<0>(r);
             if (ec == http::error::body_limit) {
                 co_await refuse_too_large(req);
                 co_return false;
@@ -152,7 +162,9 @@ private:
                        [connection, session, &tunnels, &server]() -> asio::awaitable<void> {
                            co_await connection->run();
                            session->close("rtmp side ended");
-                           tunnels.remove(session->id());
+                           // Last words for the client (an _error for a failed connect) wait for
+                           // its next poll; the registry's sweep forgets the session after that.
+                           if (!session->has_output()) tunnels.remove(session->id());
                            --server.stats.rtmpt_sessions;
                        },
                        asio::detached);
@@ -206,8 +218,8 @@ private:
         co_return make_reply(http::status::ok, {0x00});
     }
 
-    // 413, and the connection ends: the body is unread. The request still takes its sequence
-    // number, so that the session's later requests do not wait behind a gap.
+    // 413, and the connection ends: the body is unread. The session keeps the request's number
+    // open for a retry and skips it when the client goes on without one (session::refused).
     asio::awaitable<void> refuse_too_large(const http::request<http::vector_body<std::uint8_t>>& req) {
         const auto target = std::string(req.target());
         const auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
@@ -220,7 +232,7 @@ private:
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return;
         const std::optional<std::uint64_t> seq = r.sequence;
-        auto account = [session, seq] { session->accept(seq, {}); };
+        auto account = [session, seq] { session->refused(seq); };
         co_await on_strand(*session, account);
     }
 
@@ -242,6 +254,7 @@ private:
     // ffmpeg writes headers and body in two send()s; with delayed ACKs on our side that costs
     // ~40 ms per request. TCP_QUICKACK is not sticky, so it is set again after every read.
     void quick_ack() {
+        if (!settings_.quick_ack) return;
         int one = 1;
         ::setsockopt(lowest_layer(stream_).native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     }

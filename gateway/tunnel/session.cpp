@@ -12,8 +12,17 @@ session::session(std::string id, asio::any_io_executor strand, session_limits li
       input_ready_(strand_, asio::steady_timer::time_point::max()),
       output_drained_(strand_, asio::steady_timer::time_point::max()) {}
 
+namespace {
+
+// How long a closed session keeps what its RTMP side wrote last for the client's next polls.
+// A polling client asks again within idle_hold; two seconds are many polls.
+constexpr std::chrono::seconds closing_linger{2};
+
+}  // namespace
+
 session::accepted session::accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body) {
-    if (closed_) return accepted::refused;
+    // A closed session takes no bytes, but still hands out what it has left for the client.
+    if (closed_) return output_.empty() ? accepted::refused : accepted::duplicate;
     last_activity_ = clock::now();
     if (!sequence) {
         // Only /close comes without a number; a body without one is delivered as it comes.
@@ -31,17 +40,22 @@ session::accepted session::accept(std::optional<std::uint64_t> sequence, std::ve
             return hold(seq, std::move(body));
         }
         next_sequence_ = seq;
-        held_.erase(held_.begin(), held_.lower_bound(seq));
+        for (auto it = held_.begin(); it != held_.end() && it->first < seq; it = held_.erase(it))
+            held_bytes_ -= it->second.size();
     }
     if (seq < *next_sequence_ || held_.contains(seq)) return accepted::duplicate;
+    if (refused_ == next_sequence_ && seq > *next_sequence_) {
+        // The client went on past the body refused with 413: nothing will come for it.
+        refused_.reset();
+        ++*next_sequence_;
+        deliver_held();
+        if (seq < *next_sequence_) return accepted::duplicate;
+    }
     if (seq > *next_sequence_) return hold(seq, std::move(body));
     deliver(std::move(body));
     ++*next_sequence_;
-    // Requests that waited for this one follow it now.
-    for (auto it = held_.begin(); it != held_.end() && it->first == *next_sequence_; it = held_.erase(it)) {
-        deliver(std::move(it->second));
-        ++*next_sequence_;
-    }
+    deliver_held();
+    if (refused_ && *refused_ < *next_sequence_) refused_.reset();  // it was retried
     gap_since_.reset();
     if (!held_.empty()) gap_since_ = last_activity_;
     if (input_.size() - input_read_ > limits_.max_pending_input) {
@@ -51,12 +65,33 @@ session::accepted session::accept(std::optional<std::uint64_t> sequence, std::ve
     return accepted::fresh;
 }
 
+void session::refused(std::optional<std::uint64_t> sequence) {
+    if (!closed_ && sequence && (!next_sequence_ || *sequence >= *next_sequence_)) refused_ = sequence;
+}
+
+void session::deliver_held() {
+    while (!held_.empty()) {
+        auto it = held_.begin();
+        if (it->first != *next_sequence_) {
+            if (refused_ != next_sequence_) return;
+            refused_.reset();  // the refused body is due and the client has gone on past it
+            ++*next_sequence_;
+            continue;
+        }
+        held_bytes_ -= it->second.size();
+        deliver(std::move(it->second));
+        held_.erase(it);
+        ++*next_sequence_;
+    }
+}
+
 session::accepted session::hold(std::uint64_t seq, std::vector<std::uint8_t> body) {
     if (held_.contains(seq)) return accepted::duplicate;
-    if (held_.size() >= limits_.max_held_requests) {
+    if (held_.size() >= limits_.max_held_requests || held_bytes_ + body.size() > limits_.max_pending_input) {
         close("too many requests ahead of a gap");
         return accepted::refused;
     }
+    held_bytes_ += body.size();
     held_.emplace(seq, std::move(body));
     if (!gap_since_) gap_since_ = last_activity_;
     return accepted::fresh;
@@ -64,10 +99,10 @@ session::accepted session::hold(std::uint64_t seq, std::vector<std::uint8_t> bod
 
 void session::deliver(std::vector<std::uint8_t> body) {
     if (body.empty()) return;
-    if (input_read_ == input_.size()) {
-        input_.clear();
-        input_read_ = 0;
-    }
+    // Forget what the RTMP side has read, so that input_ holds only unread bytes (bounded by
+    // max_pending_input) however long the session lives and however far behind the reader is.
+    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(input_read_));
+    input_read_ = 0;
     input_.insert(input_.end(), body.begin(), body.end());
     input_ready_.cancel();
 }
@@ -96,6 +131,7 @@ void session::take_output(std::size_t max, std::vector<std::uint8_t>& out) {
 void session::close(const char* reason) {
     if (closed_) return;
     closed_ = true;
+    closed_at_ = clock::now();
     close_reason_ = reason;
     input_ready_.cancel();
     output_drained_.cancel();
@@ -103,7 +139,7 @@ void session::close(const char* reason) {
 }
 
 bool session::check_timeouts(clock::time_point now) {
-    if (closed_) return true;
+    if (closed_) return output_.empty() || now - closed_at_ > closing_linger;
     if (now - last_activity_ > limits_.inactivity_timeout) {
         close("inactivity timeout");
         return true;

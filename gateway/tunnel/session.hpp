@@ -22,7 +22,8 @@ namespace rtmpgate::gateway::tunnel {
 struct session_limits {
     std::size_t max_pending_output = 8 << 20;  // bytes waiting for the client's next request
     std::size_t max_pending_input = 16 << 20;  // /send bytes the RTMP side has not read yet
-    std::size_t max_held_requests = 64;        // /send bodies waiting for a gap to fill
+    std::size_t max_held_requests = 64;        // /send bodies waiting for a gap to fill (their
+                                               // bytes count against max_pending_input too)
     std::chrono::milliseconds gap_timeout{5000};
     std::chrono::milliseconds inactivity_timeout{45000};
 };
@@ -40,8 +41,13 @@ public:
     enum class accepted { fresh, duplicate, refused };
     // Accounts one request. `sequence`: its number, if it has one. `body`: the /send body
     // (empty for /idle). Bodies reach the RTMP side in sequence order, exactly once; a repeated
-    // number is a duplicate and delivers nothing. refused: the session is closed or over a bound.
+    // number is a duplicate and delivers nothing. refused: the session is closed (and has no
+    // output left for the client) or over a bound.
     accepted accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body);
+    // A request the HTTP side refused unread (413). Its number stays open for a retry with the
+    // same number; once the client moves past it instead, it is skipped without bytes, so that
+    // the session does not wait behind it until gap_timeout.
+    void refused(std::optional<std::uint64_t> sequence);
     bool has_output() const noexcept { return !output_.empty(); }
     // A held /idle reply waits on `waker`, a timer on its own connection's strand. When output
     // arrives or the session closes, the session posts to that strand a move of the timer's
@@ -54,7 +60,8 @@ public:
     void close(const char* reason);
     bool closed() const noexcept { return closed_; }
     const char* close_reason() const noexcept { return close_reason_; }
-    // Expiry: true when the session has closed itself for inactivity or an unfilled gap.
+    // Expiry: true when the session has closed itself for inactivity or an unfilled gap, or was
+    // closed and its client has taken its last output (or has not come for it in time).
     bool check_timeouts(clock::time_point now);
     std::size_t pending_output() const noexcept { return output_.size(); }
     // Records one /send or /idle reply (carrying RTMP bytes or not) and returns the poll delay
@@ -72,6 +79,8 @@ private:
     // Keeps a body that arrived ahead of a gap.
     accepted hold(std::uint64_t seq, std::vector<std::uint8_t> body);
     void deliver(std::vector<std::uint8_t> body);
+    // Delivers held bodies while the next one due is among them.
+    void deliver_held();
     void wake_all();
 
     const std::string id_;
@@ -80,7 +89,9 @@ private:
 
     std::optional<std::uint64_t> next_sequence_;      // the number whose body is due next
     std::map<std::uint64_t, std::vector<std::uint8_t>> held_;  // arrived ahead of a gap
+    std::size_t held_bytes_ = 0;                       // their bodies, within max_pending_input
     std::optional<clock::time_point> gap_since_;
+    std::optional<std::uint64_t> refused_;            // see refused()
 
     std::vector<std::uint8_t> input_;     // ordered /send bytes for the RTMP side
     std::size_t input_read_ = 0;
@@ -90,6 +101,7 @@ private:
     std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies
     asio::steady_timer output_drained_;   // the RTMP side waits here when output_ is full
     clock::time_point last_activity_ = clock::now();
+    clock::time_point closed_at_;
     bool closed_ = false;
     std::uint32_t empty_replies_ = 0;
     const char* close_reason_ = "";
