@@ -220,6 +220,7 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
              }
          }},
         {"connection_idle_timeout", [&](const config_node& n) { rtmpt.connection_idle_timeout = n.as_duration(1s, 24h); }},
+        {"quick_ack", [&](const config_node& n) { rtmpt.quick_ack = n.as_bool(); }},
     });
 }
 

@@ -108,6 +108,7 @@ struct config {
         milliseconds gap_timeout{5000};
         std::string node_id;  // prefix "<node>-" of session ids; [A-Za-z0-9]{0,16}
         milliseconds connection_idle_timeout{120000};
+        bool quick_ack = true;  // TCP_QUICKACK after every read on RTMPT connections
     } rtmpt;
 
     struct backend_t {

@@ -1,4 +1,5 @@
 // rtmpgate: arguments, configuration, run. Nothing else.
+#include "gateway/backend/client_tls.hpp"
 #include "gateway/config.hpp"
 #include "gateway/log.hpp"
 #include "gateway/server.hpp"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
         if (check) {
             // Reads every certificate and key and checks they match, as start-up would.
             if (!c.tls.certificate.empty()) tls_context validated(c.tls);
+            backend::client_tls_contexts().prepare(c.routes);
             std::cout << argv[2] << ": ok\n";
             return 0;
         }

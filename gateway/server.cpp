@@ -11,6 +11,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <stdexcept>
 #include <thread>
 
@@ -31,6 +34,22 @@ std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error(key + ": cannot listen on " + where.to_string() + ": " + ec.message());
     return acceptor;
+}
+
+// TCP_NODELAY: RTMP and RTMPT replies are small and latency-bound. Keep-alive probes: a client
+// that vanishes without a FIN (a dropped NAT entry, a pulled cable) is noticed within about a
+// minute and a half even where nothing else would notice it (a spliced backend link that only
+// reads from it, a player waiting for a stream).
+template <typename Socket>
+void set_socket_options(Socket& socket) {
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    const int idle_seconds = 60, interval_seconds = 10, probes = 3;
+    const auto fd = socket.native_handle();
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_seconds, sizeof idle_seconds);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_seconds, sizeof interval_seconds);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
 }
 
 }  // namespace
@@ -58,6 +77,7 @@ server::~server() = default;
 void server::bind() {
     const auto& l = context_.cfg.listeners;
     if (l.https.enabled) tls_ = std::make_unique<tls_holder>(std::make_shared<tls_context>(context_.cfg.tls));
+    context_.backend_tls.prepare(context_.cfg.routes);
     const std::tuple<const char*, const endpoint&, protocol_kind> wanted[] = {
         {"http", l.http, protocol_kind::http},
         {"https", l.https, protocol_kind::https},
@@ -75,7 +95,7 @@ void server::run() {
     for (auto& [acceptor, kind] : acceptors_) asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
     asio::co_spawn(io_, wait_for_signal(), asio::detached);
     asio::co_spawn(io_, tunnels_.sweep(), asio::detached);
-    if (tls_) asio::co_spawn(io_, reload_on_sighup(), asio::detached);
+    asio::co_spawn(io_, reload_on_sighup(), asio::detached);
 
     unsigned threads = context_.cfg.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -101,8 +121,7 @@ asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind
             continue;  // the socket closes as it goes out of scope
         }
         ++context_.stats.connections_accepted;
-        error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
+        set_socket_options(socket);
         start_connection(std::move(socket), strand, kind);
     }
 }
@@ -151,6 +170,11 @@ asio::awaitable<void> server::reload_on_sighup() {
     for (;;) {
         auto [ec, number] = co_await signals.async_wait(use_nothrow);
         if (ec) co_return;
+        // Caught even without TLS: SIGHUP's default action would end the process.
+        if (!tls_) {
+            log::info("SIGHUP: no https listener, nothing to reload");
+            continue;
+        }
         // New connections get the new certificates; open ones keep the context they began with.
         try {
             tls_->set(std::make_shared<tls_context>(context_.cfg.tls));

@@ -100,11 +100,22 @@ int tls_context::on_server_name(SSL* ssl, int*, void* arg) {
     if (!name) return SSL_TLSEXT_ERR_OK;  // no SNI: the default certificate
     for (const auto& e : self->contexts_)
         for (const auto& candidate : e.server_names)
-            if (strcasecmp(candidate.c_str(), name) == 0) {
+            if (server_name_matches(candidate, name)) {
                 SSL_set_SSL_CTX(ssl, e.context->native_handle());
                 return SSL_TLSEXT_ERR_OK;
             }
     return SSL_TLSEXT_ERR_OK;
+}
+
+// "*.example.com" stands for exactly one label more ("a.example.com", not "example.com" nor
+// "a.b.example.com"), as certificate wildcards do (RFC 6125 6.4.3).
+bool server_name_matches(std::string_view pattern, std::string_view name) {
+    const auto same = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+    };
+    if (!pattern.starts_with("*.")) return same(pattern, name);
+    const auto dot = name.find('.');
+    return dot != 0 && dot != std::string_view::npos && same(pattern.substr(1), name.substr(dot));
 }
 
 }  // namespace rtmpgate::gateway

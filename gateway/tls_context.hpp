@@ -11,9 +11,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rtmpgate::gateway {
+
+// Whether a configured server name ("example.com", or "*.example.com" for one label more)
+// covers the name a client asked for in SNI; case-insensitive.
+bool server_name_matches(std::string_view pattern, std::string_view name);
 
 class tls_context {
 public:

@@ -218,7 +218,7 @@ chunk_decoder::parse_status chunk_decoder::parse_header(std::span<const std::uin
     if (s.extended) {
         bool read_field = type3_extended_ != type3_extended::absent;
         if (type3_extended_ == type3_extended::unknown && s.in_progress) {
-            const auto left = s.message_length - static_cast<std::uint32_t>(s.payload.size());
+            const auto left = s.message_length - s.received;
             if (std::min(chunk_size_, left) >= 4) {
                 std::uint32_t peeked = 0;
                 byte_reader peek(r.rest());
@@ -302,17 +302,18 @@ void chunk_decoder::start_chunk(const chunk_header& h, std::vector<message>& out
             ec = error::too_many_chunk_streams;
             return;
         }
-        // Reserved once at its full length: one allocation per message, and the payload of each
-        // chunk is copied straight into it. Pages of a large reservation that no chunk has
+        // Allocated once at its full length: one allocation per message (reference count
+        // included), and the payload of each chunk is copied straight into it. Pages of a large reservation that no chunk has
         // reached yet are not resident, so a peer announcing long messages costs address space
         // (bounded by max_chunk_streams * max_message_length), not memory.
-        s.payload.reserve(s.message_length);
+        s.payload = shared_bytes::allocate(s.message_length, s.fill);
+        s.received = 0;
         s.in_progress = true;
         ++in_progress_;
     }
 
     current_ = index;
-    payload_left_ = std::min(chunk_size_, s.message_length - static_cast<std::uint32_t>(s.payload.size()));
+    payload_left_ = std::min(chunk_size_, s.message_length - s.received);
 }
 
 // Copies whole format-3 chunks of streams_[index]'s message from the front of `in`, each starting
@@ -328,10 +329,11 @@ std::size_t chunk_decoder::continue_message(std::span<const std::uint8_t> in, st
     std::uint8_t next = 0;
     while (r.peek_u8(next) && next == header) {
         r.skip(1);
-        const auto left = s.message_length - static_cast<std::uint32_t>(s.payload.size());
+        const auto left = s.message_length - s.received;
         std::span<const std::uint8_t> chunk;
         if (!r.read_bytes(std::min(chunk_size_, left), chunk)) break;
-        s.payload.insert(s.payload.end(), chunk.begin(), chunk.end());
+        std::memcpy(s.fill + s.received, chunk.data(), chunk.size());
+        s.received += static_cast<std::uint32_t>(chunk.size());
         used = r.position();
         if (chunk.size() == left) {
             s.in_progress = false;
@@ -345,9 +347,10 @@ std::size_t chunk_decoder::continue_message(std::span<const std::uint8_t> in, st
 void chunk_decoder::append_payload(std::span<const std::uint8_t> bytes, std::vector<message>& out,
                                    error_code& ec) {
     auto& s = streams_[current_];
-    s.payload.insert(s.payload.end(), bytes.begin(), bytes.end());
+    if (!bytes.empty()) std::memcpy(s.fill + s.received, bytes.data(), bytes.size());
+    s.received += static_cast<std::uint32_t>(bytes.size());
     payload_left_ -= static_cast<std::uint32_t>(bytes.size());
-    if (payload_left_ == 0 && s.payload.size() == s.message_length) {
+    if (payload_left_ == 0 && s.received == s.message_length) {
         s.in_progress = false;
         --in_progress_;
         complete_message(s, out, ec);
@@ -360,8 +363,10 @@ void chunk_decoder::complete_message(stream_state& s, std::vector<message>& out,
     m.timestamp = s.timestamp;
     m.message_type_id = s.message_type_id;
     m.message_stream_id = s.message_stream_id;
-    m.payload = shared_bytes(std::move(s.payload));
+    m.payload = std::move(s.payload);
     s.payload = {};
+    s.fill = nullptr;
+    s.received = 0;
     if (m.message_type_id == static_cast<std::uint8_t>(message_type::set_chunk_size) ||
         m.message_type_id == static_cast<std::uint8_t>(message_type::abort))
         apply_control(m, ec);
@@ -389,7 +394,9 @@ void chunk_decoder::apply_control(const message& m, error_code& ec) {
     if (index == no_stream) return;
     auto& s = streams_[index];
     if (!s.in_progress) return;
-    s.payload = {};  // releases the reservation too
+    s.payload = {};  // releases the allocation too
+    s.fill = nullptr;
+    s.received = 0;
     s.in_progress = false;
     --in_progress_;
 }

@@ -48,7 +48,9 @@ private:
         bool extended = false;              // latest format 0-2 header had timestamp 0xFFFFFF
         bool in_progress = false;
         std::uint32_t extended_value = 0;   // extended timestamp of the message's first chunk
-        std::vector<std::uint8_t> payload;  // reserved to message_length when the message starts
+        shared_bytes payload;               // allocated at message_length when the message starts
+        std::uint8_t* fill = nullptr;       // payload's octets, written until the message completes
+        std::uint32_t received = 0;         // octets of payload written so far
     };
     // Whether the peer repeats the extended timestamp on format-3 chunks (see chunk_decoder.cpp).
     enum class type3_extended : std::uint8_t { unknown, present, absent };

@@ -33,20 +33,33 @@ enum class message_type : std::uint8_t {
 class shared_bytes {
 public:
     shared_bytes() = default;
-    explicit shared_bytes(std::vector<std::uint8_t> bytes)
-        : data_(bytes.empty() ? nullptr
-                              : std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes))) {}
-
-    std::span<const std::uint8_t> span() const noexcept {
-        return data_ ? std::span<const std::uint8_t>(*data_) : std::span<const std::uint8_t>();
+    // Takes `bytes` over (no copy).
+    explicit shared_bytes(std::vector<std::uint8_t> bytes);
+    // A new buffer of `size` octets, not initialised, in one allocation with its reference count
+    // (what the chunk decoder fills chunk by chunk). `fill` points at it until it is shared: the
+    // caller writes every octet through it before handing the result to anyone else.
+    static shared_bytes allocate(std::size_t size, std::uint8_t*& fill) {
+        shared_bytes out;
+        if (size == 0) {
+            fill = nullptr;
+            return out;
+        }
+        auto buffer = std::make_shared_for_overwrite<std::uint8_t[]>(size);
+        fill = buffer.get();
+        out.data_ = std::shared_ptr<const std::uint8_t>(buffer, buffer.get());
+        out.size_ = size;
+        return out;
     }
-    const std::uint8_t* data() const noexcept { return data_ ? data_->data() : nullptr; }
-    std::size_t size() const noexcept { return data_ ? data_->size() : 0; }
-    bool empty() const noexcept { return size() == 0; }
+
+    std::span<const std::uint8_t> span() const noexcept { return {data_.get(), size_}; }
+    const std::uint8_t* data() const noexcept { return data_.get(); }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
     long use_count() const noexcept { return data_.use_count(); }
 
 private:
-    std::shared_ptr<const std::vector<std::uint8_t>> data_;
+    std::shared_ptr<const std::uint8_t> data_;
+    std::size_t size_ = 0;
 };
 
 struct message {

@@ -10,14 +10,20 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace rtmpgate::gateway::backend {
 
 class client_tls_contexts {
 public:
     // One context per (verify, CA file): TLS 1.2 or later, peer verification as the route says.
-    // Thread-safe; the reference stays valid for the object's life.
+    // Thread-safe; the reference stays valid for the object's life. Throws when the CA file
+    // cannot be loaded, and then keeps nothing, so a later call tries again.
     boost::asio::ssl::context& get(const backend_target& target);
+
+    // Builds the context of every rtmps:// route now, so that an unreadable or malformed CA file
+    // stops start-up (and --check-config) with a message naming routes[i].ca_file.
+    void prepare(const std::vector<route>& routes);
 
 private:
     std::mutex mutex_;

@@ -19,18 +19,27 @@ std::string target_text(const backend_target& t) {
     return std::string(t.tls ? "rtmps://" : "rtmp://") + t.host + ":" + std::to_string(t.port);
 }
 
+struct pump_end {
+    bool backend_at_fault;  // the backend closed, reset or stopped taking bytes
+    std::string reason;
+};
+
 // Copies `from` to `to` until either fails; one buffer in flight, so a slow `to` stops reads
 // from `from` (the per-link byte bound is this buffer plus what each stream holds itself: for
 // an RTMPT client, the session's max_pending_output).
-asio::awaitable<std::string> pump(byte_stream& from, byte_stream& to, const char* from_name,
-                                  std::size_t buffer_size, std::atomic<std::uint64_t>& counter) {
+asio::awaitable<pump_end> pump(byte_stream& from, byte_stream& to, bool from_backend, std::size_t buffer_size,
+                               std::atomic<std::uint64_t>& counter) {
+    const char* from_name = from_backend ? "backend" : "client";
+    const char* to_name = from_backend ? "client" : "backend";
     std::vector<std::uint8_t> buffer(buffer_size);
     for (;;) {
         auto [ec, n] = co_await from.read_some(asio::buffer(buffer));
-        if (ec) co_return std::string(from_name) + (ec == asio::error::eof ? " closed" : ": " + ec.message());
+        if (ec)
+            co_return pump_end{from_backend,
+                               std::string(from_name) + (ec == asio::error::eof ? " closed" : ": " + ec.message())};
         const asio::const_buffer out[] = {asio::buffer(buffer.data(), n)};
         auto [wec, written] = co_await to.write(out);
-        if (wec) co_return std::string(from_name) + " peer write: " + wec.message();
+        if (wec) co_return pump_end{!from_backend, std::string(to_name) + " write: " + wec.message()};
         counter += written;
     }
 }
@@ -59,7 +68,11 @@ asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target&
 
     tls_stream stream(std::move(socket), context.backend_tls.get(target));
     const auto& name = target.server_name.empty() ? target.host : target.server_name;
-    SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+    // RFC 6066 3: SNI carries DNS names only; an address is verified against the certificate's
+    // IP entries without one.
+    error_code not_an_address;
+    asio::ip::make_address(name, not_an_address);
+    if (not_an_address) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
     if (target.verify) stream.set_verify_callback(ssl::host_name_verification(name));
     timer.expires_after(context.cfg.backend.handshake_timeout);
     auto hs = co_await (stream.async_handshake(tls_stream::client, use_nothrow) || timer.async_wait(use_nothrow));
@@ -107,12 +120,12 @@ asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint
         early = co_await handshake_backend(*backend, context);
     } catch (const std::exception& e) {
         ++context.stats.backend_failures;
-        co_return link_result{false, target_text(target) + ": " + e.what()};
+        co_return link_result{false, true, target_text(target) + ": " + e.what()};
     }
     const asio::const_buffer first[] = {asio::buffer(replay)};
     if (auto [ec, n] = co_await backend->write(first); ec) {
         ++context.stats.backend_failures;
-        co_return link_result{false, target_text(target) + ": write: " + ec.message()};
+        co_return link_result{false, true, target_text(target) + ": write: " + ec.message()};
     }
     if (!early.empty()) {
         const asio::const_buffer b[] = {asio::buffer(early)};
@@ -120,10 +133,12 @@ asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint
     }
     ++context.stats.backend_links;
     const auto buffer_size = context.cfg.backend.link_buffer_bytes;
-    auto ended = co_await (pump(client, *backend, "client", buffer_size, context.stats.bytes_in) ||
-                           pump(*backend, client, "backend", buffer_size, context.stats.bytes_out));
+    auto ended = co_await (pump(client, *backend, false, buffer_size, context.stats.bytes_in) ||
+                           pump(*backend, client, true, buffer_size, context.stats.bytes_out));
     backend->close();
-    co_return link_result{true, target_text(target) + ": " + std::visit([](auto& s) { return s; }, ended)};
+    auto end = std::visit([](auto& e) { return std::move(e); }, ended);
+    if (end.backend_at_fault) ++context.stats.backend_failures;
+    co_return link_result{true, end.backend_at_fault, target_text(target) + ": " + end.reason};
 }
 
 }  // namespace rtmpgate::gateway::backend

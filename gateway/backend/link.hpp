@@ -17,6 +17,7 @@ namespace rtmpgate::gateway::backend {
 
 struct link_result {
     bool spliced = false;     // false: the backend was never reached; the client can be told
+    bool backend_failed = false;  // the backend side ended it (refused, timed out, closed, reset)
     std::string reason;       // why the link ended, for the log
 };
 

@@ -76,6 +76,7 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.rtmpt.gap_timeout, d.rtmpt.gap_timeout);
     EXPECT_EQ(c.rtmpt.node_id, d.rtmpt.node_id);
     EXPECT_EQ(c.rtmpt.connection_idle_timeout, d.rtmpt.connection_idle_timeout);
+    EXPECT_EQ(c.rtmpt.quick_ack, d.rtmpt.quick_ack);
     EXPECT_EQ(c.backend.connect_timeout, d.backend.connect_timeout);
     EXPECT_EQ(c.backend.handshake_timeout, d.backend.handshake_timeout);
     EXPECT_EQ(c.backend.link_buffer_bytes, d.backend.link_buffer_bytes);
@@ -596,12 +597,14 @@ TEST(config_keys, values_round_trip) {
                          "  window_ack_size: 5000000\n"
                          "rtmpt:\n"
                          "  node_id: gw7\n"
+                         "  quick_ack: false\n"
                          "log_level: debug\n");
     EXPECT_EQ(c.threads, 8u);
     EXPECT_EQ(c.limits.max_connections, 5u);
     EXPECT_FALSE(c.engine.gop_cache);
     EXPECT_EQ(c.engine.window_ack_size, 5000000u);
     EXPECT_EQ(c.rtmpt.node_id, "gw7");
+    EXPECT_FALSE(c.rtmpt.quick_ack);
     EXPECT_EQ(c.log_level, "debug");
 }
 

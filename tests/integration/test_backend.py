@@ -180,13 +180,17 @@ routes:
 
     def test_backend_down_fails_the_publisher_quickly(self):
         g = self.gateway(proxy_config(self.certs, harness.free_port()))
-        started = time.monotonic()
-        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("relay/down")))
-        self.assertNotEqual(pub.wait(timeout=30), 0, pub.output())
-        self.assertLess(time.monotonic() - started, 5)
-        # ffmpeg prints the description of the _error (NetConnection.Connect.Failed) it got.
-        self.assertIn("Backend unavailable", pub.output())
-        self.assertEqual(g.log().count("backend failed"), 1, g.log())
+        # Through every front end: over RTMPT the _error waits in the tunnel session for the
+        # client's next poll after the link has given up.
+        for n, scheme in enumerate(("rtmp", "rtmpt", "rtmps", "rtmpts"), start=1):
+            started = time.monotonic()
+            pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url(f"relay/down-{scheme}", scheme),
+                                                    f"pub-{scheme}"))
+            self.assertNotEqual(pub.wait(timeout=30), 0, pub.output())
+            self.assertLess(time.monotonic() - started, 5, scheme)
+            # ffmpeg prints the description of the _error (NetConnection.Connect.Failed) it got.
+            self.assertIn("Backend unavailable", pub.output(), scheme)
+            self.assertEqual(g.log().count("backend failed"), n, g.log())
         self.assertTrue(g.alive())
 
     def test_backend_that_never_answers_the_handshake_is_timed_out(self):

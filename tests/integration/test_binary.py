@@ -42,6 +42,25 @@ class BinaryTest(harness.GatewayTest):
         self.assertNotEqual(missing.returncode, 0)
         self.assertIn("nope.yaml", missing.stderr)
 
+    def test_unreadable_backend_ca_file_stops_check_and_start_up(self):
+        cfg = self.path("ca.yaml")
+        with open(cfg, "w") as f:
+            f.write(harness.engine_config().replace(
+                "routes:\n", "routes:\n  - app: relay\n    to: rtmps://127.0.0.1:1\n"
+                             f"    ca_file: {self.path('no-such-ca.pem')}\n"))
+        for mode in ("--check-config", "--config"):
+            r = subprocess.run([harness.BINARY, mode, cfg], capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(r.returncode, 0, mode)
+            self.assertIn("routes[0].ca_file", r.stderr, mode)
+            self.assertIn("no-such-ca.pem", r.stderr, mode)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_sighup_without_https_keeps_running(self):
+        g = self.gateway()
+        g.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "SIGHUP" in g.log(), timeout=5), g.log())
+        self.assertTrue(g.alive())
+
     def test_port_in_use_names_the_listener(self):
         with harness.socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -574,6 +574,52 @@ TEST(HandshakeClient, RefusesAnS2WhoseDigestDoesNotVerify) {
     }
 }
 
+// A server that signs S1 in the second layout (digest after the key block), as some FMS builds
+// and SRS do when the client's C1 verified there: the client finds the digest in either layout,
+// checks S2 against its own C1 digest, and signs C2 with S1's.
+TEST(HandshakeClient, AcceptsAnS1SignedInSchemeOneAndAnswersWithAVerifiableC2) {
+    bytes s1 = with_pattern(digest_c0c1_head, 9);
+    s1.erase(s1.begin());  // with_pattern makes C0 too
+    imprint(s1, handshake_scheme::digest_second, server_text);
+    ASSERT_FALSE(c1s1_verifies(s1, handshake_scheme::digest_first, server_text));
+    // S0 S1 S2 for the client that sent `c0c1`: S2 signed with its C1 digest.
+    const auto answer = [&s1](view c0c1) {
+        const digest c1_digest = c1s1_digest(c1_of(c0c1), handshake_scheme::digest_first);
+        bytes s2 = with_pattern(simple_c0c1_head, 11);
+        s2.erase(s2.begin());
+        const digest s2_digest = hmac(hmac(whole_key(server_text), c1_digest), view(s2).first(packet_size - 32));
+        std::copy(s2_digest.begin(), s2_digest.end(), s2.end() - 32);
+        bytes reply = {0x03};
+        reply.insert(reply.end(), s1.begin(), s1.end());
+        reply.insert(reply.end(), s2.begin(), s2.end());
+        return reply;
+    };
+
+    handshake_client client(true);
+    bytes c0c1;
+    client.start(c0c1);
+    const bytes reply = answer(c0c1);
+    bytes c2;
+    error_code ec;
+    EXPECT_EQ(client.feed(reply, c2, ec), reply.size());
+    EXPECT_FALSE(ec);
+    EXPECT_TRUE(client.done());
+    EXPECT_EQ(client.scheme(), handshake_scheme::digest_second);
+    ASSERT_EQ(c2.size(), packet_size);
+    EXPECT_TRUE(response_verifies(c2, player_text, c1s1_digest(s1, handshake_scheme::digest_second)));
+
+    // The same answer with one octet of S2's digest changed is refused.
+    handshake_client other(true);
+    bytes other_c0c1;
+    other.start(other_c0c1);
+    bytes broken = answer(other_c0c1);
+    broken.back() ^= 0x01;
+    bytes none;
+    other.feed(broken, none, ec);
+    EXPECT_EQ(ec, error::handshake_bad_echo);
+    EXPECT_FALSE(other.done());
+}
+
 TEST(HandshakeClient, InputAfterDoneIsNotConsumed) {
     handshake_client client(false);
     bytes out;
