@@ -281,7 +281,8 @@ void session::deliver(std::uint32_t message_stream_id, const message& m, media_c
     const bool video = m.type() == message_type::video;
     const bool audio = m.type() == message_type::audio;
     if ((video && !b->receive_video) || (audio && !b->receive_audio)) return;
-    if (b->wait_keyframe && c != media_class::essential) {
+    // Video resumes on a keyframe; audio never waits for one (an audio-only stream has none).
+    if (b->wait_keyframe && video && c != media_class::essential) {
         if (c != media_class::keyframe) return;
         b->wait_keyframe = false;
     }

@@ -66,7 +66,15 @@ session::accepted session::accept(std::optional<std::uint64_t> sequence, std::ve
 }
 
 void session::refused(std::optional<std::uint64_t> sequence) {
-    if (!closed_ && sequence && (!next_sequence_ || *sequence >= *next_sequence_)) refused_ = sequence;
+    if (closed_ || !sequence || (next_sequence_ && *sequence < *next_sequence_)) return;
+    // An earlier refused number still due: the client has gone on past it (413 after 413).
+    if (next_sequence_ && refused_ == next_sequence_ && *sequence > *next_sequence_) ++*next_sequence_;
+    refused_ = sequence;
+    if (!next_sequence_) return;
+    // Bodies already held behind the refused number show that the client has gone on too.
+    deliver_held();
+    gap_since_.reset();
+    if (!held_.empty()) gap_since_ = clock::now();
 }
 
 void session::deliver_held() {
@@ -87,7 +95,10 @@ void session::deliver_held() {
 
 session::accepted session::hold(std::uint64_t seq, std::vector<std::uint8_t> body) {
     if (held_.contains(seq)) return accepted::duplicate;
-    if (held_.size() >= limits_.max_held_requests || held_bytes_ + body.size() > limits_.max_pending_input) {
+    // Held bodies join the unread input when the gap fills: the bound is on both together.
+    const auto unread = input_.size() - input_read_;
+    if (held_.size() >= limits_.max_held_requests ||
+        held_bytes_ + body.size() + unread > limits_.max_pending_input) {
         close("too many requests ahead of a gap");
         return accepted::refused;
     }

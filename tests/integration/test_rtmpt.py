@@ -111,6 +111,20 @@ class RtmptMediaTest(harness.GatewayTest):
         print(f"rtmpdump idle polling: {rate:.1f} requests/s")
         self.assertLessEqual(rate, 50)
         self.assertGreater(rate, 0, "rtmpdump should still be polling")
+        # And while a live stream (25 frames and 43 audio packets a second) flows to it: each
+        # reply carries what came since the last, and between frames the poll is held.
+        clip = harness.make_clip("h264_aac_6s.flv")
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/quiet")))
+        self.assertTrue(harness.wait_for(lambda: "playing live/quiet" in g.log(), timeout=15), g.log())
+        time.sleep(1)
+        before = metric(g, "rtmpgate_rtmpt_requests_total")
+        time.sleep(3)
+        after = metric(g, "rtmpgate_rtmpt_requests_total")
+        rate = (after - before) / 3
+        print(f"rtmpdump polling during a live stream: {rate:.1f} requests/s")
+        self.assertLessEqual(rate, 50)
+        self.assertGreater(rate, 5, "rtmpdump should be fetching the stream")
+        self.assertEqual(pub.wait(timeout=30), 0, pub.output())
         rd.kill()
 
 
