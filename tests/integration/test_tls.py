@@ -105,6 +105,36 @@ class TlsTest(harness.GatewayTest):
                                                    ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version])
         self.assertTrue(g.alive())
 
+    def test_only_forward_secret_aead_ciphers_and_the_servers_choice(self):
+        g = self.gateway(tls_config(self.certs))
+        port = g.port("https")
+        for weak in ("AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"):  # no ECDHE, or no AEAD
+            out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2",
+                                  "-cipher", weak], input=b"", capture_output=True, timeout=20)
+            self.assertNotEqual(out.returncode, 0, weak)
+            self.assertIn("handshake failure", (out.stdout + out.stderr).decode(errors="replace"), weak)
+        # Offered weakest first, the server still picks by its own order.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"
+                        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ctx.wrap_socket(raw) as tls:
+            chosen = tls.cipher()[0]
+        # The server lists AES128-GCM first: it wins over the client's CHACHA20 preference.
+        self.assertTrue(chosen.startswith("ECDHE-") and "AES128-GCM" in chosen, chosen)
+        self.assertTrue(g.alive())
+
+    def test_tls12_sessions_are_resumed(self):
+        g = self.gateway(tls_config(self.certs))
+        session = self.path("tls.session")
+        base = ["openssl", "s_client", "-connect", f"127.0.0.1:{g.port('https')}", "-tls1_2"]
+        first = subprocess.run(base + ["-sess_out", session], input=b"", capture_output=True, timeout=20)
+        self.assertIn(b"New, TLSv1.2", first.stdout)
+        again = subprocess.run(base + ["-sess_in", session], input=b"", capture_output=True, timeout=20)
+        self.assertIn(b"Reused, TLSv1.2", again.stdout, again.stdout.decode(errors="replace"))
+
     def test_alpn_http11_is_selected(self):
         g = self.gateway(tls_config(self.certs))
         ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
