@@ -2,6 +2,8 @@
 
 import os
 import random
+import re
+import signal
 import socket
 import struct
 import subprocess
@@ -197,6 +199,43 @@ rtmp {{
             return True
         except OSError:
             return False
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+class SlowPlayerTest(harness.GatewayTest):
+    def test_stalled_player_drops_frames_and_memory_stays_bounded(self):
+        g = self.gateway(harness.engine_config("engine:\n  player_queue_bytes: 256KiB\n"), measures_memory=True)
+        big = harness.make_clip("h264_720p_3M_6s.flv", seconds=6, size="1280x720",
+                                extra=("-b:v", "3M", "-maxrate", "3M", "-bufsize", "3M"))
+        stalled = self.track(harness.ffmpeg_play(self.workdir, g.url("live/slow"), self.path("stalled.flv"),
+                                                 "stalled"))
+        healthy_out = self.path("healthy.flv")
+        healthy = self.track(harness.ffmpeg_play(self.workdir, g.url("live/slow"), healthy_out, "healthy"))
+        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/slow") == 2, timeout=15), g.log())
+        os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops reading; its socket and queue fill
+        self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))
+        before = rss_kib(g.proc.pid)
+        loops = 7  # 8 x 2.3 MB at eight times real time: 24 Mb/s for 6 s
+        pub = self.track(harness.Process(
+            ["ffmpeg", "-nostdin", "-v", "warning", "-readrate", "8", "-stream_loop", str(loops), "-i", big,
+             "-c", "copy", "-f", "flv", g.url("live/slow")], self.workdir, "publisher-loop", 120))
+        self.assertEqual(pub.wait(timeout=120), 0, pub.output())
+        after = rss_kib(g.proc.pid)
+        pushed_kib = (loops + 1) * os.path.getsize(big) // 1024
+        print(f"gateway RSS {before} KiB -> {after} KiB while {pushed_kib} KiB went past a stalled engine player")
+        self.assertLess(after - before, pushed_kib // 2)
+        self.assertLess(after - before, 12 * 1024)
+        healthy.wait(timeout=30)
+        self.assertGreater(count(probe_packets(healthy_out), "video"),
+                           (loops + 1) * count(probe_packets(big), "video") * 9 // 10)
+        stalled.kill()
+        self.assertTrue(harness.wait_for(
+            lambda: re.search(r"role=player .*dropped=([1-9]\d*)", g.log()), timeout=10), g.log())
+        self.assertTrue(g.alive())
 
 
 class EnhancedRtmpTest(harness.GatewayTest):
