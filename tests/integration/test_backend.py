@@ -250,7 +250,7 @@ routes:
     def test_stalled_tunnel_player_keeps_memory_bounded(self):
         _, nginx_port = harness.start_nginx(self, NGINX_APPS)
         g = self.gateway(proxy_config(self.certs, nginx_port,
-                                      extra="rtmpt:\n  max_pending_output: 256KiB\n"))
+                                      extra="rtmpt:\n  max_pending_output: 256KiB\n"), measures_memory=True)
         big = harness.make_clip("h264_720p_3M_6s.flv", seconds=6, size="1280x720",
                                 extra=("-b:v", "3M", "-maxrate", "3M", "-bufsize", "3M"))
         stalled = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/m", "rtmpt"), self.path("stalled.flv"),
