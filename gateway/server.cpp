@@ -116,7 +116,9 @@ asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind
             log::warn("accept on ", format_endpoint(acceptor.local_endpoint()), ": ", ec.message());
             continue;  // EMFILE and the like: keep serving those already connected
         }
-        if (kind != protocol_kind::admin && context_.connections.size() >= max_connections) {
+        // Every client socket counts, whatever it turns out to carry: HTTP connections without a
+        // session and TLS handshakes in progress hold a descriptor and memory too.
+        if (kind != protocol_kind::admin && context_.stats.sockets_open >= max_connections) {
             ++context_.stats.connections_rejected;
             continue;  // the socket closes as it goes out of scope
         }
@@ -126,25 +128,51 @@ asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind
     }
 }
 
+namespace {
+
+// Holds one place of limits.max_connections for as long as a client socket's coroutine runs.
+class socket_slot {
+public:
+    explicit socket_slot(std::atomic<std::uint64_t>& open) : open_(open) { ++open_; }
+    ~socket_slot() { --open_; }
+    socket_slot(const socket_slot&) = delete;
+    socket_slot& operator=(const socket_slot&) = delete;
+
+private:
+    std::atomic<std::uint64_t>& open_;
+};
+
+}  // namespace
+
 void server::start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind) {
     error_code ignored;
     auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
     switch (kind) {
         case protocol_kind::rtmp: {
             auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket), std::move(peer), "rtmp");
             auto connection = std::make_shared<rtmp_connection>(std::move(stream), strand, context_);
             // The connection registers itself in context_.connections, which is how shutdown finds it.
-            asio::co_spawn(strand, [connection]() -> asio::awaitable<void> { co_await connection->run(); },
+            asio::co_spawn(strand, [connection, slot]() -> asio::awaitable<void> { co_await connection->run(); },
                            asio::detached);
             return;
         }
-        case protocol_kind::http:
-            asio::co_spawn(strand, serve_http(std::move(socket), std::move(peer), http_context_), asio::detached);
+        case protocol_kind::http: {
+            auto serve = [socket = std::move(socket), peer = std::move(peer), slot,
+                          &context = http_context_]() mutable -> asio::awaitable<void> {
+                co_await serve_http(std::move(socket), std::move(peer), context);
+            };
+            asio::co_spawn(strand, std::move(serve), asio::detached);
             return;
-        case protocol_kind::https:
-            asio::co_spawn(strand, serve_tls(std::move(socket), std::move(peer), tls_->get(), http_context_),
-                           asio::detached);
+        }
+        case protocol_kind::https: {
+            auto serve = [socket = std::move(socket), peer = std::move(peer), slot, tls = tls_->get(),
+                          &context = http_context_]() mutable -> asio::awaitable<void> {
+                co_await serve_tls(std::move(socket), std::move(peer), std::move(tls), context);
+            };
+            asio::co_spawn(strand, std::move(serve), asio::detached);
             return;
+        }
         case protocol_kind::admin:
             asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
             return;

@@ -38,6 +38,7 @@ private:
 struct counters {
     std::atomic<std::uint64_t> connections_accepted{0};
     std::atomic<std::uint64_t> connections_rejected{0};   // over limits.max_connections
+    std::atomic<std::uint64_t> sockets_open{0};           // client sockets now, every listener but admin
     std::atomic<std::uint64_t> connections_failed{0};     // ended by bad input or an error
     std::atomic<std::uint64_t> bytes_in{0};
     std::atomic<std::uint64_t> bytes_out{0};

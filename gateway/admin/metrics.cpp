@@ -24,6 +24,8 @@ std::string render_metrics(const server_context& context) {
             s.connections_failed);
     counter(out, "rtmpgate_connections_open", "Client connections and tunnel sessions open now.",
             context.connections.size(), "gauge");
+    counter(out, "rtmpgate_client_sockets_open", "Client TCP connections open now (RTMP, HTTP, TLS).",
+            s.sockets_open, "gauge");
     counter(out, "rtmpgate_streams", "Live streams known to the engine.", context.streams.size(), "gauge");
     counter(out, "rtmpgate_received_bytes_total", "Bytes received from clients.", s.bytes_in);
     counter(out, "rtmpgate_sent_bytes_total", "Bytes sent to clients.", s.bytes_out);

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 BINARY = os.environ.get("RTMPGATE_BIN", "build/gateway/rtmpgate")
 CACHE = os.environ.get("RTMPGATE_TEST_CACHE", os.path.join(tempfile.gettempdir(), "rtmpgate-test-cache"))
@@ -280,6 +281,12 @@ def dev_certs(name, names=()):
             args += ["--name", n]
         subprocess.run(args, check=True, timeout=60, capture_output=True)
     return out
+
+
+def metric(gateway, name):
+    """The value of Prometheus metric `name` on the gateway's admin listener."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{gateway.port('admin')}/metrics", timeout=5).read().decode()
+    return int(re.search(rf"^{name} (\d+)$", text, re.M).group(1))
 
 
 def can_connect(port, host="127.0.0.1"):

@@ -3,9 +3,12 @@
 import os
 import signal
 import subprocess
+import time
 import unittest
 
 import harness
+from harness import metric
+from rtmp_client import Client, server_closes
 
 
 class BinaryTest(harness.GatewayTest):
@@ -60,6 +63,24 @@ class BinaryTest(harness.GatewayTest):
         g.proc.send_signal(signal.SIGHUP)
         self.assertTrue(harness.wait_for(lambda: "SIGHUP" in g.log(), timeout=5), g.log())
         self.assertTrue(g.alive())
+
+    def test_max_connections_counts_every_client_socket(self):
+        g = self.gateway(harness.engine_config("limits:\n  max_connections: 2\n").replace(
+            'http: ""', "http: 127.0.0.1:0").replace('admin: ""', "admin: 127.0.0.1:0"))
+        # Two idle HTTP connections (no RTMPT session behind them) take both places.
+        held = [harness.socket.create_connection(("127.0.0.1", g.port("http")), timeout=5) for _ in range(2)]
+        time.sleep(0.3)
+        refused = harness.socket.create_connection(("127.0.0.1", g.port("rtmp")), timeout=5)
+        self.assertTrue(server_closes(refused, timeout=3), "a third socket was served")
+        held.pop().close()
+        self.assertTrue(harness.wait_for(lambda: metric(g, "rtmpgate_client_sockets_open") == 1, timeout=5))
+        c = Client("127.0.0.1", g.port("rtmp"))
+        c.handshake()  # a place is free again
+        self.assertEqual(c.connect("live")[0], "_result")
+        self.assertGreaterEqual(metric(g, "rtmpgate_connections_rejected_total"), 1)
+        for s in held + [refused]:
+            s.close()
+        c.close()
 
     def test_port_in_use_names_the_listener(self):
         with harness.socket.socket() as s:

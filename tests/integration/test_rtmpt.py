@@ -7,10 +7,9 @@ import struct
 import subprocess
 import time
 import unittest
-import urllib.request
 
 import harness
-from harness import count, probe_codecs, probe_packets
+from harness import count, metric, probe_codecs, probe_packets
 from rtmpt_client import HttpConnection, Tunnel
 
 
@@ -28,12 +27,6 @@ routes:
 
 def within(actual, expected, fraction=0.03, slack=2):
     return abs(actual - expected) <= max(slack, expected * fraction)
-
-
-def metric(g, name):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{g.port('admin')}/metrics", timeout=5).read().decode()
-    m = re.search(rf"^{name} (\d+)$", text, re.M)
-    return int(m.group(1))
 
 
 def clip_bitrate(path):
