@@ -34,6 +34,11 @@ constexpr std::size_t max_reply_output = 1 << 20;
 tcp::socket& lowest_layer(tcp::socket& s) { return s; }
 tcp::socket& lowest_layer(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
 
+// Request bytes already read off the socket but not yet handed to us: a pipelined request that
+// a wait for the socket to become readable would not see.
+bool has_buffered_input(tcp::socket&) { return false; }
+bool has_buffered_input(asio::ssl::stream<tcp::socket>& s) { return SSL_pending(s.native_handle()) > 0; }
+
 // The reply every RTMPT client accepts: librtmp finds the length with a case-sensitive search for
 // "Content-", and neither it nor ffmpeg reconnects, so the connection always stays open.
 response make_reply(http::status status, std::vector<std::uint8_t> body = {}) {
@@ -182,7 +187,7 @@ private:
         // the bound passes, or another request arrives behind it on this connection. A /send
         // reply is never held: a publisher would fall behind.
         std::shared_ptr<asio::steady_timer> waker;
-        if (idle && buffer_.size() == 0)
+        if (idle && buffer_.size() == 0 && !has_buffered_input(stream_))
             waker = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, settings_.idle_hold);
         const std::optional<std::uint64_t> seq = r.sequence;
         auto accept = [session, seq, input, waker] {
