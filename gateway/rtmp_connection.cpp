@@ -18,6 +18,9 @@ using protocol::message_type;
 
 namespace {
 
+// A player sends a few hundred octets a minute and a publisher megabits a second: the read buffer
+// starts small and doubles, up to its largest size, each time a read fills it.
+constexpr std::size_t read_buffer_first_size = 2 * 1024;
 constexpr std::size_t read_buffer_size = 64 * 1024;
 // One write gathers messages up to this many payload bytes.
 constexpr std::size_t write_batch_bytes = 256 * 1024;
@@ -178,19 +181,21 @@ asio::awaitable<void> rtmp_connection::read_loop(std::vector<std::uint8_t> lefto
 asio::awaitable<void> rtmp_connection::receive(std::vector<std::uint8_t> leftover) {
     if (!leftover.empty()) on_bytes(leftover);
     if (backend_route_) co_return;
-    std::vector<std::uint8_t> buffer(read_buffer_size);
+    std::vector<std::uint8_t> buffer(read_buffer_first_size);
     while (!closing_) {
         auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
         if (ec) {
             if (ec != asio::error::eof && !closing_) end_reason_ = ec.message();
             co_return;
         }
+        const bool filled = n == buffer.size() && buffer.size() < read_buffer_size;
         last_read_ = clock::now();
         ping_sent_ = false;
         bytes_in_ += n;
         context_.stats.bytes_in += n;
         on_bytes({buffer.data(), n});
         if (backend_route_) co_return;  // the link takes the stream from here
+        if (filled) buffer.resize(buffer.size() * 2);
     }
 }
 
