@@ -306,7 +306,7 @@ void rtmp_connection::close_after_flush() {
 void rtmp_connection::wake_writer() { wake_.cancel(); }
 
 asio::awaitable<void> rtmp_connection::write_loop() {
-    std::deque<message> batch;
+    std::vector<message> batch;  // reused: its capacity stays
     std::vector<std::uint8_t> headers;
     std::vector<protocol::gather_piece> pieces;
     std::vector<asio::const_buffer> buffers;

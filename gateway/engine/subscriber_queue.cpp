@@ -48,7 +48,7 @@ void subscriber_queue::drop_queued_media() {
     queued_media_bytes_ = 0;
 }
 
-void subscriber_queue::pop_batch(std::size_t max_bytes, std::deque<protocol::message>& out) {
+void subscriber_queue::pop_batch(std::size_t max_bytes, std::vector<protocol::message>& out) {
     std::size_t taken = 0;
     while (!items_.empty() && (taken == 0 || taken + items_.front().message.payload.size() <= max_bytes)) {
         auto& front = items_.front();

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 namespace rtmpgate::gateway::engine {
 
@@ -34,7 +35,7 @@ public:
     std::size_t queued_bytes() const noexcept { return queued_bytes_; }
 
     // Moves up to `max_bytes` of messages (at least one) into `out`.
-    void pop_batch(std::size_t max_bytes, std::deque<protocol::message>& out);
+    void pop_batch(std::size_t max_bytes, std::vector<protocol::message>& out);
 
     std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
     std::uint64_t dropped_bytes() const noexcept { return dropped_bytes_; }

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <vector>
 
 namespace rtmpgate::gateway::engine {
@@ -32,8 +32,8 @@ message inter(std::size_t size) { return make(message_type::video, {avc_inter, a
 message video_header() { return make(message_type::video, {avc_keyframe, avc_header}, 40); }
 message audio(std::size_t size) { return make(message_type::audio, {aac, 0x01}, size); }
 
-std::deque<message> drain(subscriber_queue& q) {
-    std::deque<message> out;
+std::vector<message> drain(subscriber_queue& q) {
+    std::vector<message> out;
     while (!q.empty()) q.pop_batch(1 << 30, out);
     return out;
 }
@@ -106,7 +106,7 @@ TEST(subscriber_queue, essential_messages_overflow_instead_of_growing) {
 TEST(subscriber_queue, pop_batch_takes_at_least_one_and_stops_at_the_budget) {
     subscriber_queue q(1 << 20);
     for (int i = 0; i < 4; ++i) q.push(inter(1000), media_class::frame);
-    std::deque<message> out;
+    std::vector<message> out;
     q.pop_batch(10, out);  // smaller than any message: still one
     EXPECT_EQ(out.size(), 1u);
     q.pop_batch(2500, out);
