@@ -27,7 +27,7 @@ def make_clip(name, seconds=6, size="640x360", rate=25, gop=25, video="libx264",
     os.makedirs(CACHE, exist_ok=True)
     path = os.path.join(CACHE, name)
     if not os.path.exists(path):
-        tmp = path + ".tmp.flv"
+        tmp = f"{path}.{os.getpid()}.tmp.flv"  # test modules run in parallel: each writes its own
         subprocess.run(
             ["ffmpeg", "-nostdin", "-v", "error", "-y",
              "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
@@ -272,14 +272,24 @@ def assert_media(test, path, expected, fraction=0.03):
 
 def dev_certs(name, names=()):
     """A development CA and server certificate made by certs/make-dev-cert, kept in CACHE.
-    Returns the directory holding ca.crt, server.crt and server.key."""
+    Returns the directory holding ca.crt, server.crt and server.key. Test modules run in
+    parallel: each makes its set in a directory of its own and renames it into place, and the
+    first to get there wins."""
     out = os.path.join(CACHE, "certs-" + name)
     if not os.path.exists(os.path.join(out, "server.crt")):
+        os.makedirs(CACHE, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=f"certs-{name}.", dir=CACHE)
         script = os.path.join(os.path.dirname(__file__), "..", "..", "certs", "make-dev-cert")
-        args = [script, "--out", out]
+        args = [script, "--out", work]
         for n in names:
             args += ["--name", n]
         subprocess.run(args, check=True, timeout=60, capture_output=True)
+        try:
+            os.rename(work, out)
+        except OSError:  # made by another module meanwhile
+            shutil.rmtree(work, ignore_errors=True)
+        if not os.path.exists(os.path.join(out, "server.crt")):
+            raise RuntimeError(f"{out} exists without server.crt: remove it")
     return out
 
 
