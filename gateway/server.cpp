@@ -180,8 +180,7 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand, 
 }
 
 asio::awaitable<void> server::wait_for_signal() {
-    asio::signal_set signals(io_, SIGINT, SIGTERM);
-    auto [ec, number] = co_await signals.async_wait(use_nothrow);
+    auto [ec, number] = co_await stop_signals_.async_wait(use_nothrow);
     if (ec) co_return;
     log::info("signal ", number, ": stopping; ", context_.connections.size(), " connections open");
     stopping_ = true;
@@ -194,9 +193,8 @@ asio::awaitable<void> server::wait_for_signal() {
 }
 
 asio::awaitable<void> server::reload_on_sighup() {
-    asio::signal_set signals(io_, SIGHUP);
     for (;;) {
-        auto [ec, number] = co_await signals.async_wait(use_nothrow);
+        auto [ec, number] = co_await hangup_signals_.async_wait(use_nothrow);
         if (ec) co_return;
         // Caught even without TLS: SIGHUP's default action would end the process.
         if (!tls_) {

@@ -9,6 +9,8 @@
 #include "gateway/tls_context.hpp"
 #include "gateway/tunnel/registry.hpp"
 
+#include <boost/asio/signal_set.hpp>
+
 #include <memory>
 #include <vector>
 
@@ -20,7 +22,10 @@ public:
     ~server();
 
     // Loads the TLS certificates and binds every enabled listener; throws std::runtime_error
-    // naming the config key when a certificate is unusable or a listener cannot be bound. Logs "listening <name> on <address:port>" with the real port.
+    // naming the config key when a certificate is unusable or a listener cannot be bound. Logs
+    // "listening <name> on <address:port>" with the real port. SIGINT, SIGTERM and SIGHUP are
+    // caught from the server's construction on: a signal sent once that line is out waits for
+    // run().
     void bind();
     // Serves until SIGINT or SIGTERM, then stops accepting, lets connections finish for up to
     // shutdown_grace, closes the rest and returns.
@@ -37,6 +42,11 @@ private:
     asio::awaitable<void> reload_on_sighup();
 
     asio::io_context io_;
+    // Made with the server, on one thread, before any coroutine runs, rather than by two
+    // coroutines that may start on two threads at once and race to create Asio's signal
+    // service (a SIGTERM sent right after start-up was once lost under load).
+    asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
+    asio::signal_set hangup_signals_{io_, SIGHUP};
     server_context context_;
     tunnel::registry tunnels_;
     std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
