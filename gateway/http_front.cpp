@@ -10,8 +10,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include <algorithm>
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 

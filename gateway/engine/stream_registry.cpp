@@ -2,27 +2,27 @@
 
 namespace rtmpgate::gateway::engine {
 
-stream& stream_registry::find_or_create(const std::string& key) {
+std::shared_ptr<stream>& stream_registry::find_or_create(const std::string& key) {
     auto& entry = streams_[key];
     if (!entry) entry = std::make_shared<stream>(key, settings_);
-    return *entry;
+    return entry;
 }
 
 // Lock order: the registry's mutex, then the stream's (release() takes them in the same order).
 std::shared_ptr<stream> stream_registry::publish(const std::string& key, const void* owner) {
     std::lock_guard lock(mutex_);
-    auto& target = find_or_create(key);
-    if (target.attach_publisher(owner)) return streams_[key];
-    if (target.unused()) streams_.erase(key);
+    const auto& target = find_or_create(key);
+    if (target->attach_publisher(owner)) return target;
+    if (target->unused()) streams_.erase(key);
     return nullptr;
 }
 
 std::shared_ptr<stream> stream_registry::subscribe(const std::string& key, std::shared_ptr<subscriber> s,
                                                    std::vector<protocol::message>& initial, bool& playing) {
     std::lock_guard lock(mutex_);
-    auto& target = find_or_create(key);
-    playing = target.subscribe(std::move(s), initial);
-    return streams_[key];
+    const auto& target = find_or_create(key);
+    playing = target->subscribe(std::move(s), initial);
+    return target;
 }
 
 void stream_registry::release(const std::string& key) {

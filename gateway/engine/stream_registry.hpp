@@ -30,7 +30,7 @@ public:
     std::size_t size() const;
 
 private:
-    stream& find_or_create(const std::string& key);  // caller holds mutex_
+    std::shared_ptr<stream>& find_or_create(const std::string& key);  // caller holds mutex_
 
     const stream_settings settings_;
     mutable std::mutex mutex_;

@@ -44,16 +44,14 @@ session::accepted session::accept(std::optional<std::uint64_t> sequence, std::ve
             held_bytes_ -= it->second.size();
     }
     if (seq < *next_sequence_ || held_.contains(seq)) return accepted::duplicate;
-    if (refused_ == next_sequence_ && seq > *next_sequence_) {
-        // The client went on past the body refused with 413: nothing will come for it.
-        refused_.reset();
+    if (seq > *next_sequence_) {
+        const auto a = hold(seq, std::move(body));
+        // Behind a number refused with 413 the client has gone on: deliver_held() skips it.
+        if (a != accepted::fresh || refused_ != next_sequence_) return a;
+    } else {
+        deliver(std::move(body));
         ++*next_sequence_;
-        deliver_held();
-        if (seq < *next_sequence_) return accepted::duplicate;
     }
-    if (seq > *next_sequence_) return hold(seq, std::move(body));
-    deliver(std::move(body));
-    ++*next_sequence_;
     deliver_held();
     if (refused_ && *refused_ < *next_sequence_) refused_.reset();  // it was retried
     gap_since_.reset();
