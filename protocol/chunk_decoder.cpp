@@ -72,19 +72,31 @@ std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<me
             // timestamp. Whole chunks of that message in `in` are copied in a tight loop, with
             // the same result as the general path below but without building a chunk_header per
             // chunk; at chunk size 128 that is most of the decoder's cost.
+            // A format-3 header on a chunk stream with no message in progress starts a message
+            // with the previous one's length, type, stream and timestamp delta: the steady state
+            // of audio and video at any chunk size, taken here too.
             std::uint8_t first = 0;
             byte_reader(in.subspan(pos)).peek_u8(first);
             const auto slot = low_index_[first & 0x3F];  // 0 for ids 0 and 1: never set
-            if ((first >> 6) == 3 && slot != 0 && streams_[slot - 1].in_progress &&
-                !streams_[slot - 1].extended) {
-                const auto used = continue_message(in.subspan(pos), slot - 1, first);
-                if (used != 0) {  // else the first chunk is cut: the general path keeps it
-                    pos += used;
-                    if (!streams_[slot - 1].in_progress) {
-                        complete_message(streams_[slot - 1], out, ec);
-                        if (ec) return stop(pos);
+            if ((first >> 6) == 3 && slot != 0 && !streams_[slot - 1].extended) {
+                auto& s = streams_[slot - 1];
+                if (!s.in_progress && s.message_length != 0 &&
+                    in_progress_ < limits_.max_chunk_streams) {
+                    // If its chunk is cut, the general path below finds the message begun and
+                    // takes the header as a continuation, which leaves the same state.
+                    s.timestamp += s.timestamp_delta;
+                    begin_message(s);
+                }
+                if (s.in_progress) {
+                    const auto used = continue_message(in.subspan(pos), slot - 1, first);
+                    if (used != 0) {  // else the first chunk is cut: the general path keeps it
+                        pos += used;
+                        if (!s.in_progress) {
+                            complete_message(s, out, ec);
+                            if (ec) return stop(pos);
+                        }
+                        continue;
                     }
-                    continue;
                 }
             }
         }
@@ -302,18 +314,22 @@ void chunk_decoder::start_chunk(const chunk_header& h, std::vector<message>& out
             ec = error::too_many_chunk_streams;
             return;
         }
-        // Allocated once at its full length: one allocation per message (reference count
-        // included), and the payload of each chunk is copied straight into it. Pages of a large reservation that no chunk has
-        // reached yet are not resident, so a peer announcing long messages costs address space
-        // (bounded by max_chunk_streams * max_message_length), not memory.
-        s.payload = shared_bytes::allocate(s.message_length, s.fill);
-        s.received = 0;
-        s.in_progress = true;
-        ++in_progress_;
+        begin_message(s);
     }
 
     current_ = index;
     payload_left_ = std::min(chunk_size_, s.message_length - s.received);
+}
+
+// The payload is allocated once at its full length (one block, reference count included) and
+// each chunk's payload is copied straight into it. Pages of a large block that no chunk has
+// reached yet are not resident, so a peer announcing long messages costs address space (bounded
+// by max_chunk_streams * max_message_length), not memory.
+void chunk_decoder::begin_message(stream_state& s) {
+    s.payload = shared_bytes::allocate(s.message_length, s.fill);
+    s.received = 0;
+    s.in_progress = true;
+    ++in_progress_;
 }
 
 // Copies whole format-3 chunks of streams_[index]'s message from the front of `in`, each starting

@@ -66,6 +66,7 @@ private:
     parse_status parse_header(std::span<const std::uint8_t> in, chunk_header& h,
                               error_code& ec) const;
     void start_chunk(const chunk_header& h, std::vector<message>& out, error_code& ec);
+    void begin_message(stream_state& s);
     std::size_t continue_message(std::span<const std::uint8_t> in, std::size_t index,
                                  std::uint8_t header);
     void append_payload(std::span<const std::uint8_t> bytes, std::vector<message>& out,

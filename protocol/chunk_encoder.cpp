@@ -139,12 +139,17 @@ void chunk_encoder::encode(const message& m, std::vector<std::uint8_t>& out) {
     write_headers(m, out);
 
     std::size_t offset = std::min<std::size_t>(chunk_size_, payload.size());
-    out.insert(out.end(), payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(offset));
+    out.insert(out.end(), payload.data(), payload.data() + offset);
+    // Every later chunk's header is one octet unless the chunk stream id or an extended
+    // timestamp makes it longer; a push_back of it costs less than an insert.
+    const bool one_octet = continuation_.size() == 1;
     while (offset < payload.size()) {
         const auto n = std::min<std::size_t>(chunk_size_, payload.size() - offset);
-        const auto slice = payload.subspan(offset, n);
-        out.insert(out.end(), continuation_.begin(), continuation_.end());
-        out.insert(out.end(), slice.begin(), slice.end());
+        if (one_octet)
+            out.push_back(continuation_[0]);
+        else
+            out.insert(out.end(), continuation_.begin(), continuation_.end());
+        out.insert(out.end(), payload.data() + offset, payload.data() + offset + n);
         offset += n;
     }
 }

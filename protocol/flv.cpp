@@ -248,7 +248,7 @@ std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_c
     out.type = type;
     // TimestampExtended holds bits 24-31 (E.4.1).
     out.timestamp = (std::uint32_t{timestamp_extended} << 24) | timestamp;
-    out.body = shared_bytes(std::vector<std::uint8_t>(body.begin(), body.end()));
+    out.body = shared_bytes(body);
     ec = {};
     return r.position();
 }

@@ -3,10 +3,9 @@
 // queue without a copy.
 #pragma once
 
+#include "protocol/shared_bytes.hpp"
+
 #include <cstdint>
-#include <memory>
-#include <span>
-#include <vector>
 
 namespace rtmpgate::protocol {
 
@@ -27,39 +26,6 @@ enum class message_type : std::uint8_t {
     shared_object_amf0 = 19,
     command_amf0 = 20,
     aggregate = 22,
-};
-
-// Immutable bytes shared by reference count. Empty payloads hold no allocation.
-class shared_bytes {
-public:
-    shared_bytes() = default;
-    // Takes `bytes` over (no copy).
-    explicit shared_bytes(std::vector<std::uint8_t> bytes);
-    // A new buffer of `size` octets, not initialised, in one allocation with its reference count
-    // (what the chunk decoder fills chunk by chunk). `fill` points at it until it is shared: the
-    // caller writes every octet through it before handing the result to anyone else.
-    static shared_bytes allocate(std::size_t size, std::uint8_t*& fill) {
-        shared_bytes out;
-        if (size == 0) {
-            fill = nullptr;
-            return out;
-        }
-        auto buffer = std::make_shared_for_overwrite<std::uint8_t[]>(size);
-        fill = buffer.get();
-        out.data_ = std::shared_ptr<const std::uint8_t>(buffer, buffer.get());
-        out.size_ = size;
-        return out;
-    }
-
-    std::span<const std::uint8_t> span() const noexcept { return {data_.get(), size_}; }
-    const std::uint8_t* data() const noexcept { return data_.get(); }
-    std::size_t size() const noexcept { return size_; }
-    bool empty() const noexcept { return size_ == 0; }
-    long use_count() const noexcept { return data_.use_count(); }
-
-private:
-    std::shared_ptr<const std::uint8_t> data_;
-    std::size_t size_ = 0;
 };
 
 struct message {
