@@ -51,7 +51,10 @@ public:
             if (try_first_) {
                 error_code ec;
                 const auto done = stream_.write_some(buffers, ec);
-                if (ec && ec != asio::error::would_block) co_return std::tuple{ec, done};
+                // Interrupted or would block: the asynchronous write below retries it.
+                const bool retry = ec == asio::error::would_block || ec == asio::error::try_again ||
+                                   ec == asio::error::interrupted;
+                if (ec && !retry) co_return std::tuple{ec, done};
                 if (done == asio::buffer_size(buffers)) co_return std::tuple{error_code(), done};
                 if (done != 0) {
                     const auto rest = after(buffers, done);

@@ -65,7 +65,7 @@ error_code split_aggregate(const message& m, std::vector<message>& out) {
         sub.timestamp = m.timestamp + (tag.timestamp - first_timestamp);
         sub.message_type_id = tag.type;
         sub.message_stream_id = m.message_stream_id;
-        sub.payload = shared_bytes(std::vector<std::uint8_t>(tag.body.begin(), tag.body.end()));
+        sub.payload = shared_bytes(tag.body);
         out.push_back(std::move(sub));
     }
     return {};

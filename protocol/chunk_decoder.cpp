@@ -81,6 +81,7 @@ std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<me
             if ((first >> 6) == 3 && slot != 0 && !streams_[slot - 1].extended) {
                 auto& s = streams_[slot - 1];
                 if (!s.in_progress && s.message_length != 0 &&
+                    s.message_length <= limits_.max_message_length &&
                     in_progress_ < limits_.max_chunk_streams) {
                     // If its chunk is cut, the general path below finds the message begun and
                     // takes the header as a continuation, which leaves the same state.

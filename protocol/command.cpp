@@ -126,7 +126,7 @@ public:
         m.chunk_stream_id = chunk_stream_id;
         m.message_stream_id = message_stream_id;
         m.message_type_id = static_cast<std::uint8_t>(type);
-        m.payload = shared_bytes(std::move(body_));
+        m.payload = shared_bytes(body_);  // copied into one block; the builder is done with it
         return m;
     }
 
@@ -367,7 +367,7 @@ boost::system::result<shared_bytes> strip_set_data_frame(const message& m) {
     byte_writer w(stripped);
     w.bytes(format_byte);
     w.bytes(body.rest());
-    return shared_bytes(std::move(stripped));
+    return shared_bytes(stripped);
 }
 
 }  // namespace rtmpgate::protocol

@@ -17,7 +17,7 @@ message make_control(message_type type, std::vector<std::uint8_t> body) {
     m.timestamp = 0;
     m.message_type_id = static_cast<std::uint8_t>(type);
     m.message_stream_id = 0;
-    m.payload = shared_bytes(std::move(body));
+    m.payload = shared_bytes(body);
     return m;
 }
 

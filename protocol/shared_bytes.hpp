@@ -14,11 +14,12 @@ namespace rtmpgate::protocol {
 
 namespace detail {
 // The head of a block; the octets follow it. 16 octets, so the octets are 16-aligned.
-struct bytes_block {
+struct alignas(16) bytes_block {
     std::atomic<std::uint32_t> refs;
     std::uint32_t size_class;  // index into the cache's classes, or unpooled
     bytes_block* next;         // the next free block while this one waits in a cache
 };
+static_assert(sizeof(bytes_block) == 16);
 void release(bytes_block* block) noexcept;
 }  // namespace detail
 
