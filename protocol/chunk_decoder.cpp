@@ -67,14 +67,12 @@ std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<me
         if (pos == in.size()) break;
 
         if (header_len_ == 0) {
-            // The bulk of any media stream (a 64 KiB keyframe at chunk size 128 is 511 of them):
-            // one-octet format-3 headers continuing a message in progress that has no extended
-            // timestamp. Whole chunks of that message in `in` are copied in a tight loop, with
-            // the same result as the general path below but without building a chunk_header per
-            // chunk; at chunk size 128 that is most of the decoder's cost.
-            // A format-3 header on a chunk stream with no message in progress starts a message
-            // with the previous one's length, type, stream and timestamp delta: the steady state
-            // of audio and video at any chunk size, taken here too.
+            // The bulk of any media stream: one-octet format-3 headers on a chunk stream without
+            // an extended timestamp, either continuing its message in progress (a 64 KiB keyframe
+            // at chunk size 128 is 511 of them) or starting the next message with the previous
+            // one's length, type, stream and timestamp delta (steady audio and video at any chunk
+            // size). Whole chunks of that message in `in` are copied in a tight loop, with the
+            // same result as the general path below but without building a chunk_header per chunk.
             std::uint8_t first = 0;
             byte_reader(in.subspan(pos)).peek_u8(first);
             const auto slot = low_index_[first & 0x3F];  // 0 for ids 0 and 1: never set

@@ -1,6 +1,5 @@
 #include "protocol/shared_bytes.hpp"
 
-#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>

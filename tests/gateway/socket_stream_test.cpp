@@ -1,6 +1,6 @@
-// socket_stream::write over a real loopback TCP connection: a write that fits the send buffer is
-// done by its first, non-blocking attempt; one that does not is finished asynchronously, and the
-// peer must receive every octet in order either way.
+// socket_stream::write over a real loopback TCP connection: its first, non-blocking attempt sends
+// what the send buffer takes (at most 64 pieces), the asynchronous rest sends the remainder, and
+// the peer must receive every octet in order either way.
 #include "gateway/socket_stream.hpp"
 
 #include <gtest/gtest.h>
@@ -48,7 +48,7 @@ std::vector<asio::const_buffer> pieces_of(const std::vector<std::uint8_t>& bytes
     return pieces;
 }
 
-TEST(socket_stream, a_write_that_fits_completes_without_waiting) {
+TEST(socket_stream, a_write_of_more_pieces_than_one_send_takes_arrives_whole) {
     connected_pair p;
     socket_stream<tcp::socket> stream(std::move(p.writer), "test", "rtmp");
     const auto bytes = pattern(20000);

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <vector>
-#include <vector>
 
 namespace rtmpgate::gateway::engine {
 namespace {
