@@ -1,9 +1,9 @@
 // rtmpgate: arguments, configuration, run. Nothing else.
 #include "gateway/backend/client_tls.hpp"
-#include "gateway/config.hpp"
-#include "gateway/log.hpp"
-#include "gateway/server.hpp"
-#include "gateway/tls_context.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/net/log.hpp"
+#include "gateway/app/server.hpp"
+#include "gateway/net/tls_context.hpp"
 
 #include <openssl/opensslv.h>
 

@@ -1,8 +1,8 @@
 // The admin endpoint (loopback by default): GET /healthz and GET /metrics (Prometheus text).
 #pragma once
 
-#include "gateway/asio.hpp"
-#include "gateway/server_context.hpp"
+#include "gateway/net/asio.hpp"
+#include "gateway/rtmp/server_context.hpp"
 
 namespace rtmpgate::gateway::admin {
 

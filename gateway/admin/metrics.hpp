@@ -1,7 +1,7 @@
 // The Prometheus text exposition of a gateway's counters (served on /metrics).
 #pragma once
 
-#include "gateway/server_context.hpp"
+#include "gateway/rtmp/server_context.hpp"
 
 #include <string>
 

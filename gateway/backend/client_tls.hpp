@@ -1,7 +1,7 @@
 // TLS client contexts for rtmps:// backend routes, built on first use and kept for the process.
 #pragma once
 
-#include "gateway/config.hpp"
+#include "gateway/config/config.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 

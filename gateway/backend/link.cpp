@@ -1,6 +1,7 @@
 #include "gateway/backend/link.hpp"
 
-#include "gateway/socket_stream.hpp"
+#include "gateway/net/endpoint.hpp"
+#include "gateway/net/socket_stream.hpp"
 #include "protocol/handshake.hpp"
 
 #include <boost/asio/connect.hpp>

@@ -5,10 +5,10 @@
 // buffer at a time: a side that cannot take more stops the other side's reading.
 #pragma once
 
-#include "gateway/asio.hpp"
-#include "gateway/byte_stream.hpp"
-#include "gateway/config.hpp"
-#include "gateway/server_context.hpp"
+#include "gateway/net/asio.hpp"
+#include "gateway/net/byte_stream.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/rtmp/server_context.hpp"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 #include "gateway/engine/session.hpp"
 
-#include "gateway/log.hpp"
+#include "gateway/net/log.hpp"
 #include "protocol/aggregate.hpp"
 #include "protocol/control.hpp"
 

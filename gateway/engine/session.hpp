@@ -3,9 +3,9 @@
 // from one. Transport-agnostic: it sees messages and writes to an `output`.
 #pragma once
 
-#include "gateway/asio.hpp"
+#include "gateway/net/asio.hpp"
 #include "gateway/engine/stream_registry.hpp"
-#include "gateway/engine/subscriber_queue.hpp"
+#include "gateway/engine/media_class.hpp"
 #include "protocol/command.hpp"
 #include "protocol/message.hpp"
 

@@ -6,7 +6,7 @@
 // own strand; one received message is shared, never copied, by every subscriber.
 #pragma once
 
-#include "gateway/engine/subscriber_queue.hpp"
+#include "gateway/engine/media_class.hpp"
 #include "protocol/message.hpp"
 
 #include <cstddef>

@@ -33,16 +33,16 @@ std::string registry::make_id() const {
     return id;
 }
 
-std::shared_ptr<session> registry::create(asio::any_io_executor strand) {
+std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand) {
     auto id = make_id();
     std::lock_guard lock(mutex_);
     if (sessions_.size() >= max_sessions_) return nullptr;
-    auto s = std::make_shared<session>(id, std::move(strand), limits_);
+    auto s = std::make_shared<rtmpt_session>(id, std::move(strand), limits_);
     sessions_.emplace(std::move(id), s);
     return s;
 }
 
-std::shared_ptr<session> registry::find(std::string_view id) const {
+std::shared_ptr<rtmpt_session> registry::find(std::string_view id) const {
     std::lock_guard lock(mutex_);
     const auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second;
@@ -64,12 +64,12 @@ asio::awaitable<void> registry::sweep() {
         tick.expires_after(std::chrono::milliseconds(250));
         auto [ec] = co_await tick.async_wait(use_nothrow);
         if (ec) co_return;
-        std::vector<std::shared_ptr<session>> all;
+        std::vector<std::shared_ptr<rtmpt_session>> all;
         {
             std::lock_guard lock(mutex_);
             for (auto& [id, s] : sessions_) all.push_back(s);
         }
-        const auto now = session::clock::now();
+        const auto now = rtmpt_session::clock::now();
         for (auto& s : all) {
             // Each session's state belongs to its strand: check it there.
             asio::post(s->strand(), [this, s, now] {

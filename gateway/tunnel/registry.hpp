@@ -3,7 +3,7 @@
 // session's requests back to this instance.
 #pragma once
 
-#include "gateway/tunnel/session.hpp"
+#include "gateway/tunnel/rtmpt_session.hpp"
 
 #include <memory>
 #include <mutex>
@@ -18,8 +18,8 @@ public:
     registry(session_limits limits, std::size_t max_sessions, std::string node_id);
 
     // A new session on `strand`; nullptr when max_sessions are open (/open answers 503).
-    std::shared_ptr<session> create(asio::any_io_executor strand);
-    std::shared_ptr<session> find(std::string_view id) const;
+    std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand);
+    std::shared_ptr<rtmpt_session> find(std::string_view id) const;
     void remove(const std::string& id);
     std::size_t size() const;
 
@@ -39,7 +39,7 @@ private:
         using is_transparent = void;
         std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
     };
-    std::unordered_map<std::string, std::shared_ptr<session>, id_hash, std::equal_to<>> sessions_;
+    std::unordered_map<std::string, std::shared_ptr<rtmpt_session>, id_hash, std::equal_to<>> sessions_;
 };
 
 }  // namespace rtmpgate::gateway::tunnel

@@ -2,8 +2,8 @@
 // bodies, writes become the bodies of the client's next /send and /idle replies.
 #pragma once
 
-#include "gateway/byte_stream.hpp"
-#include "gateway/tunnel/session.hpp"
+#include "gateway/net/byte_stream.hpp"
+#include "gateway/tunnel/rtmpt_session.hpp"
 
 #include <memory>
 #include <string>
@@ -12,7 +12,7 @@ namespace rtmpgate::gateway::tunnel {
 
 class tunnel_stream final : public byte_stream {
 public:
-    tunnel_stream(std::shared_ptr<session> s, std::string peer, const char* transport)
+    tunnel_stream(std::shared_ptr<rtmpt_session> s, std::string peer, const char* transport)
         : session_(std::move(s)), peer_(std::move(peer)), transport_(transport) {}
 
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) override {
@@ -26,7 +26,7 @@ public:
     const char* transport() const override { return transport_; }
 
 private:
-    std::shared_ptr<session> session_;
+    std::shared_ptr<rtmpt_session> session_;
     std::string peer_;
     const char* transport_;
 };

@@ -1,0 +1,206 @@
+#include "gateway/app/server.hpp"
+
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "gateway/admin/admin_http.hpp"
+#include "gateway/net/log.hpp"
+#include "gateway/front/tls_sniffer.hpp"
+#include "gateway/rtmp/connection.hpp"
+#include "gateway/net/endpoint.hpp"
+#include "gateway/net/socket_stream.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <stdexcept>
+#include <thread>
+
+namespace rtmpgate::gateway {
+
+namespace {
+
+std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string& key, const endpoint& where) {
+    error_code ec;
+    const auto address = asio::ip::make_address(where.host, ec);
+    if (ec) throw std::runtime_error(key + ": '" + where.host + "' is not an IP address");
+    tcp::endpoint ep(address, where.port);
+    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error(key + ": cannot listen on " + where.to_string() + ": " + ec.message());
+    return acceptor;
+}
+
+}  // namespace
+
+static tunnel::session_limits tunnel_limits(const config& c) {
+    return {.max_pending_output = c.rtmpt.max_pending_output,
+            .max_pending_input = 4 * c.rtmpt.max_body,
+            .max_held_requests = 64,
+            .gap_timeout = c.rtmpt.gap_timeout,
+            .inactivity_timeout = c.rtmpt.session_timeout};
+}
+
+server::server(config c)
+    : context_(std::move(c)),
+      tunnels_(tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions, context_.cfg.rtmpt.node_id),
+      http_context_{context_, tunnels_, io_} {}
+
+server::~server() = default;
+
+void server::bind() {
+    const auto& l = context_.cfg.listeners;
+    if (l.https.enabled) tls_ = std::make_unique<tls_holder>(std::make_shared<tls_context>(context_.cfg.tls));
+    context_.backend_tls.prepare(context_.cfg.routes);
+    const std::tuple<const char*, const endpoint&, protocol_kind> wanted[] = {
+        {"http", l.http, protocol_kind::http},
+        {"https", l.https, protocol_kind::https},
+        {"rtmp", l.rtmp, protocol_kind::rtmp},
+        {"admin", l.admin, protocol_kind::admin},
+    };
+    for (const auto& [name, where, kind] : wanted) {
+        if (!where.enabled) continue;
+        acceptors_.emplace_back(listen_on(io_, std::string("listeners.") + name, where), kind);
+        log::info("listening ", name, " on ", format_endpoint(acceptors_.back().first->local_endpoint()));
+    }
+}
+
+void server::run() {
+    for (auto& [acceptor, kind] : acceptors_) asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
+    asio::co_spawn(io_, wait_for_signal(), asio::detached);
+    asio::co_spawn(io_, tunnels_.sweep(), asio::detached);
+    asio::co_spawn(io_, reload_on_sighup(), asio::detached);
+
+    unsigned threads = context_.cfg.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& t : pool) t.join();
+    log::info("stopped");
+}
+
+asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind) {
+    const auto max_connections = context_.cfg.limits.max_connections;
+    for (;;) {
+        auto strand = asio::make_strand(io_);
+        auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) co_return;
+            log::warn("accept on ", format_endpoint(acceptor.local_endpoint()), ": ", ec.message());
+            continue;  // EMFILE and the like: keep serving those already connected
+        }
+        // Every client socket counts, whatever it turns out to carry: HTTP connections without a
+        // session and TLS handshakes in progress hold a descriptor and memory too.
+        if (kind != protocol_kind::admin && context_.stats.sockets_open >= max_connections) {
+            ++context_.stats.connections_rejected;
+            continue;  // the socket closes as it goes out of scope
+        }
+        ++context_.stats.connections_accepted;
+        set_client_socket_options(socket.native_handle());
+        start_connection(std::move(socket), strand, kind);
+    }
+}
+
+namespace {
+
+// Holds one place of limits.max_connections for as long as a client socket's coroutine runs.
+class socket_slot {
+public:
+    explicit socket_slot(std::atomic<std::uint64_t>& open) : open_(open) { ++open_; }
+    ~socket_slot() { --open_; }
+    socket_slot(const socket_slot&) = delete;
+    socket_slot& operator=(const socket_slot&) = delete;
+
+private:
+    std::atomic<std::uint64_t>& open_;
+};
+
+}  // namespace
+
+void server::start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind) {
+    error_code ignored;
+    auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
+    switch (kind) {
+        case protocol_kind::rtmp: {
+            auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket), std::move(peer), "rtmp");
+            auto connection = std::make_shared<rtmp::connection>(std::move(stream), strand, context_);
+            // The connection registers itself in context_.connections, which is how shutdown finds it.
+            asio::co_spawn(strand, [connection, slot]() -> asio::awaitable<void> { co_await connection->run(); },
+                           asio::detached);
+            return;
+        }
+        case protocol_kind::http: {
+            auto serve = [socket = std::move(socket), peer = std::move(peer), slot,
+                          &context = http_context_]() mutable -> asio::awaitable<void> {
+                co_await front::serve_http(std::move(socket), std::move(peer), context);
+            };
+            asio::co_spawn(strand, std::move(serve), asio::detached);
+            return;
+        }
+        case protocol_kind::https: {
+            auto serve = [socket = std::move(socket), peer = std::move(peer), slot, tls = tls_->get(),
+                          &context = http_context_]() mutable -> asio::awaitable<void> {
+                co_await front::sniff_tls(std::move(socket), std::move(peer), std::move(tls), context);
+            };
+            asio::co_spawn(strand, std::move(serve), asio::detached);
+            return;
+        }
+        case protocol_kind::admin:
+            asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
+            return;
+    }
+}
+
+asio::awaitable<void> server::wait_for_signal() {
+    auto [ec, number] = co_await stop_signals_.async_wait(use_nothrow);
+    if (ec) co_return;
+    log::info("signal ", number, ": stopping; ", context_.connections.size(), " connections open");
+    stopping_ = true;
+    for (auto& [acceptor, kind] : acceptors_) {
+        error_code ignored;
+        acceptor->close(ignored);
+    }
+    co_await drain();
+    io_.stop();
+}
+
+asio::awaitable<void> server::reload_on_sighup() {
+    for (;;) {
+        auto [ec, number] = co_await hangup_signals_.async_wait(use_nothrow);
+        if (ec) co_return;
+        // Caught even without TLS: SIGHUP's default action would end the process.
+        if (!tls_) {
+            log::info("SIGHUP: no https listener, nothing to reload");
+            continue;
+        }
+        // New connections get the new certificates; open ones keep the context they began with.
+        try {
+            tls_->set(std::make_shared<tls_context>(context_.cfg.tls));
+            log::info("SIGHUP: TLS certificates reloaded");
+        } catch (const std::exception& e) {
+            log::error("SIGHUP: keeping the previous certificates: ", e.what());
+        }
+    }
+}
+
+asio::awaitable<void> server::drain() {
+    asio::steady_timer tick(io_);
+    const auto deadline = std::chrono::steady_clock::now() + context_.cfg.shutdown_grace;
+    while (context_.connections.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+        tick.expires_after(std::chrono::milliseconds(50));
+        co_await tick.async_wait(use_nothrow);
+    }
+    context_.connections.shutdown_all();
+    // Give the closed connections a moment to log their last line.
+    for (int i = 0; i < 20 && context_.connections.size() > 0; ++i) {
+        tick.expires_after(std::chrono::milliseconds(25));
+        co_await tick.async_wait(use_nothrow);
+    }
+}
+
+}  // namespace rtmpgate::gateway

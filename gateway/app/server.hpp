@@ -1,0 +1,58 @@
+// The gateway process: binds the configured listeners, accepts connections onto their own
+// strands, and shuts down cleanly on SIGINT/SIGTERM.
+#pragma once
+
+#include "gateway/net/asio.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/front/http_front.hpp"
+#include "gateway/rtmp/server_context.hpp"
+#include "gateway/net/tls_context.hpp"
+#include "gateway/tunnel/registry.hpp"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace rtmpgate::gateway {
+
+class server {
+public:
+    explicit server(config c);
+    ~server();
+
+    // Loads the TLS certificates and binds every enabled listener; throws std::runtime_error
+    // naming the config key when a certificate is unusable or a listener cannot be bound. Logs
+    // "listening <name> on <address:port>" with the real port. SIGINT, SIGTERM and SIGHUP are
+    // caught from the server's construction on: a signal sent once that line is out waits for
+    // run().
+    void bind();
+    // Serves until SIGINT or SIGTERM, then stops accepting, lets connections finish for up to
+    // shutdown_grace, closes the rest and returns.
+    void run();
+
+    server_context& context() noexcept { return context_; }
+
+private:
+    enum class protocol_kind { rtmp, http, https, admin };
+    asio::awaitable<void> accept(tcp::acceptor& acceptor, protocol_kind kind);
+    void start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind);
+    asio::awaitable<void> wait_for_signal();
+    asio::awaitable<void> drain();
+    asio::awaitable<void> reload_on_sighup();
+
+    asio::io_context io_;
+    // Made with the server, on one thread, before any coroutine runs, rather than by two
+    // coroutines that may start on two threads at once and race to create Asio's signal
+    // service (a SIGTERM sent right after start-up was once lost under load).
+    asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
+    asio::signal_set hangup_signals_{io_, SIGHUP};
+    server_context context_;
+    tunnel::registry tunnels_;
+    std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
+    front::http_front_context http_context_;
+    std::vector<std::pair<std::unique_ptr<tcp::acceptor>, protocol_kind>> acceptors_;
+    bool stopping_ = false;
+};
+
+}  // namespace rtmpgate::gateway

@@ -1,0 +1,361 @@
+#include "gateway/config/config.hpp"
+
+#include "gateway/config/config_node.hpp"
+#include "gateway/config/config_scalars.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+
+namespace rtmpgate::gateway {
+
+std::string endpoint::to_string() const {
+    if (!enabled) return {};
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+bool route::matches(std::string_view name) const { return app == "*" || app == name; }
+
+const route* config::find_route(std::string_view app) const {
+    const auto it = std::find_if(routes.begin(), routes.end(), [&](const route& r) { return r.matches(app); });
+    return it == routes.end() ? nullptr : &*it;
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kib = 1024;
+constexpr std::uint64_t mib = 1024 * kib;
+constexpr std::uint64_t gib = 1024 * mib;
+
+// Bounds on the document itself: it is read whole into memory, and aliases could otherwise make a
+// small file describe huge lists.
+constexpr std::size_t max_config_bytes = 1 << 20;
+constexpr std::size_t max_routes = 1024;
+constexpr std::size_t max_sni_entries = 256;
+constexpr std::size_t max_server_names = 64;
+constexpr std::size_t max_app_length = 256;
+
+// RTMP message lengths are 24-bit fields (RTMP spec 5.3.1.2.1), so no chunk or message is longer.
+constexpr std::uint64_t max_rtmp_length = 0xFFFFFF;
+// Chunk stream ids 2..65599 are the ones the 1-, 2- and 3-byte basic headers can name (5.3.1.1).
+constexpr std::uint64_t max_chunk_stream_count = 65599 - 2 + 1;
+// Window sizes are 4-byte fields; nginx-rtmp and librtmp read them as signed.
+constexpr std::uint64_t max_window = 0x7FFFFFFF;
+
+template <class T>
+T narrow(std::uint64_t value) {
+    return static_cast<T>(value);  // callers have range-checked value against T's bounds
+}
+
+void read_listeners(const config_node& node, config::listeners_t& listeners) {
+    node.read_fields({
+        {"http", [&](const config_node& n) { listeners.http = n.as_endpoint(); }},
+        {"https", [&](const config_node& n) { listeners.https = n.as_endpoint(); }},
+        {"rtmp", [&](const config_node& n) { listeners.rtmp = n.as_endpoint(); }},
+        {"admin", [&](const config_node& n) { listeners.admin = n.as_endpoint(); }},
+    });
+}
+
+std::string read_file_name(const config_node& node) {
+    auto name = node.as_string();
+    if (name.empty()) node.fail("must not be empty");
+    return name;
+}
+
+void read_server_names(const config_node& node, std::vector<std::string>& names) {
+    node.read_items(max_server_names, [&](const config_node& item) {
+        auto name = item.as_string();
+        if (!is_host_name(name, true)) item.fail("expected a DNS name such as example.com or *.example.com (got " + quote_value(name) + ")");
+        names.push_back(std::move(name));
+    });
+    if (names.empty()) node.fail("needs at least one name");
+}
+
+void read_sni_entry(const config_node& node, tls_certificate& entry) {
+    bool has_names = false;
+    node.read_fields({
+        {"certificate", [&](const config_node& n) { entry.certificate = read_file_name(n); }},
+        {"private_key", [&](const config_node& n) { entry.private_key = read_file_name(n); }},
+        {"server_names", [&](const config_node& n) { read_server_names(n, entry.server_names); has_names = true; }},
+    });
+    const auto missing = [&](std::string_view key) {
+        node.fail("missing " + std::string(key) + " (each entry needs certificate, private_key and server_names)");
+    };
+    if (entry.certificate.empty()) missing("certificate");
+    if (entry.private_key.empty()) missing("private_key");
+    if (!has_names) missing("server_names");
+}
+
+void read_tls(const config_node& node, config::tls_t& tls) {
+    node.read_fields({
+        {"certificate", [&](const config_node& n) { tls.certificate = n.as_string(); }},
+        {"private_key", [&](const config_node& n) { tls.private_key = n.as_string(); }},
+        {"sni", [&](const config_node& n) {
+             n.read_items(max_sni_entries, [&](const config_node& item) {
+                 read_sni_entry(item, tls.sni.emplace_back());
+             });
+         }},
+        {"handshake_timeout", [&](const config_node& n) { tls.handshake_timeout = n.as_duration(100ms, 5min); }},
+    });
+}
+
+void check_app_name(const config_node& node, const std::string& app) {
+    if (app.empty()) node.fail("must not be empty (\"*\" matches any application)");
+    if (app.size() > max_app_length) node.fail("longer than " + std::to_string(max_app_length) + " characters");
+    const bool printable = std::all_of(app.begin(), app.end(), [](char c) {
+        return static_cast<unsigned char>(c) > 0x20 && c != 0x7F;
+    });
+    if (!printable) node.fail("must not contain spaces or control characters");
+    if (app != "*" && app.find('*') != std::string::npos) {
+        node.fail("\"*\" alone matches any application; patterns are not supported (got " + quote_value(app) + ")");
+    }
+}
+
+// A route's keys depend on each other (verify only means something for rtmps://), and YAML does
+// not order them, so they are collected first and checked together. `earlier` are the routes
+// written before this one.
+void read_route(const config_node& node, std::span<const route> earlier, route& r) {
+    std::optional<config_node> app, to, verify, ca_file, server_name;
+    node.read_fields({
+        {"app", [&](const config_node& n) { app = n; }},
+        {"to", [&](const config_node& n) { to = n; }},
+        {"verify", [&](const config_node& n) { verify = n; }},
+        {"ca_file", [&](const config_node& n) { ca_file = n; }},
+        {"server_name", [&](const config_node& n) { server_name = n; }},
+    });
+    if (!app) node.fail("missing app (each route needs app and to)");
+    if (!to) node.fail("missing to (each route needs app and to)");
+
+    r.app = app->as_string();
+    check_app_name(*app, r.app);
+    // A route after one that already takes its app is dead configuration, most likely a
+    // misordered list ("*" first).
+    for (std::size_t i = 0; i < earlier.size(); ++i) {
+        if (earlier[i].matches(r.app)) {
+            app->fail("never used: routes[" + std::to_string(i) + "] (app \"" + earlier[i].app +
+                      "\") comes first and takes every connection this one would");
+        }
+    }
+
+    const auto target = parse_route_target(to->as_string());
+    if (!target) to->fail(target.error());
+    r.to_engine = target->to_engine;
+    r.backend = target->backend;
+
+    for (const auto* option : {&verify, &ca_file, &server_name}) {
+        if (*option && !r.backend.tls) (*option)->fail("only applies to rtmps:// routes");
+    }
+    if (verify) r.backend.verify = verify->as_bool();
+    if (ca_file) {
+        r.backend.ca_file = read_file_name(*ca_file);
+        if (!r.backend.verify) ca_file->fail("has no effect with verify: false");
+    }
+    if (server_name) {
+        r.backend.server_name = server_name->as_string();
+        if (!is_host_name(r.backend.server_name)) server_name->fail("expected a DNS name such as ingest.example.com");
+    } else if (r.backend.tls) {
+        r.backend.server_name = r.backend.host;
+    }
+}
+
+void read_routes(const config_node& node, std::vector<route>& routes) {
+    routes.clear();  // replaces the default "*" -> engine
+    node.read_items(max_routes, [&](const config_node& item) {
+        route r;
+        read_route(item, routes, r);
+        routes.push_back(std::move(r));
+    });
+    if (routes.empty()) node.fail("needs at least one route (e.g. app: \"*\", to: engine)");
+}
+
+void read_limits(const config_node& node, config::limits_t& limits) {
+    node.read_fields({
+        {"max_chunk_size", [&](const config_node& n) { limits.max_chunk_size = narrow<std::uint32_t>(n.as_size(128, max_rtmp_length)); }},
+        {"max_message_length", [&](const config_node& n) { limits.max_message_length = narrow<std::uint32_t>(n.as_size(4 * kib, max_rtmp_length)); }},
+        {"max_chunk_streams", [&](const config_node& n) { limits.max_chunk_streams = narrow<std::size_t>(n.as_unsigned(8, max_chunk_stream_count)); }},
+        {"max_connections", [&](const config_node& n) { limits.max_connections = narrow<std::size_t>(n.as_unsigned(1, 1'000'000)); }},
+        {"handshake_timeout", [&](const config_node& n) { limits.handshake_timeout = n.as_duration(100ms, 10min); }},
+        {"idle_timeout", [&](const config_node& n) { limits.idle_timeout = n.as_duration(1s, 24h); }},
+    });
+}
+
+void read_engine(const config_node& node, config::engine_t& engine) {
+    node.read_fields({
+        {"chunk_size", [&](const config_node& n) { engine.chunk_size = narrow<std::uint32_t>(n.as_size(128, max_rtmp_length)); }},
+        {"window_ack_size", [&](const config_node& n) { engine.window_ack_size = narrow<std::uint32_t>(n.as_size(kib, max_window)); }},
+        {"peer_bandwidth", [&](const config_node& n) { engine.peer_bandwidth = narrow<std::uint32_t>(n.as_size(kib, max_window)); }},
+        {"gop_cache", [&](const config_node& n) { engine.gop_cache = n.as_bool(); }},
+        {"gop_cache_max_bytes", [&](const config_node& n) { engine.gop_cache_max_bytes = narrow<std::size_t>(n.as_size(64 * kib, gib)); }},
+        {"player_queue_bytes", [&](const config_node& n) { engine.player_queue_bytes = narrow<std::size_t>(n.as_size(64 * kib, gib)); }},
+    });
+}
+
+void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
+    node.read_fields({
+        // librtmp re-polls the moment an empty reply arrives, so the hold must be long
+        // enough to matter and short enough that a client's next /send is not delayed by it.
+        {"idle_hold", [&](const config_node& n) { rtmpt.idle_hold = n.as_duration(10ms, 30s); }},
+        {"session_timeout", [&](const config_node& n) { rtmpt.session_timeout = n.as_duration(1s, 10min); }},
+        {"max_sessions", [&](const config_node& n) { rtmpt.max_sessions = narrow<std::size_t>(n.as_unsigned(1, 1'000'000)); }},
+        {"max_body", [&](const config_node& n) { rtmpt.max_body = narrow<std::size_t>(n.as_size(64 * kib, 256 * mib)); }},
+        {"max_pending_output", [&](const config_node& n) { rtmpt.max_pending_output = narrow<std::size_t>(n.as_size(64 * kib, gib)); }},
+        {"gap_timeout", [&](const config_node& n) { rtmpt.gap_timeout = n.as_duration(100ms, 5min); }},
+        {"node_id", [&](const config_node& n) {
+             rtmpt.node_id = n.as_string();
+             // Session ids are read by ffmpeg into 64 bytes and matched by HAProxy on this prefix.
+             const bool alnum = std::all_of(rtmpt.node_id.begin(), rtmpt.node_id.end(), [](char c) {
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+             });
+             if (!alnum || rtmpt.node_id.size() > 16) {
+                 n.fail("must be at most 16 letters and digits (got " + quote_value(rtmpt.node_id) + ")");
+             }
+         }},
+        {"connection_idle_timeout", [&](const config_node& n) { rtmpt.connection_idle_timeout = n.as_duration(1s, 24h); }},
+        {"quick_ack", [&](const config_node& n) { rtmpt.quick_ack = n.as_bool(); }},
+    });
+}
+
+void read_backend(const config_node& node, config::backend_t& backend) {
+    node.read_fields({
+        {"connect_timeout", [&](const config_node& n) { backend.connect_timeout = n.as_duration(100ms, 5min); }},
+        {"handshake_timeout", [&](const config_node& n) { backend.handshake_timeout = n.as_duration(100ms, 5min); }},
+        {"link_buffer_bytes", [&](const config_node& n) { backend.link_buffer_bytes = narrow<std::size_t>(n.as_size(4 * kib, gib)); }},
+    });
+}
+
+void read_log_level(const config_node& node, std::string& level) {
+    level = node.as_string();
+    if (level != "error" && level != "warn" && level != "info" && level != "debug") {
+        node.fail("expected error, warn, info or debug (got " + quote_value(level) + ")");
+    }
+}
+
+// Settings that are each valid alone but not together. Reported at the line of the key the
+// operator has to change.
+void check_agreement(const config& c, const config_source& source) {
+    const auto fail = [&](std::string_view path, std::string_view what) {
+        source.fail(path, source.line_of(path), what);
+    };
+
+    if (!c.tls.certificate.empty() && c.tls.private_key.empty()) {
+        fail("tls.certificate", "set without tls.private_key");
+    }
+    if (c.tls.certificate.empty() && !c.tls.private_key.empty()) {
+        fail("tls.private_key", "set without tls.certificate");
+    }
+    if (c.listeners.https.enabled && c.tls.certificate.empty()) {
+        fail("listeners.https", "needs tls.certificate and tls.private_key");
+    }
+    for (std::size_t i = 0; i < c.tls.sni.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            for (std::size_t n = 0; n < c.tls.sni[i].server_names.size(); ++n) {
+                const auto& name = c.tls.sni[i].server_names[n];
+                const auto& earlier = c.tls.sni[j].server_names;
+                if (std::find(earlier.begin(), earlier.end(), name) != earlier.end()) {
+                    fail("tls.sni[" + std::to_string(i) + "].server_names[" + std::to_string(n) + "]",
+                         "\"" + name + "\" is already served by tls.sni[" + std::to_string(j) + "]");
+                }
+            }
+        }
+    }
+
+    const std::pair<std::string_view, const endpoint*> listeners[] = {
+        {"listeners.http", &c.listeners.http}, {"listeners.https", &c.listeners.https},
+        {"listeners.rtmp", &c.listeners.rtmp}, {"listeners.admin", &c.listeners.admin}};
+    for (std::size_t i = 0; i < std::size(listeners); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            const auto& a = *listeners[i].second;
+            const auto& b = *listeners[j].second;
+            if (a.enabled && b.enabled && a.port != 0 && a.port == b.port && a.host == b.host) {
+                fail(listeners[i].first, "same address as " + std::string(listeners[j].first) + " (" + a.to_string() + ")");
+            }
+        }
+    }
+    if (!c.listeners.http.enabled && !c.listeners.https.enabled && !c.listeners.rtmp.enabled) {
+        fail("listeners", "no client listener: enable at least one of http, https, rtmp");
+    }
+
+    if (c.engine.chunk_size > c.limits.max_chunk_size) {
+        fail(source.lines.contains("engine.chunk_size") ? "engine.chunk_size" : "limits.max_chunk_size",
+             "engine.chunk_size (" + std::to_string(c.engine.chunk_size) + ") is above limits.max_chunk_size (" +
+                 std::to_string(c.limits.max_chunk_size) + ")");
+    }
+    if (c.rtmpt.session_timeout <= c.rtmpt.idle_hold) {
+        fail(source.lines.contains("rtmpt.session_timeout") ? "rtmpt.session_timeout" : "rtmpt.idle_hold",
+             "rtmpt.session_timeout (" + format_duration(c.rtmpt.session_timeout) +
+                 ") must be longer than rtmpt.idle_hold (" + format_duration(c.rtmpt.idle_hold) +
+                 "), or held polls expire their session");
+    }
+}
+
+int mark_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 1; }
+
+}  // namespace
+
+config parse_config(std::string_view yaml_text, std::string_view source_name) {
+    config_source source{std::string(source_name), {}};
+    if (yaml_text.size() > max_config_bytes) source.fail("", 1, "larger than 1MiB: not a configuration file?");
+
+    std::vector<YAML::Node> documents;
+    try {
+        documents = YAML::LoadAll(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        source.fail("", mark_line(e.mark), "YAML syntax error: " + e.msg);
+    }
+    if (documents.empty() || documents.front().IsNull()) {
+        source.fail("", 1, "empty configuration (config/rtmpgate.yaml shows every setting)");
+    }
+    if (documents.size() > 1) {
+        source.fail("", mark_line(documents[1].Mark()), "a second YAML document starts here; write one mapping of settings");
+    }
+
+    config c;
+    try {
+        const config_node root(documents.front(), "", mark_line(documents.front().Mark()), source);
+        root.read_fields({
+            {"listeners", [&](const config_node& n) { read_listeners(n, c.listeners); }},
+            {"tls", [&](const config_node& n) { read_tls(n, c.tls); }},
+            {"routes", [&](const config_node& n) { read_routes(n, c.routes); }},
+            {"threads", [&](const config_node& n) { c.threads = narrow<unsigned>(n.as_unsigned(0, 256)); }},
+            {"limits", [&](const config_node& n) { read_limits(n, c.limits); }},
+            {"engine", [&](const config_node& n) { read_engine(n, c.engine); }},
+            {"rtmpt", [&](const config_node& n) { read_rtmpt(n, c.rtmpt); }},
+            {"backend", [&](const config_node& n) { read_backend(n, c.backend); }},
+            {"shutdown_grace", [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
+            {"log_level", [&](const config_node& n) { read_log_level(n, c.log_level); }},
+        });
+    } catch (const YAML::Exception& e) {
+        // yaml-cpp parses lazily in places (aliases); whatever it reports still gets file and line.
+        source.fail("", mark_line(e.mark), "YAML error: " + e.msg);
+    }
+    check_agreement(c, source);
+    return c;
+}
+
+config load_config(const std::string& path) {
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    const auto cannot_read = [&] { throw config_error(path + ": cannot read: " + std::strerror(errno)); };
+    if (!file) cannot_read();
+
+    std::string text;
+    char buffer[16 * 1024];
+    while (true) {
+        const auto n = std::fread(buffer, 1, sizeof buffer, file.get());
+        text.append(buffer, n);
+        if (text.size() > max_config_bytes) throw config_error(path + ": larger than 1MiB: not a configuration file?");
+        if (n < sizeof buffer) break;
+    }
+    if (std::ferror(file.get())) cannot_read();  // e.g. EISDIR: fopen opens a directory, fread fails
+    return parse_config(text, path);
+}
+
+}  // namespace rtmpgate::gateway

@@ -1,0 +1,31 @@
+// The HTTP/1.1 front end of RTMPT (port 80, and port 443 after TLS): persistent connections,
+// pipelined requests answered in order, /open /send /idle /close /fcs/ident2 turned into tunnel
+// session operations. Beast stays inside http_front.cpp.
+#pragma once
+
+#include "gateway/net/asio.hpp"
+#include "gateway/rtmp/server_context.hpp"
+#include "gateway/tunnel/registry.hpp"
+
+#include <boost/asio/ssl/stream.hpp>
+
+#include <span>
+#include <string>
+
+namespace rtmpgate::gateway::front {
+
+struct http_front_context {
+    server_context& server;
+    tunnel::registry& tunnels;
+    asio::io_context& io;
+};
+
+// Serves one plain HTTP connection until it closes.
+asio::awaitable<void> serve_http(tcp::socket socket, std::string peer, http_front_context& context);
+
+// Serves one HTTPS connection after its TLS handshake; `received` holds bytes already read from
+// it (what the port-443 sniffer looked at).
+asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
+                                  std::span<const std::uint8_t> received, http_front_context& context);
+
+}  // namespace rtmpgate::gateway::front

@@ -1,0 +1,32 @@
+// A client connection as a duplex byte stream: whether its bytes come from a TCP socket, a TLS
+// stream or the bodies of RTMPT POSTs, everything above (handshake, chunks, routing, engine,
+// backend link) is written once against this interface.
+#pragma once
+
+#include "gateway/net/asio.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <tuple>
+
+namespace rtmpgate::gateway {
+
+class byte_stream {
+public:
+    virtual ~byte_stream() = default;
+
+    // Reads at least one octet. An error (including end of stream) ends the connection.
+    virtual asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) = 0;
+    // Writes all of `buffers` or fails.
+    virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(
+        std::span<const asio::const_buffer> buffers) = 0;
+    // Closes at once; pending operations complete with an error.
+    virtual void close() = 0;
+
+    virtual std::string peer() const = 0;
+    // "rtmp", "rtmps", "rtmpt" or "rtmpts", for logs and metrics.
+    virtual const char* transport() const = 0;
+};
+
+}  // namespace rtmpgate::gateway

@@ -1,0 +1,370 @@
+#include "gateway/rtmp/connection.hpp"
+
+#include "gateway/backend/link.hpp"
+#include "gateway/net/log.hpp"
+#include "protocol/command.hpp"
+#include "protocol/control.hpp"
+#include "protocol/handshake.hpp"
+
+#include <boost/system/system_error.hpp>
+
+#include <atomic>
+
+namespace rtmpgate::gateway::rtmp {
+
+using namespace asio::experimental::awaitable_operators;
+using protocol::message;
+using protocol::message_type;
+
+namespace {
+
+// A player sends a few hundred octets a minute and a publisher megabits a second: the read buffer
+// starts small and doubles, up to its largest size, each time a read fills it.
+constexpr std::size_t read_buffer_first_size = 2 * 1024;
+constexpr std::size_t read_buffer_size = 64 * 1024;
+// One write gathers messages up to this many payload bytes.
+constexpr std::size_t write_batch_bytes = 256 * 1024;
+// What a client may send between its C2 and the end of its connect command. ffmpeg, librtmp and
+// OBS send a Set Chunk Size and connect, a few hundred bytes.
+constexpr std::size_t max_bytes_before_connect = 64 * 1024;
+
+std::atomic<std::uint64_t> next_connection_number{1};
+
+protocol::chunk_decoder_limits decoder_limits(const config& c) {
+    return {.max_chunk_size = c.limits.max_chunk_size,
+            .max_message_length = c.limits.max_message_length,
+            .max_chunk_streams = c.limits.max_chunk_streams};
+}
+
+std::uint32_t epoch_now() {
+    using namespace std::chrono;
+    return static_cast<std::uint32_t>(
+        duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+connection::connection(std::unique_ptr<byte_stream> stream, asio::any_io_executor strand,
+                                 server_context& context)
+    : stream_(std::move(stream)),
+      strand_(std::move(strand)),
+      context_(context),
+      id_("conn " + std::to_string(next_connection_number++)),
+      decoder_(decoder_limits(context.cfg)),
+      queue_(context.cfg.engine.player_queue_bytes),
+      wake_(strand_) {}
+
+connection::~connection() = default;
+
+void connection::shutdown() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->end_reason_ = "shutdown";
+        self->closing_ = true;
+        self->stream_->close();
+        self->wake_writer();
+    });
+}
+
+asio::awaitable<void> connection::run() {
+    registration_ = context_.connections.add(weak_from_this());
+    log::info(id_, ": open ", stream_->transport(), " from ", stream_->peer());
+    try {
+        co_await serve();
+    } catch (const boost::system::system_error& e) {
+        end_reason_ = e.what();
+        ++context_.stats.connections_failed;
+    } catch (const std::exception& e) {
+        end_reason_ = std::string("error: ") + e.what();
+        ++context_.stats.connections_failed;
+    }
+    if (session_) {
+        session_->stop();
+    }
+    stream_->close();
+    context_.connections.remove(registration_);
+    context_.stats.media_dropped_messages += queue_.dropped_messages();
+    context_.stats.media_dropped_bytes += queue_.dropped_bytes();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
+    log::info(id_, ": close ", stream_->transport(), " peer=", stream_->peer(),
+              " app=", app_.empty() ? "-" : app_,
+              " stream=", session_ && !session_->stream_name().empty() ? session_->stream_name() : "-",
+              " role=", session_ ? session_->role() : backend_route_ ? "proxy" : "none", " in=", bytes_in_, " out=", bytes_out_,
+              " dropped=", queue_.dropped_messages(), " duration=", ms / 1000, ".",
+              (ms % 1000) / 100, "s reason=", end_reason_);
+    session_.reset();
+}
+
+asio::awaitable<void> connection::serve() {
+    std::vector<std::uint8_t> leftover;
+    asio::steady_timer deadline(strand_, context_.cfg.limits.handshake_timeout);
+    auto done = co_await (handshake(leftover) || deadline.async_wait(use_nothrow));
+    if (done.index() == 1) {
+        end_reason_ = "handshake timeout";
+        co_return;
+    }
+    if (!std::get<0>(done)) co_return;
+    co_await (read_loop(std::move(leftover)) || write_loop() || watchdog());
+    if (backend_route_) co_await run_backend_link();
+}
+
+asio::awaitable<void> connection::run_backend_link() {
+    const auto& target = backend_route_->backend;
+    auto result = co_await backend::run_link(*stream_, std::move(replay_), target, context_);
+    end_reason_ = "backend " + result.reason;
+    if (result.spliced) {
+        // Once per link, like a failure before the splice: the backend ended a live link.
+        if (result.backend_failed) log::warn(id_, ": app '", app_, "' backend ended the link: ", result.reason);
+        co_return;
+    }
+    log::warn(id_, ": app '", app_, "' backend failed: ", result.reason);
+    // The client is still waiting for connect's reply: tell it, with chunk size 128 as nothing
+    // has been sent to it yet.
+    protocol::chunk_encoder encoder;
+    std::vector<std::uint8_t> bytes;
+    encoder.encode(protocol::make_error(connect_transaction_, "NetConnection.Connect.Failed",
+                                        "Backend unavailable."),
+                   bytes);
+    const asio::const_buffer out[] = {asio::buffer(bytes)};
+    co_await stream_->write(out);
+    ++context_.stats.connections_failed;
+}
+
+asio::awaitable<bool> connection::handshake(std::vector<std::uint8_t>& leftover) {
+    protocol::handshake_server hs(epoch_now());
+    std::vector<std::uint8_t> buffer(4096);
+    std::vector<std::uint8_t> reply;
+    while (!hs.done()) {
+        auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+        if (ec) {
+            end_reason_ = "closed during handshake";
+            co_return false;
+        }
+        bytes_in_ += n;
+        context_.stats.bytes_in += n;
+        std::span<const std::uint8_t> in(buffer.data(), n);
+        protocol::error_code perr;
+        reply.clear();
+        const auto used = hs.feed(in, reply, perr);
+        if (perr && perr != protocol::error::need_more) {
+            end_reason_ = "handshake: " + perr.message();
+            ++context_.stats.connections_failed;
+            co_return false;
+        }
+        if (!reply.empty()) {
+            const asio::const_buffer out[] = {asio::buffer(reply)};
+            auto [wec, written] = co_await stream_->write(out);
+            if (wec) {
+                end_reason_ = "write failed during handshake";
+                co_return false;
+            }
+            bytes_out_ += written;
+            context_.stats.bytes_out += written;
+        }
+        if (hs.done()) leftover.assign(in.begin() + static_cast<std::ptrdiff_t>(used), in.end());
+    }
+    co_return true;
+}
+
+asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) {
+    // Bad input ends this loop normally, not by exception: operator|| of Asio's awaitable
+    // operators waits for one branch to *succeed*, so an exception here would leave the
+    // connection open until the watchdog's deadline.
+    try {
+        co_await receive(std::move(leftover));
+    } catch (const std::exception& e) {
+        end_reason_ = e.what();
+        ++context_.stats.connections_failed;
+    }
+}
+
+asio::awaitable<void> connection::receive(std::vector<std::uint8_t> leftover) {
+    if (!leftover.empty()) on_bytes(leftover);
+    if (backend_route_) co_return;
+    std::vector<std::uint8_t> buffer(read_buffer_first_size);
+    while (!closing_) {
+        auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+        if (ec) {
+            if (ec != asio::error::eof && !closing_) end_reason_ = ec.message();
+            co_return;
+        }
+        const bool filled = n == buffer.size() && buffer.size() < read_buffer_size;
+        last_read_ = clock::now();
+        ping_sent_ = false;
+        bytes_in_ += n;
+        context_.stats.bytes_in += n;
+        on_bytes({buffer.data(), n});
+        if (backend_route_) co_return;  // the link takes the stream from here
+        if (filled) buffer.resize(buffer.size() * 2);
+    }
+}
+
+void connection::on_bytes(std::span<const std::uint8_t> bytes) {
+    if (!connected_) {
+        if (replay_.size() + bytes.size() > max_bytes_before_connect)
+            throw std::runtime_error("no connect in the first 64 KiB");
+        replay_.insert(replay_.end(), bytes.begin(), bytes.end());
+    }
+    protocol::error_code ec;
+    decoded_.clear();
+    decoder_.feed(bytes, decoded_, ec);
+    // Messages completed before a broken chunk are still served; then the connection ends.
+    for (const auto& m : decoded_) {
+        if (backend_route_) return;  // what follows connect is the backend's to read
+        on_message(m);
+    }
+    if (ec && ec != protocol::error::need_more && !backend_route_)
+        throw boost::system::system_error(ec, "chunk stream");
+    // RTMP 1.0 spec 5.4.3: acknowledge every window's worth of received bytes.
+    if (peer_window_ != 0 && bytes_in_ - acknowledged_ >= peer_window_) {
+        acknowledged_ = bytes_in_;
+        send(protocol::make_acknowledgement(static_cast<std::uint32_t>(bytes_in_)));
+    }
+}
+
+void connection::on_message(const message& m) {
+    if (protocol::is_control(m)) return on_control(m);
+    if (!connected_) {
+        if (m.type() == message_type::command_amf0 || m.type() == message_type::command_amf3)
+            return on_connect(m);
+        return;  // nothing but connect means anything before connect
+    }
+    if (session_) session_->on_message(m);
+}
+
+void connection::on_control(const message& m) {
+    auto c = protocol::parse_control(m);
+    if (!c) throw boost::system::system_error(c.error(), "control message");
+    switch (c->type) {
+        case message_type::window_ack_size:
+            peer_window_ = c->value;
+            break;
+        case message_type::user_control:
+            if (c->event == protocol::user_control_event::ping_request)
+                send(protocol::make_user_control(protocol::user_control_event::ping_response, c->value));
+            break;
+        default:
+            break;  // chunk size and abort are the decoder's; acknowledgements need nothing
+    }
+}
+
+void connection::on_connect(const message& m) {
+    auto c = protocol::parse_command(m);
+    if (!c) throw boost::system::system_error(c.error(), "command before connect");
+    if (c->name != "connect") return;  // some clients send calls before connect; ignore them
+    auto connect = protocol::parse_connect(*c);
+    if (!connect) throw boost::system::system_error(connect.error(), "connect");
+    app_ = connect->app.substr(0, connect->app.find('?'));
+    connected_ = true;
+    const route* r = context_.cfg.find_route(app_);
+    if (!r) {
+        log::info(id_, ": app '", app_, "' matches no route");
+        return reject(c->transaction_id, "NetConnection.Connect.Rejected", "No route for this application.");
+    }
+    if (!r->to_engine) {
+        backend_route_ = r;
+        connect_transaction_ = c->transaction_id;
+        log::info(id_, ": connect app=", app_, " flashVer=", connect->flash_ver, " to ",
+                  r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
+        return;
+    }
+    replay_ = {};
+    const auto& e = context_.cfg.engine;
+    session_ = std::make_shared<engine::session>(
+        *this, strand_, context_.streams,
+        engine::session_settings{e.chunk_size, e.window_ack_size, e.peer_bandwidth}, id_);
+    session_->start(*connect);
+    log::info(id_, ": connect app=", app_, " tcUrl=", connect->tc_url, " flashVer=", connect->flash_ver);
+}
+
+void connection::reject(double transaction_id, const char* code, const std::string& description) {
+    send(protocol::make_error(transaction_id, code, description));
+    end_reason_ = code;
+    close_after_flush();
+}
+
+void connection::send(message m) { send_media(std::move(m), engine::media_class::essential); }
+
+void connection::send_media(message m, engine::media_class c) {
+    if (closing_) return;
+    queue_.push(std::move(m), c);
+    if (queue_.overflowed()) {
+        // What can never be dropped has piled up: the peer reads nothing. End it here rather
+        // than hold its messages without bound.
+        end_reason_ = "output queue overflow";
+        closing_ = true;
+        stream_->close();
+    }
+    wake_writer();
+}
+
+void connection::close_after_flush() {
+    close_after_flush_ = true;
+    wake_writer();
+}
+
+void connection::wake_writer() { wake_.cancel(); }
+
+asio::awaitable<void> connection::write_loop() {
+    std::vector<message> batch;  // reused: its capacity stays
+    std::vector<std::uint8_t> headers;
+    std::vector<protocol::gather_piece> pieces;
+    std::vector<asio::const_buffer> buffers;
+    while (!closing_) {
+        if (queue_.empty()) {
+            if (close_after_flush_) co_return;
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(use_nothrow);
+            continue;
+        }
+        batch.clear();
+        headers.clear();
+        pieces.clear();
+        queue_.pop_batch(write_batch_bytes, batch);
+        for (const auto& m : batch) {
+            encoder_.encode_gather(m, headers, pieces);
+            // Our own Set Chunk Size applies to every chunk written after it.
+            if (m.type() == message_type::set_chunk_size)
+                if (auto c = protocol::parse_control(m)) encoder_.set_chunk_size(c->value);
+        }
+        buffers.clear();
+        for (const auto& p : pieces)
+            buffers.push_back(p.payload ? asio::const_buffer(p.payload, p.length)
+                                        : asio::const_buffer(headers.data() + p.header_offset, p.length));
+        auto [ec, n] = co_await stream_->write(buffers);
+        if (ec) {
+            if (!closing_) end_reason_ = "write: " + ec.message();
+            co_return;
+        }
+        bytes_out_ += n;
+        context_.stats.bytes_out += n;
+    }
+}
+
+asio::awaitable<void> connection::watchdog() {
+    const auto& limits = context_.cfg.limits;
+    asio::steady_timer tick(strand_);
+    for (;;) {
+        tick.expires_after(std::chrono::milliseconds(250));
+        auto [ec] = co_await tick.async_wait(use_nothrow);
+        if (ec || closing_) co_return;
+        const auto now = clock::now();
+        if (!connected_ && now - started_ > limits.handshake_timeout) {
+            end_reason_ = "no connect in time";
+            co_return;
+        }
+        const auto quiet = now - last_read_;
+        if (quiet > limits.idle_timeout) {
+            end_reason_ = "idle timeout";
+            co_return;
+        }
+        // A player waiting for a stream sends nothing: ask it to prove it is alive, as
+        // nginx-rtmp does with its ping; ffmpeg and librtmp answer PingRequest.
+        if (connected_ && !ping_sent_ && quiet > limits.idle_timeout / 2) {
+            ping_sent_ = true;
+            send(protocol::make_user_control(protocol::user_control_event::ping_request, epoch_now()));
+        }
+    }
+}
+
+}  // namespace rtmpgate::gateway::rtmp

@@ -1,0 +1,92 @@
+// One RTMP client, whatever carries its bytes (TCP, TLS, an RTMPT tunnel): the server handshake,
+// the chunk layer both ways, protocol control, and the routing of its connect to the engine.
+// Runs as three coroutines on one strand: reading, writing (the only writer of the stream), and a
+// watchdog for the handshake deadline and idle peers.
+#pragma once
+
+#include "gateway/net/asio.hpp"
+#include "gateway/net/byte_stream.hpp"
+#include "gateway/engine/session.hpp"
+#include "gateway/rtmp/output_queue.hpp"
+#include "gateway/rtmp/server_context.hpp"
+#include "protocol/chunk_decoder.hpp"
+#include "protocol/chunk_encoder.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rtmpgate::gateway::rtmp {
+
+class connection final : public engine::output,
+                              public closable,
+                              public std::enable_shared_from_this<connection> {
+public:
+    // `strand`: the executor every member runs on.
+    connection(std::unique_ptr<byte_stream> stream, asio::any_io_executor strand,
+                    server_context& context);
+    ~connection() override;
+
+    // Serves the client until it leaves, fails or is shut down. Never throws.
+    asio::awaitable<void> run();
+
+    void shutdown() override;
+
+    // engine::output
+    void send(protocol::message m) override;
+    void send_media(protocol::message m, engine::media_class c) override;
+    void close_after_flush() override;
+
+private:
+    using clock = std::chrono::steady_clock;
+
+    asio::awaitable<void> serve();
+    asio::awaitable<bool> handshake(std::vector<std::uint8_t>& leftover);
+    asio::awaitable<void> read_loop(std::vector<std::uint8_t> leftover);
+    asio::awaitable<void> receive(std::vector<std::uint8_t> leftover);
+    asio::awaitable<void> write_loop();
+    asio::awaitable<void> watchdog();
+    void on_bytes(std::span<const std::uint8_t> bytes);
+    void on_message(const protocol::message& m);
+    void on_control(const protocol::message& m);
+    void on_connect(const protocol::message& m);
+    void reject(double transaction_id, const char* code, const std::string& description);
+    asio::awaitable<void> run_backend_link();
+    void wake_writer();
+
+    std::unique_ptr<byte_stream> stream_;
+    asio::any_io_executor strand_;
+    server_context& context_;
+    std::string id_;  // "conn 12" in logs
+    std::uint64_t registration_ = 0;
+
+    protocol::chunk_decoder decoder_;
+    protocol::chunk_encoder encoder_;
+    output_queue queue_;
+    asio::steady_timer wake_;
+    std::vector<protocol::message> decoded_;
+
+    std::shared_ptr<engine::session> session_;
+    // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.
+    std::vector<std::uint8_t> replay_;
+    const route* backend_route_ = nullptr;
+    double connect_transaction_ = 1;
+    std::string app_;
+    bool connected_ = false;
+    bool close_after_flush_ = false;
+    bool closing_ = false;
+    std::string end_reason_ = "closed by peer";
+
+    clock::time_point started_ = clock::now();
+    clock::time_point last_read_ = started_;
+    bool ping_sent_ = false;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+    std::uint32_t peer_window_ = 0;       // the client's Window Acknowledgement Size
+    std::uint64_t acknowledged_ = 0;      // bytes_in_ when we last sent Acknowledgement
+};
+
+}  // namespace rtmpgate::gateway::rtmp

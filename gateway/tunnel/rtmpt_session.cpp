@@ -1,0 +1,201 @@
+#include "gateway/tunnel/rtmpt_session.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rtmpgate::gateway::tunnel {
+
+rtmpt_session::rtmpt_session(std::string id, asio::any_io_executor strand, session_limits limits)
+    : id_(std::move(id)),
+      strand_(std::move(strand)),
+      limits_(limits),
+      input_ready_(strand_, asio::steady_timer::time_point::max()),
+      output_drained_(strand_, asio::steady_timer::time_point::max()) {}
+
+namespace {
+
+// How long a closed session keeps what its RTMP side wrote last for the client's next polls.
+// A polling client asks again within idle_hold; two seconds are many polls.
+constexpr std::chrono::seconds closing_linger{2};
+
+}  // namespace
+
+rtmpt_session::accepted rtmpt_session::accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body) {
+    // A closed session takes no bytes, but still hands out what it has left for the client.
+    if (closed_) return output_.empty() ? accepted::refused : accepted::duplicate;
+    last_activity_ = clock::now();
+    if (!sequence) {
+        // Only /close comes without a number; a body without one is delivered as it comes.
+        if (!body.empty()) deliver(std::move(body));
+        return accepted::fresh;
+    }
+    const auto seq = *sequence;
+    if (!next_sequence_) {
+        // ffmpeg and librtmp number from 0, Flash-era SDKs from 1 (some after an /idle/0). The
+        // stream itself says where it starts: its first byte is C0 (0x03, or 0x06 for RTMPE), so
+        // the body that begins with C0 is the first one, whatever its number. Requests without
+        // bytes say nothing; a body that arrives ahead of the C0 body waits for it.
+        if (body.empty()) return accepted::fresh;
+        if (body.front() != 0x03 && body.front() != 0x06) {
+            return hold(seq, std::move(body));
+        }
+        next_sequence_ = seq;
+        for (auto it = held_.begin(); it != held_.end() && it->first < seq; it = held_.erase(it))
+            held_bytes_ -= it->second.size();
+    }
+    if (seq < *next_sequence_ || held_.contains(seq)) return accepted::duplicate;
+    if (seq > *next_sequence_) {
+        const auto a = hold(seq, std::move(body));
+        // Behind a number refused with 413 the client has gone on: deliver_held() skips it.
+        if (a != accepted::fresh || refused_ != next_sequence_) return a;
+    } else {
+        deliver(std::move(body));
+        ++*next_sequence_;
+    }
+    deliver_held();
+    if (refused_ && *refused_ < *next_sequence_) refused_.reset();  // it was retried
+    gap_since_.reset();
+    if (!held_.empty()) gap_since_ = last_activity_;
+    if (input_.size() - input_read_ > limits_.max_pending_input) {
+        close("client sends faster than the session reads");
+        return accepted::refused;
+    }
+    return accepted::fresh;
+}
+
+void rtmpt_session::refused(std::optional<std::uint64_t> sequence) {
+    if (closed_ || !sequence || (next_sequence_ && *sequence < *next_sequence_)) return;
+    // An earlier refused number still due: the client has gone on past it (413 after 413).
+    if (next_sequence_ && refused_ == next_sequence_ && *sequence > *next_sequence_) ++*next_sequence_;
+    refused_ = sequence;
+    if (!next_sequence_) return;
+    // Bodies already held behind the refused number show that the client has gone on too.
+    deliver_held();
+    gap_since_.reset();
+    if (!held_.empty()) gap_since_ = clock::now();
+}
+
+void rtmpt_session::deliver_held() {
+    while (!held_.empty()) {
+        auto it = held_.begin();
+        if (it->first != *next_sequence_) {
+            if (refused_ != next_sequence_) return;
+            refused_.reset();  // the refused body is due and the client has gone on past it
+            ++*next_sequence_;
+            continue;
+        }
+        held_bytes_ -= it->second.size();
+        deliver(std::move(it->second));
+        held_.erase(it);
+        ++*next_sequence_;
+    }
+}
+
+rtmpt_session::accepted rtmpt_session::hold(std::uint64_t seq, std::vector<std::uint8_t> body) {
+    if (held_.contains(seq)) return accepted::duplicate;
+    // Held bodies join the unread input when the gap fills: the bound is on both together.
+    const auto unread = input_.size() - input_read_;
+    if (held_.size() >= limits_.max_held_requests ||
+        held_bytes_ + body.size() + unread > limits_.max_pending_input) {
+        close("too many requests ahead of a gap");
+        return accepted::refused;
+    }
+    held_bytes_ += body.size();
+    held_.emplace(seq, std::move(body));
+    if (!gap_since_) gap_since_ = last_activity_;
+    return accepted::fresh;
+}
+
+void rtmpt_session::deliver(std::vector<std::uint8_t> body) {
+    if (body.empty()) return;
+    // Forget what the RTMP side has read, so that input_ holds only unread bytes (bounded by
+    // max_pending_input) however long the session lives and however far behind the reader is.
+    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(input_read_));
+    input_read_ = 0;
+    input_.insert(input_.end(), body.begin(), body.end());
+    input_ready_.cancel();
+}
+
+void rtmpt_session::add_waker(const std::shared_ptr<asio::steady_timer>& waker) {
+    std::erase_if(wakers_, [](const auto& w) { return w.expired(); });
+    wakers_.push_back(waker);
+    if (!output_.empty() || closed_) wake_all();
+}
+
+void rtmpt_session::wake_all() {
+    for (auto& weak : wakers_) {
+        if (auto waker = weak.lock())
+            asio::post(waker->get_executor(), [waker] { waker->expires_at(asio::steady_timer::time_point::min()); });
+    }
+    wakers_.clear();
+}
+
+void rtmpt_session::take_output(std::size_t max, std::vector<std::uint8_t>& out) {
+    const auto n = std::min(max, output_.size());
+    out.insert(out.end(), output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
+    output_.erase(output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (n != 0) output_drained_.cancel();
+}
+
+void rtmpt_session::close(const char* reason) {
+    if (closed_) return;
+    closed_ = true;
+    closed_at_ = clock::now();
+    close_reason_ = reason;
+    input_ready_.cancel();
+    output_drained_.cancel();
+    wake_all();
+}
+
+bool rtmpt_session::check_timeouts(clock::time_point now) {
+    if (closed_) return output_.empty() || now - closed_at_ > closing_linger;
+    if (now - last_activity_ > limits_.inactivity_timeout) {
+        close("inactivity timeout");
+        return true;
+    }
+    if (gap_since_ && now - *gap_since_ > limits_.gap_timeout) {
+        close("sequence gap not filled in time");
+        return true;
+    }
+    return false;
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(asio::mutable_buffer buffer) {
+    while (input_read_ == input_.size()) {
+        if (closed_) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
+        input_ready_.expires_at(asio::steady_timer::time_point::max());
+        auto [ec] = co_await input_ready_.async_wait(use_nothrow);
+        if (ec && ec != asio::error::operation_aborted) co_return std::tuple{ec, std::size_t{0}};
+        // Woken by data, by close, or cancelled from outside (then the state tells).
+        if (const auto state = co_await asio::this_coro::cancellation_state;
+            state.cancelled() != asio::cancellation_type::none)
+            co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+    }
+    const auto n = std::min(buffer.size(), input_.size() - input_read_);
+    std::memcpy(buffer.data(), input_.data() + input_read_, n);
+    input_read_ += n;
+    co_return std::tuple{error_code(), n};
+}
+
+asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(std::span<const asio::const_buffer> buffers) {
+    std::size_t total = 0;
+    for (const auto& b : buffers) total += b.size();
+    // Backpressure: when the client stops polling, the RTMP side waits here, and its queue drops
+    // media for this player instead of this buffer growing.
+    while (!closed_ && !output_.empty() && output_.size() + total > limits_.max_pending_output) {
+        output_drained_.expires_at(asio::steady_timer::time_point::max());
+        co_await output_drained_.async_wait(use_nothrow);
+        if (const auto state = co_await asio::this_coro::cancellation_state;
+            state.cancelled() != asio::cancellation_type::none)
+            co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+    }
+    if (closed_) co_return std::tuple{error_code(asio::error::broken_pipe), std::size_t{0}};
+    for (const auto& b : buffers) {
+        const auto* p = static_cast<const std::uint8_t*>(b.data());
+        output_.insert(output_.end(), p, p + b.size());
+    }
+    wake_all();
+    co_return std::tuple{error_code(), total};
+}
+
+}  // namespace rtmpgate::gateway::tunnel

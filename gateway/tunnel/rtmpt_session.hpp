@@ -1,0 +1,110 @@
+// One RTMPT tunnel session: the duplex byte stream between the HTTP requests of one client (which
+// may arrive on several connections, out of order, pipelined or repeated) and the rtmp_connection
+// that serves it. Lives on its own strand; the HTTP side reaches it with co_spawn onto that strand.
+#pragma once
+
+#include "protocol/rtmpt.hpp"
+
+#include "gateway/net/asio.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace rtmpgate::gateway::tunnel {
+
+struct session_limits {
+    std::size_t max_pending_output = 8 << 20;  // bytes waiting for the client's next request
+    std::size_t max_pending_input = 16 << 20;  // /send bytes the RTMP side has not read yet
+    std::size_t max_held_requests = 64;        // /send bodies waiting for a gap to fill (their
+                                               // bytes count against max_pending_input too)
+    std::chrono::milliseconds gap_timeout{5000};
+    std::chrono::milliseconds inactivity_timeout{45000};
+};
+
+class rtmpt_session : public std::enable_shared_from_this<rtmpt_session> {
+public:
+    using clock = std::chrono::steady_clock;
+
+    rtmpt_session(std::string id, asio::any_io_executor strand, session_limits limits);
+
+    const std::string& id() const noexcept { return id_; }
+    const asio::any_io_executor& strand() const noexcept { return strand_; }
+
+    // ---- HTTP side (on the strand) ----
+    enum class accepted { fresh, duplicate, refused };
+    // Accounts one request. `sequence`: its number, if it has one. `body`: the /send body
+    // (empty for /idle). Bodies reach the RTMP side in sequence order, exactly once; a repeated
+    // number is a duplicate and delivers nothing. refused: the session is closed (and has no
+    // output left for the client) or over a bound.
+    accepted accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body);
+    // A request the HTTP side refused unread (413). Its number stays open for a retry with the
+    // same number; once the client moves past it instead, it is skipped without bytes, so that
+    // the session does not wait behind it until gap_timeout.
+    void refused(std::optional<std::uint64_t> sequence);
+    bool has_output() const noexcept { return !output_.empty(); }
+    // A held /idle reply waits on `waker`, a timer on its own connection's strand. When output
+    // arrives or the session closes, the session posts to that strand a move of the timer's
+    // expiry into the past, which ends a wait in progress and any wait begun later. Nothing is
+    // cancelled across strands. Wakers that expired on their own are simply dropped.
+    void add_waker(const std::shared_ptr<asio::steady_timer>& waker);
+    // Moves up to `max` pending octets into `out` (after what `out` holds).
+    void take_output(std::size_t max, std::vector<std::uint8_t>& out);
+    // The client's /close, an expiry, or the RTMP side ending.
+    void close(const char* reason);
+    bool closed() const noexcept { return closed_; }
+    const char* close_reason() const noexcept { return close_reason_; }
+    // Expiry: true when the session has closed itself for inactivity or an unfilled gap, or was
+    // closed and its client has taken its last output (or has not come for it in time).
+    bool check_timeouts(clock::time_point now);
+    std::size_t pending_output() const noexcept { return output_.size(); }
+    // Records one /send or /idle reply (carrying RTMP bytes or not) and returns the poll delay
+    // byte it starts with.
+    std::uint8_t next_poll_byte(bool carries_data) noexcept {
+        empty_replies_ = carries_data ? 0 : empty_replies_ + 1;
+        return protocol::rtmpt_poll_delay(empty_replies_);
+    }
+
+    // ---- RTMP side (byte_stream semantics, on the strand) ----
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
+
+private:
+    // Keeps a body that arrived ahead of a gap.
+    accepted hold(std::uint64_t seq, std::vector<std::uint8_t> body);
+    void deliver(std::vector<std::uint8_t> body);
+    // Delivers held bodies while the next one due is among them.
+    void deliver_held();
+    void wake_all();
+
+    const std::string id_;
+    asio::any_io_executor strand_;
+    const session_limits limits_;
+
+    std::optional<std::uint64_t> next_sequence_;      // the number whose body is due next
+    std::map<std::uint64_t, std::vector<std::uint8_t>> held_;  // arrived ahead of a gap
+    std::size_t held_bytes_ = 0;                       // their bodies, within max_pending_input
+    std::optional<clock::time_point> gap_since_;
+    std::optional<std::uint64_t> refused_;            // see refused()
+
+    std::vector<std::uint8_t> input_;     // ordered /send bytes for the RTMP side
+    std::size_t input_read_ = 0;
+    std::vector<std::uint8_t> output_;    // RTMP bytes for the client's next replies
+
+    asio::steady_timer input_ready_;      // RTMP side waits here for /send bytes
+    std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies
+    asio::steady_timer output_drained_;   // the RTMP side waits here when output_ is full
+    clock::time_point last_activity_ = clock::now();
+    clock::time_point closed_at_;
+    bool closed_ = false;
+    std::uint32_t empty_replies_ = 0;
+    const char* close_reason_ = "";
+};
+
+}  // namespace rtmpgate::gateway::tunnel

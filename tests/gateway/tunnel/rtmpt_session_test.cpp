@@ -1,0 +1,161 @@
+#include "gateway/tunnel/rtmpt_session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace rtmpgate::gateway::tunnel {
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+using accepted = rtmpt_session::accepted;
+
+// A session with the RTMP side played by a coroutine that appends everything it reads to
+// `delivered`; poll() runs whatever is ready (no timers are waited for).
+class tunnel_session : public testing::Test {
+protected:
+    tunnel_session() { start({}); }
+    ~tunnel_session() override {
+        s_->close("test over");
+        io_.poll();
+    }
+
+    void start(session_limits limits) {
+        if (s_) {
+            s_->close("restarted");
+            io_.poll();
+        }
+        delivered.clear();
+        s_ = std::make_shared<rtmpt_session>("t", asio::make_strand(io_), limits);
+        asio::co_spawn(s_->strand(), read_all(s_, delivered), asio::detached);
+        io_.poll();
+    }
+
+    static asio::awaitable<void> read_all(std::shared_ptr<rtmpt_session> s, bytes& into) {
+        std::uint8_t buffer[4096];
+        for (;;) {
+            auto [ec, n] = co_await s->read_some(asio::buffer(buffer));
+            if (ec) co_return;
+            into.insert(into.end(), buffer, buffer + n);
+        }
+    }
+
+    accepted send(std::uint64_t seq, bytes body) {
+        const auto a = s_->accept(seq, std::move(body));
+        io_.poll();
+        return a;
+    }
+
+    void refused(std::uint64_t seq) {
+        s_->refused(seq);
+        io_.poll();
+    }
+
+    asio::io_context io_;
+    std::shared_ptr<rtmpt_session> s_;
+    bytes delivered;
+};
+
+TEST_F(tunnel_session, delivers_in_sequence_order_exactly_once) {
+    EXPECT_EQ(send(0, {0x03, 1}), accepted::fresh);  // C0 fixes where numbering starts
+    EXPECT_EQ(send(2, {3}), accepted::fresh);          // ahead of a gap: held
+    EXPECT_EQ(delivered, (bytes{0x03, 1}));
+    EXPECT_EQ(send(2, {3}), accepted::duplicate);
+    EXPECT_EQ(send(1, {2}), accepted::fresh);          // fills the gap; 2 follows
+    EXPECT_EQ(delivered, (bytes{0x03, 1, 2, 3}));
+    EXPECT_EQ(send(1, {2}), accepted::duplicate);
+    EXPECT_EQ(send(3, {}), accepted::fresh);           // an /idle takes its number too
+    EXPECT_EQ(send(4, {4}), accepted::fresh);
+    EXPECT_EQ(delivered, (bytes{0x03, 1, 2, 3, 4}));
+}
+
+TEST_F(tunnel_session, the_body_starting_with_c0_is_first_whatever_its_number) {
+    EXPECT_EQ(send(0, {}), accepted::fresh);    // a Flash-style /idle/0 before anything
+    EXPECT_EQ(send(2, {7}), accepted::fresh);   // arrived ahead of the C0 body: waits
+    EXPECT_TRUE(delivered.empty());
+    EXPECT_EQ(send(1, {0x03}), accepted::fresh);
+    EXPECT_EQ(delivered, (bytes{0x03, 7}));
+}
+
+TEST_F(tunnel_session, a_refused_number_can_be_retried) {
+    send(0, {0x03});
+    refused(1);
+    EXPECT_EQ(send(1, {5}), accepted::fresh);
+    EXPECT_EQ(send(2, {6}), accepted::fresh);
+    EXPECT_EQ(delivered, (bytes{0x03, 5, 6}));
+}
+
+TEST_F(tunnel_session, a_refused_number_is_skipped_when_the_client_goes_on) {
+    send(0, {0x03});
+    refused(1);
+    EXPECT_EQ(send(2, {6}), accepted::fresh);
+    EXPECT_EQ(delivered, (bytes{0x03, 6}));
+    EXPECT_EQ(send(1, {5}), accepted::duplicate);  // too late now
+    EXPECT_FALSE(s_->check_timeouts(rtmpt_session::clock::now() + std::chrono::seconds(4)));  // no gap left
+}
+
+TEST_F(tunnel_session, two_refusals_in_a_row_are_both_skipped) {
+    send(0, {0x03});
+    refused(1);
+    refused(2);
+    EXPECT_EQ(send(3, {7}), accepted::fresh);
+    EXPECT_EQ(delivered, (bytes{0x03, 7}));
+}
+
+TEST_F(tunnel_session, a_refusal_behind_held_bodies_releases_them) {
+    send(0, {0x03});
+    EXPECT_EQ(send(2, {7}), accepted::fresh);  // came first, on another connection
+    refused(1);
+    EXPECT_EQ(delivered, (bytes{0x03, 7}));
+}
+
+TEST_F(tunnel_session, an_unfilled_gap_fails_the_session) {
+    start({.gap_timeout = std::chrono::milliseconds(100)});
+    send(0, {0x03});
+    send(2, {1});
+    EXPECT_FALSE(s_->check_timeouts(rtmpt_session::clock::now()));
+    EXPECT_TRUE(s_->check_timeouts(rtmpt_session::clock::now() + std::chrono::milliseconds(200)));
+    EXPECT_TRUE(s_->closed());
+    EXPECT_EQ(send(1, {2}), accepted::refused);
+}
+
+TEST_F(tunnel_session, held_bodies_are_bounded_in_bytes) {
+    start({.max_pending_input = 1000});
+    send(0, {0x03});
+    EXPECT_EQ(send(2, bytes(600, 1)), accepted::fresh);
+    EXPECT_EQ(send(3, bytes(600, 2)), accepted::refused);  // 1200 held: over the bound
+    EXPECT_TRUE(s_->closed());
+}
+
+TEST_F(tunnel_session, a_closed_session_hands_out_its_last_output_then_refuses) {
+    send(0, {0x03});
+    const bytes last = {0x02, 0x00};
+    const asio::const_buffer out[] = {asio::buffer(last)};
+    bool written = false;
+    asio::co_spawn(s_->strand(),
+                   [&]() -> asio::awaitable<void> {
+                       auto [ec, n] = co_await s_->write(out);
+                       written = !ec && n == last.size();
+                   },
+                   asio::detached);
+    io_.poll();
+    ASSERT_TRUE(written);
+    s_->close("rtmp side ended");
+    EXPECT_FALSE(s_->check_timeouts(rtmpt_session::clock::now()));  // kept for the client's next poll
+    EXPECT_EQ(send(1, {}), accepted::duplicate);               // answered, nothing delivered
+    bytes reply;
+    s_->take_output(100, reply);
+    EXPECT_EQ(reply, last);
+    EXPECT_EQ(send(2, {}), accepted::refused);
+    EXPECT_TRUE(s_->check_timeouts(rtmpt_session::clock::now()));
+}
+
+}  // namespace
+}  // namespace rtmpgate::gateway::tunnel
