@@ -1,15 +1,15 @@
 // rtmpgate: arguments, configuration, run. Nothing else.
-#include "gateway/backend/client_tls.hpp"
-#include "gateway/config/config.hpp"
-#include "gateway/net/log.hpp"
-#include "gateway/app/server.hpp"
-#include "gateway/net/tls_context.hpp"
-
 #include <openssl/opensslv.h>
 
 #include <cstring>
 #include <iostream>
 #include <string>
+
+#include "gateway/app/server.hpp"
+#include "gateway/backend/client_tls.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/net/log.hpp"
+#include "gateway/net/tls_context.hpp"
 
 namespace {
 

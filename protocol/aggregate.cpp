@@ -1,9 +1,9 @@
 #include "protocol/aggregate.hpp"
 
+#include <span>
+
 #include "protocol/byte_reader.hpp"
 #include "protocol/flv.hpp"
-
-#include <span>
 
 namespace rtmpgate::protocol {
 namespace {

@@ -3,10 +3,10 @@
 // GOP cache see ordinary audio, video and data messages.
 #pragma once
 
+#include <vector>
+
 #include "protocol/error.hpp"
 #include "protocol/message.hpp"
-
-#include <vector>
 
 namespace rtmpgate::protocol {
 

@@ -1,11 +1,11 @@
 #include "protocol/amf0.hpp"
 
+#include <string>
+#include <string_view>
+
 #include "protocol/amf3.hpp"
 #include "protocol/amf_decode_context.hpp"
 #include "protocol/byte_writer.hpp"
-
-#include <string>
-#include <string_view>
 
 namespace rtmpgate::protocol::amf0 {
 namespace {
@@ -92,20 +92,27 @@ public:
                 // §2.13: milliseconds since the epoch, then a time zone that "should be 0".
                 out.kind = amf_kind::date;
                 return need(in_.read_double(out.number) && in_.read_s16be(out.timezone));
-            case null_marker: out.kind = amf_kind::null; return true;
-            case undefined_marker: out.kind = amf_kind::undefined; return true;
+            case null_marker:
+                out.kind = amf_kind::null;
+                return true;
+            case undefined_marker:
+                out.kind = amf_kind::undefined;
+                return true;
             case reference_marker: {
                 std::uint16_t index = 0;
                 return need(in_.read_u16be(index)) && ctx_.copy_reference(index, out, ec_);
             }
-            case avmplus_marker: return avmplus(out);
+            case avmplus_marker:
+                return avmplus(out);
             // §2.4, 2.14, 2.15: reserved or meaningless between peers; no RTMP client sends them.
             case movieclip_marker:
             case unsupported_marker:
-            case recordset_marker: return fail(error::amf_unsupported);
+            case recordset_marker:
+                return fail(error::amf_unsupported);
             // A stray object-end marker is not a value either.
             case object_end_marker:
-            default: return fail(error::amf_unknown_marker);
+            default:
+                return fail(error::amf_unknown_marker);
         }
     }
 
@@ -208,21 +215,27 @@ bool needs_amf3(const amf_value& v) {
         return false;
     };
     switch (v.kind) {
-        case amf_kind::integer: return v.integer >= u29_min && v.integer <= u29_max;
+        case amf_kind::integer:
+            return v.integer >= u29_min && v.integer <= u29_max;
         case amf_kind::xml:
         case amf_kind::byte_array:
         case amf_kind::vector_int:
         case amf_kind::vector_uint:
         case amf_kind::vector_double:
         case amf_kind::vector_object:
-        case amf_kind::dictionary: return true;
+        case amf_kind::dictionary:
+            return true;
         case amf_kind::typed_object:
             if (v.class_name.size() > u16_max) return true;
             [[fallthrough]];
-        case amf_kind::object: return !v.dynamic || !v.sealed_members.empty() || long_key();
-        case amf_kind::ecma_array: return long_key();
-        case amf_kind::strict_array: return !v.properties.empty();
-        default: return false;
+        case amf_kind::object:
+            return !v.dynamic || !v.sealed_members.empty() || long_key();
+        case amf_kind::ecma_array:
+            return long_key();
+        case amf_kind::strict_array:
+            return !v.properties.empty();
+        default:
+            return false;
     }
 }
 
@@ -249,8 +262,12 @@ void write_value(byte_writer& w, const amf_value& v, std::vector<std::uint8_t>& 
         return;
     }
     switch (v.kind) {
-        case amf_kind::undefined: w.u8(undefined_marker); break;
-        case amf_kind::null: w.u8(null_marker); break;
+        case amf_kind::undefined:
+            w.u8(undefined_marker);
+            break;
+        case amf_kind::null:
+            w.u8(null_marker);
+            break;
         case amf_kind::boolean:
             w.u8(boolean_marker);
             w.u8(v.boolean ? 1 : 0);
@@ -303,7 +320,8 @@ void write_value(byte_writer& w, const amf_value& v, std::vector<std::uint8_t>& 
             w.u32be(static_cast<std::uint32_t>(v.elements.size()));
             for (const auto& element : v.elements) write_value(w, element, out);
             break;
-        default: break;  // the AMF3-only kinds went out above
+        default:
+            break;  // the AMF3-only kinds went out above
     }
 }
 

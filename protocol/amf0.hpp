@@ -2,12 +2,12 @@
 // one value that follows to AMF3.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "protocol/amf_value.hpp"
 #include "protocol/byte_reader.hpp"
 #include "protocol/error.hpp"
-
-#include <cstdint>
-#include <vector>
 
 namespace rtmpgate::protocol::amf0 {
 

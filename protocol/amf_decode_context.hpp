@@ -9,14 +9,14 @@
 // decoded (a cycle, which the value model cannot hold) is error::amf_bad_reference.
 #pragma once
 
-#include "protocol/amf_value.hpp"
-#include "protocol/error.hpp"
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
+
+#include "protocol/amf_value.hpp"
+#include "protocol/error.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -37,8 +37,10 @@ inline bool amf_is_container(amf_kind k) noexcept {
         case amf_kind::vector_uint:
         case amf_kind::vector_double:
         case amf_kind::vector_object:
-        case amf_kind::dictionary: return true;
-        default: return false;
+        case amf_kind::dictionary:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -170,11 +172,20 @@ private:
         for (auto it = chain.rbegin() + 1; it != chain.rend(); ++it) {
             const location& step = **it;
             switch (step.via) {
-                case branch::property: v = &v->properties[step.index].second; break;
-                case branch::element: v = &v->elements[step.index]; break;
-                case branch::entry_key: v = &v->entries[step.index].first; break;
-                case branch::entry_value: v = &v->entries[step.index].second; break;
-                case branch::root: break;
+                case branch::property:
+                    v = &v->properties[step.index].second;
+                    break;
+                case branch::element:
+                    v = &v->elements[step.index];
+                    break;
+                case branch::entry_key:
+                    v = &v->entries[step.index].first;
+                    break;
+                case branch::entry_value:
+                    v = &v->entries[step.index].second;
+                    break;
+                case branch::root:
+                    break;
             }
         }
         return *v;

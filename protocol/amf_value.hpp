@@ -24,7 +24,8 @@ enum class amf_kind : std::uint8_t {
     object,         // anonymous object (AMF0 object, AMF3 object with empty class name)
     typed_object,   // object with a class name in `class_name`
     ecma_array,     // AMF0 ECMA array: `properties` (the count is advisory on the wire)
-    strict_array,   // AMF0 strict array; AMF3 array: dense part in `elements`, associative in `properties`
+    strict_array,   // AMF0 strict array; AMF3 array: dense part in `elements`, associative in
+                    // `properties`
     byte_array,     // AMF3 ByteArray: bytes in `string`
     vector_int,     // AMF3 Vector.<int>: `elements` of integer
     vector_uint,    // AMF3 Vector.<uint>: `elements` of number (full 32-bit range)
@@ -40,17 +41,17 @@ class amf_value {
 public:
     amf_kind kind = amf_kind::undefined;
     bool boolean = false;
-    double number = 0;             // number, date, vector_uint elements
-    std::int32_t integer = 0;      // integer
-    std::int16_t timezone = 0;     // AMF0 date only
-    std::string string;            // string kinds and byte_array
-    std::string class_name;        // typed_object, vector_object element type
-    bool dynamic = true;           // AMF3 object traits: dynamic members follow sealed ones
-    bool fixed = false;            // AMF3 vectors
-    bool weak_keys = false;        // AMF3 dictionary
-    std::vector<std::string> sealed_members;       // AMF3 object traits (names, in order)
-    std::vector<amf_property> properties;          // objects (sealed then dynamic), ecma/assoc arrays
-    std::vector<amf_value> elements;               // arrays and vectors
+    double number = 0;          // number, date, vector_uint elements
+    std::int32_t integer = 0;   // integer
+    std::int16_t timezone = 0;  // AMF0 date only
+    std::string string;         // string kinds and byte_array
+    std::string class_name;     // typed_object, vector_object element type
+    bool dynamic = true;        // AMF3 object traits: dynamic members follow sealed ones
+    bool fixed = false;         // AMF3 vectors
+    bool weak_keys = false;     // AMF3 dictionary
+    std::vector<std::string> sealed_members;  // AMF3 object traits (names, in order)
+    std::vector<amf_property> properties;     // objects (sealed then dynamic), ecma/assoc arrays
+    std::vector<amf_value> elements;          // arrays and vectors
     std::vector<std::pair<amf_value, amf_value>> entries;  // dictionary
 
     amf_value() = default;
@@ -105,7 +106,8 @@ public:
         return nullptr;
     }
     // The string property `name`, or `fallback` when absent or not a string.
-    std::string_view get_string(std::string_view name, std::string_view fallback = {}) const noexcept {
+    std::string_view get_string(std::string_view name,
+                                std::string_view fallback = {}) const noexcept {
         const auto* v = find(name);
         return v && v->kind == amf_kind::string ? std::string_view(v->string) : fallback;
     }
@@ -137,7 +139,7 @@ private:
 // Bounds every AMF decoder enforces; exceeding one is an error, never an allocation.
 struct amf_limits {
     std::size_t max_depth = 32;
-    std::size_t max_elements = 65536;       // per container
+    std::size_t max_elements = 65536;  // per container
     std::size_t max_string_length = 1 << 20;
     // Approximate memory of one decode call's result: sizeof(amf_value) per value plus the bytes
     // of its strings, names and keys, counting every copy a reference expands to.

@@ -75,8 +75,10 @@ public:
         std::uint32_t x = 0;
         for (std::size_t i = 0; i < 4 && i < remaining(); ++i) {
             const std::uint8_t b = data_[pos_ + i];
-            if (i == 3) x = (x << 8) | b;
-            else x = (x << 7) | (b & 0x7Fu);
+            if (i == 3)
+                x = (x << 8) | b;
+            else
+                x = (x << 7) | (b & 0x7Fu);
             if (i == 3 || (b & 0x80u) == 0) {
                 pos_ += i + 1;
                 v = x;

@@ -1,10 +1,10 @@
 #include "protocol/chunk_decoder.hpp"
 
-#include "protocol/byte_reader.hpp"
-#include "protocol/control.hpp"
-
 #include <algorithm>
 #include <cstring>
+
+#include "protocol/byte_reader.hpp"
+#include "protocol/control.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -33,10 +33,10 @@ struct chunk_decoder::chunk_header {
     std::uint32_t message_length = 0;
     std::uint8_t message_type_id = 0;
     std::uint32_t message_stream_id = 0;
-    bool has_extended = false;          // a 4-octet extended timestamp was read
+    bool has_extended = false;  // a 4-octet extended timestamp was read
     std::uint32_t extended_value = 0;
     type3_extended learned = type3_extended::unknown;
-    std::size_t size = 0;               // header octets consumed
+    std::size_t size = 0;  // header octets consumed
 };
 
 chunk_decoder::chunk_decoder(chunk_decoder_limits limits)
@@ -118,7 +118,8 @@ std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<me
             // A header cut by the previous feed(): complete it in header_buf_.
             const auto take = std::min(header_buf_.size() - header_len_, in.size() - pos);
             std::memcpy(header_buf_.data() + header_len_, in.data() + pos, take);
-            const auto buffered = std::span<const std::uint8_t>(header_buf_.data(), header_len_ + take);
+            const auto buffered =
+                std::span<const std::uint8_t>(header_buf_.data(), header_len_ + take);
             const auto status = parse_header(buffered, h, ec);
             if (status == parse_status::failed) return stop(pos);
             if (status == parse_status::need_more) {

@@ -1,14 +1,14 @@
 // RTMP chunk stream decoder (RTMP 1.0 spec 5.3): turns received bytes into whole messages.
 #pragma once
 
-#include "protocol/error.hpp"
-#include "protocol/message.hpp"
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "protocol/error.hpp"
+#include "protocol/message.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -45,12 +45,12 @@ private:
         std::uint32_t message_length = 0;
         std::uint32_t message_stream_id = 0;
         std::uint8_t message_type_id = 0;
-        bool extended = false;              // latest format 0-2 header had timestamp 0xFFFFFF
+        bool extended = false;  // latest format 0-2 header had timestamp 0xFFFFFF
         bool in_progress = false;
-        std::uint32_t extended_value = 0;   // extended timestamp of the message's first chunk
-        shared_bytes payload;               // allocated at message_length when the message starts
-        std::uint8_t* fill = nullptr;       // payload's octets, written until the message completes
-        std::uint32_t received = 0;         // octets of payload written so far
+        std::uint32_t extended_value = 0;  // extended timestamp of the message's first chunk
+        shared_bytes payload;              // allocated at message_length when the message starts
+        std::uint8_t* fill = nullptr;      // payload's octets, written until the message completes
+        std::uint32_t received = 0;        // octets of payload written so far
     };
     // Whether the peer repeats the extended timestamp on format-3 chunks (see chunk_decoder.cpp).
     enum class type3_extended : std::uint8_t { unknown, present, absent };
@@ -79,9 +79,9 @@ private:
     std::uint32_t chunk_size_ = 128;  // spec 5.4.1: 128 until the peer sends Set Chunk Size
     std::uint64_t bytes_consumed_ = 0;
 
-    std::vector<stream_state> streams_;             // every chunk stream seen, never removed
-    std::array<std::uint32_t, 64> low_index_{};     // 1 + index in streams_ of ids 2..63, or 0
-    std::size_t in_progress_ = 0;                   // streams with a partial message
+    std::vector<stream_state> streams_;          // every chunk stream seen, never removed
+    std::array<std::uint32_t, 64> low_index_{};  // 1 + index in streams_ of ids 2..63, or 0
+    std::size_t in_progress_ = 0;                // streams with a partial message
     type3_extended type3_extended_ = type3_extended::unknown;
 
     // A chunk header cut by the end of a feed() call.

@@ -1,9 +1,9 @@
 #include "protocol/chunk_encoder.hpp"
 
-#include "protocol/byte_writer.hpp"
-
 #include <algorithm>
 #include <cassert>
+
+#include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 

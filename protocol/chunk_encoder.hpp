@@ -2,13 +2,13 @@
 // header format per chunk stream.
 #pragma once
 
-#include "protocol/message.hpp"
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "protocol/message.hpp"
 
 namespace rtmpgate::protocol {
 

@@ -1,13 +1,13 @@
 #include "protocol/command.hpp"
 
-#include "protocol/amf0.hpp"
-#include "protocol/byte_reader.hpp"
-#include "protocol/byte_writer.hpp"
-
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <utility>
+
+#include "protocol/amf0.hpp"
+#include "protocol/byte_reader.hpp"
+#include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -36,7 +36,7 @@ bool has_format_byte(const message& m) noexcept {
 // Decodes every value of a command or data body, which must start with a string (the command
 // or handler name): error::message_malformed when it does not.
 boost::system::result<std::vector<amf_value>> decode_named_body(const message& m,
-                                                               const amf_limits& limits) {
+                                                                const amf_limits& limits) {
     byte_reader body(m.payload.span());
     std::uint8_t marker = 0;
     if ((has_format_byte(m) && !body.skip(1)) || !body.peek_u8(marker))
@@ -134,8 +134,7 @@ private:
     std::vector<std::uint8_t> body_;
 };
 
-amf_value information(std::string_view level, std::string_view code,
-                      std::string_view description) {
+amf_value information(std::string_view level, std::string_view code, std::string_view description) {
     return amf_value::make_object({
         {"level", amf_value::make_string(level)},
         {"code", amf_value::make_string(code)},
@@ -207,8 +206,10 @@ boost::system::result<play_command> parse_play(const command& c) {
     // Spec 7.2.2.1: reset is a Boolean. Some Flash-era SDKs write it as a number.
     if (const amf_value* reset = optional_argument(c, 3)) {
         double as_number = 0;
-        if (reset->as_number(as_number)) out.reset = as_number != 0;
-        else if (!read_boolean(reset, out.reset)) return error::command_malformed;
+        if (reset->as_number(as_number))
+            out.reset = as_number != 0;
+        else if (!read_boolean(reset, out.reset))
+            return error::command_malformed;
     }
     out.start = normalise_play_start(out.start);
     if (!(out.duration >= 0)) out.duration = -1;
@@ -301,14 +302,14 @@ message make_connect_result(double transaction_id, double object_encoding) {
 }
 
 message make_result(double transaction_id, std::span<const amf_value> arguments) {
-    return make_command(chunk_stream::command, 0, "_result", transaction_id,
-                        amf_value::make_null(), arguments);
+    return make_command(chunk_stream::command, 0, "_result", transaction_id, amf_value::make_null(),
+                        arguments);
 }
 
 message make_error(double transaction_id, std::string_view code, std::string_view description) {
     const amf_value info = information("error", code, description);
-    return make_command(chunk_stream::command, 0, "_error", transaction_id,
-                        amf_value::make_null(), std::span(&info, 1));
+    return make_command(chunk_stream::command, 0, "_error", transaction_id, amf_value::make_null(),
+                        std::span(&info, 1));
 }
 
 message make_on_status(std::uint32_t message_stream_id, std::string_view level,

@@ -3,17 +3,16 @@
 // byte, then AMF0 values that may switch to AMF3); data as type 18 or 15.
 #pragma once
 
-#include "protocol/amf_value.hpp"
-#include "protocol/error.hpp"
-#include "protocol/message.hpp"
-
 #include <boost/system/result.hpp>
-
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "protocol/amf_value.hpp"
+#include "protocol/error.hpp"
+#include "protocol/message.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -21,8 +20,8 @@ namespace rtmpgate::protocol {
 struct command {
     std::string name;
     double transaction_id = 0;
-    amf_value command_object;           // null for most stream commands
-    std::vector<amf_value> arguments;   // what follows the command object
+    amf_value command_object;          // null for most stream commands
+    std::vector<amf_value> arguments;  // what follows the command object
 };
 
 // For types 20 and 17. error::message_malformed for another type or a body that does not start
@@ -32,16 +31,18 @@ boost::system::result<command> parse_command(const message& m, const amf_limits&
 
 struct connect_command {
     double transaction_id = 1;
-    std::string app;            // "live" of rtmp://host/live; query string kept as sent
+    std::string app;  // "live" of rtmp://host/live; query string kept as sent
     std::string tc_url;
     std::string flash_ver;
     std::string swf_url;
     std::string page_url;
-    double object_encoding = 0; // 0 (AMF0) or 3 (AMF3)
+    double object_encoding = 0;             // 0 (AMF0) or 3 (AMF3)
     std::vector<std::string> four_cc_list;  // Enhanced RTMP codecs the client takes ("hvc1", "*")
-    amf_value properties;       // the whole command object
+    amf_value properties;                   // the whole command object
 };
-struct create_stream_command { double transaction_id = 0; };
+struct create_stream_command {
+    double transaction_id = 0;
+};
 struct publish_command {
     double transaction_id = 0;
     std::string name;           // stream key, query string kept as sent
@@ -53,22 +54,40 @@ struct play_command {
     // Clients send milliseconds: ffmpeg -2000, librtmp -1000 for live. Negative values are
     // normalised to -2 (live or recorded) or -1 (live only); >= 0: recorded, from there (ms).
     double start = -2;
-    double duration = -1;       // ms; any negative value: to the end (-1)
+    double duration = -1;  // ms; any negative value: to the end (-1)
     bool reset = true;
 };
 struct play2_command {
     double transaction_id = 0;
-    amf_value parameters;       // NetStreamPlayOptions object
-    std::string stream_name;    // parameters.streamName
+    amf_value parameters;     // NetStreamPlayOptions object
+    std::string stream_name;  // parameters.streamName
 };
-struct delete_stream_command { double transaction_id = 0; std::uint32_t stream_id = 0; };
-struct close_stream_command { double transaction_id = 0; };
+struct delete_stream_command {
+    double transaction_id = 0;
+    std::uint32_t stream_id = 0;
+};
+struct close_stream_command {
+    double transaction_id = 0;
+};
 // releaseStream, FCPublish, FCUnpublish: a stream name after the null command object.
-struct stream_name_command { double transaction_id = 0; std::string name; };
-struct pause_command { double transaction_id = 0; bool pause = true; double milliseconds = 0; };
+struct stream_name_command {
+    double transaction_id = 0;
+    std::string name;
+};
+struct pause_command {
+    double transaction_id = 0;
+    bool pause = true;
+    double milliseconds = 0;
+};
 // receiveAudio / receiveVideo
-struct receive_media_command { double transaction_id = 0; bool enable = true; };
-struct get_stream_length_command { double transaction_id = 0; std::string name; };
+struct receive_media_command {
+    double transaction_id = 0;
+    bool enable = true;
+};
+struct get_stream_length_command {
+    double transaction_id = 0;
+    std::string name;
+};
 
 // Each fails with error::command_malformed when a required argument is missing or mistyped.
 // Optional arguments (and connect's optional properties) that are absent, null or undefined take
@@ -107,7 +126,7 @@ message make_on_status(std::uint32_t message_stream_id, std::string_view level,
 
 // Data messages (types 18 and 15): a handler name and values.
 struct data_message {
-    std::string name;            // "@setDataFrame", "onMetaData", "onTextData", ...
+    std::string name;  // "@setDataFrame", "onMetaData", "onTextData", ...
     std::vector<amf_value> values;
 };
 // For types 18 and 15: error::message_malformed for another type or a body that does not start

@@ -1,9 +1,9 @@
 #include "protocol/control.hpp"
 
+#include <vector>
+
 #include "protocol/byte_reader.hpp"
 #include "protocol/byte_writer.hpp"
-
-#include <vector>
 
 namespace rtmpgate::protocol {
 

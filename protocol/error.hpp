@@ -2,7 +2,6 @@
 #pragma once
 
 #include <boost/system/error_code.hpp>
-
 #include <type_traits>
 
 namespace rtmpgate::protocol {
@@ -14,46 +13,46 @@ enum class error {
     need_more = 1,
 
     // byte_reader / generic
-    truncated,                    // a declared length runs past the end of the input
+    truncated,  // a declared length runs past the end of the input
 
     // handshake
-    handshake_bad_version,        // C0/S0 is not 3 (6, RTMPE, is refused here too)
-    handshake_bad_digest,         // C1/S1 announces a digest scheme whose HMAC does not verify
-    handshake_bad_echo,           // C2/S2 does not echo what we sent
-    handshake_done,               // bytes fed after the handshake completed
+    handshake_bad_version,  // C0/S0 is not 3 (6, RTMPE, is refused here too)
+    handshake_bad_digest,   // C1/S1 announces a digest scheme whose HMAC does not verify
+    handshake_bad_echo,     // C2/S2 does not echo what we sent
+    handshake_done,         // bytes fed after the handshake completed
 
     // chunk layer
-    chunk_unknown_stream,         // format 1-3 header on a chunk stream never seen
-    chunk_size_invalid,           // Set Chunk Size of 0 or above 0x7FFFFFFF
-    chunk_size_too_large,         // Set Chunk Size above the configured maximum
-    message_too_long,             // message length above the configured maximum
-    too_many_chunk_streams,       // more chunk streams in progress than allowed
-    control_message_malformed,    // protocol control message (1-6) of the wrong length
-    message_length_changed,       // format 1/2 header changes a message's length mid-message
+    chunk_unknown_stream,       // format 1-3 header on a chunk stream never seen
+    chunk_size_invalid,         // Set Chunk Size of 0 or above 0x7FFFFFFF
+    chunk_size_too_large,       // Set Chunk Size above the configured maximum
+    message_too_long,           // message length above the configured maximum
+    too_many_chunk_streams,     // more chunk streams in progress than allowed
+    control_message_malformed,  // protocol control message (1-6) of the wrong length
+    message_length_changed,     // format 1/2 header changes a message's length mid-message
 
     // AMF
-    amf_unknown_marker,           // a type marker the format does not define
-    amf_depth_exceeded,           // nesting deeper than the bound
-    amf_too_many_elements,        // element count above the bound
-    amf_string_too_long,          // string length above the bound
-    amf_bad_reference,            // reference index beyond the table
-    amf_unsupported,              // a type that is valid but refused here (AMF0 movieclip, recordset)
-    amf_too_large,                // decoded value (reference copies included) above the memory bound
+    amf_unknown_marker,     // a type marker the format does not define
+    amf_depth_exceeded,     // nesting deeper than the bound
+    amf_too_many_elements,  // element count above the bound
+    amf_string_too_long,    // string length above the bound
+    amf_bad_reference,      // reference index beyond the table
+    amf_unsupported,        // a type that is valid but refused here (AMF0 movieclip, recordset)
+    amf_too_large,          // decoded value (reference copies included) above the memory bound
 
     // messages and commands
-    message_malformed,            // a message whose body does not have the shape its type requires
-    command_malformed,            // a command without a name, transaction id or required argument
-    aggregate_malformed,          // an aggregate message whose sub-tags do not fit
+    message_malformed,    // a message whose body does not have the shape its type requires
+    command_malformed,    // a command without a name, transaction id or required argument
+    aggregate_malformed,  // an aggregate message whose sub-tags do not fit
 
     // RTMPT
-    rtmpt_bad_method,             // not POST
-    rtmpt_unknown_command,        // path is not /open, /send, /idle, /close or /fcs/ident2
-    rtmpt_bad_session_id,         // missing, too long or not [A-Za-z0-9-]
-    rtmpt_bad_sequence,           // sequence number not a decimal number that fits
+    rtmpt_bad_method,       // not POST
+    rtmpt_unknown_command,  // path is not /open, /send, /idle, /close or /fcs/ident2
+    rtmpt_bad_session_id,   // missing, too long or not [A-Za-z0-9-]
+    rtmpt_bad_sequence,     // sequence number not a decimal number that fits
 
     // FLV
-    flv_bad_signature,            // file does not start with "FLV"
-    flv_bad_tag,                  // tag type or previous-tag-size does not fit
+    flv_bad_signature,  // file does not start with "FLV"
+    flv_bad_tag,        // tag type or previous-tag-size does not fit
 };
 
 const boost::system::error_category& protocol_category() noexcept;

@@ -1,10 +1,10 @@
 #include "protocol/flv.hpp"
 
-#include "protocol/byte_reader.hpp"
-#include "protocol/byte_writer.hpp"
-
 #include <algorithm>
 #include <array>
+
+#include "protocol/byte_reader.hpp"
+#include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -67,7 +67,8 @@ struct ex_packet {
 // a FourCC unless the type is ManyTracksManyCodecs), or the FourCC. v1 streams have neither
 // wrapper, so for them this reads the FourCC only. Each wrapper consumes at least two octets,
 // so the loop ends with the payload.
-ex_packet read_ex_packet(byte_reader& r, std::uint8_t packet_type, std::uint8_t multitrack) noexcept {
+ex_packet read_ex_packet(byte_reader& r, std::uint8_t packet_type,
+                         std::uint8_t multitrack) noexcept {
     ex_packet out;
     while (packet_type == packet_type_mod_ex) {
         std::uint8_t size_minus_one = 0;
@@ -180,8 +181,8 @@ std::size_t read_flv_header(std::span<const std::uint8_t> in, flv_header& out, e
     // Refuse a wrong signature as soon as its first octets are in, so that a caller sniffing a
     // file or stream does not wait for 13 octets of something else.
     const std::size_t known = std::min(in.size(), file_signature.size());
-    if (!std::equal(file_signature.begin(), file_signature.begin() + static_cast<std::ptrdiff_t>(known),
-                    in.begin())) {
+    if (!std::equal(file_signature.begin(),
+                    file_signature.begin() + static_cast<std::ptrdiff_t>(known), in.begin())) {
         ec = error::flv_bad_signature;
         return 0;
     }
@@ -256,7 +257,8 @@ std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_c
 void write_flv_header(const flv_header& h, std::vector<std::uint8_t>& out) {
     byte_writer w(out);
     w.bytes(file_signature);
-    w.u8(static_cast<std::uint8_t>((h.has_audio ? flag_audio : 0) | (h.has_video ? flag_video : 0)));
+    w.u8(
+        static_cast<std::uint8_t>((h.has_audio ? flag_audio : 0) | (h.has_video ? flag_video : 0)));
     w.u32be(file_header_length);
     w.u32be(0);  // PreviousTagSize0
 }

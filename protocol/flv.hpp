@@ -5,13 +5,13 @@
 // a message payload. The file reader/writer serve tests, tools and recording.
 #pragma once
 
-#include "protocol/error.hpp"
-#include "protocol/message.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "protocol/error.hpp"
+#include "protocol/message.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -47,7 +47,7 @@ struct flv_header {
 inline constexpr std::size_t flv_header_size = 9 + 4;
 
 struct flv_tag {
-    std::uint8_t type = 0;       // 8 audio, 9 video, 18 script data
+    std::uint8_t type = 0;        // 8 audio, 9 video, 18 script data
     std::uint32_t timestamp = 0;  // 32 bits: 24 + the extension octet
     shared_bytes body;
 };

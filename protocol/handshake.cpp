@@ -1,14 +1,14 @@
 #include "protocol/handshake.hpp"
 
-#include "protocol/byte_reader.hpp"
-#include "protocol/byte_writer.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
+
+#include "protocol/byte_reader.hpp"
+#include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -152,7 +152,8 @@ bool response_verifies(bytes packet, bytes whole_key, const digest& our_digest) 
     bytes signed_part;
     reader.read_bytes(signed_size, signed_part);
     digest expected{};
-    return response_digest(signed_part, whole_key, our_digest, expected) && same(expected, reader.rest());
+    return response_digest(signed_part, whole_key, our_digest, expected) &&
+           same(expected, reader.rest());
 }
 
 // C1/S1 before any digest: time (4), version or zero (4), random (1528).
@@ -255,7 +256,8 @@ void handshake_server::answer(std::vector<std::uint8_t>& out) {
     const bytes c1 = packet_after_c0(c0c1_);
     // As nginx-rtmp: a zero version field means an old client, and a digest that verifies in
     // neither scheme (encoders that put junk there) gets the simple answer rather than a refusal.
-    const found_digest client = version_field(c1) != 0 ? find_digest(c1, player_text_key) : found_digest{};
+    const found_digest client =
+        version_field(c1) != 0 ? find_digest(c1, player_text_key) : found_digest{};
     scheme_ = client.scheme;
 
     byte_writer writer(out);
@@ -274,7 +276,8 @@ void handshake_server::answer(std::vector<std::uint8_t>& out) {
 // ---------------------------------------------------------------------------------------------
 // Client
 
-handshake_client::handshake_client(bool digest, std::uint32_t epoch) : digest_(digest), epoch_(epoch) {}
+handshake_client::handshake_client(bool digest, std::uint32_t epoch)
+    : digest_(digest), epoch_(epoch) {}
 
 bool handshake_client::done() const noexcept { return stage_ == stage::done; }
 

@@ -3,19 +3,19 @@
 // (HMAC-SHA256 digest at either of the two known offsets) are spoken.
 #pragma once
 
-#include "protocol/error.hpp"
-
 #include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "protocol/error.hpp"
+
 namespace rtmpgate::protocol {
 
 enum class handshake_scheme : std::uint8_t {
-    simple,        // no digest (C1 version field zero, or no digest verifies)
-    digest_first,  // digest offset computed from bytes 8..11 (scheme 0)
-    digest_second, // digest offset computed from bytes 772..775 (scheme 1)
+    simple,         // no digest (C1 version field zero, or no digest verifies)
+    digest_first,   // digest offset computed from bytes 8..11 (scheme 0)
+    digest_second,  // digest offset computed from bytes 772..775 (scheme 1)
 };
 
 // Server side: for clients. Answers C0C1 with S0S1S2 at once, then waits for C2.
@@ -36,7 +36,8 @@ public:
     //   handshake_bad_version: C0 is not 3 (reported as soon as C0 arrives);
     //   handshake_done: feed() called again after done() (nothing consumed).
     // After an error every later call reports the same error and consumes nothing.
-    std::size_t feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out, error_code& ec);
+    std::size_t feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out,
+                     error_code& ec);
 
     bool done() const noexcept;
     handshake_scheme scheme() const noexcept;  // known once C1 has arrived
@@ -74,7 +75,8 @@ public:
     //     own, such an S1 is taken as a simple one;
     //   handshake_bad_echo: S1 carried a digest, we sent one, and S2's digest does not verify;
     //   handshake_done: feed() called again after done().
-    std::size_t feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out, error_code& ec);
+    std::size_t feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out,
+                     error_code& ec);
 
     bool done() const noexcept;
     handshake_scheme scheme() const noexcept;  // S1's digest scheme, known once S1 has arrived

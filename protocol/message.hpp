@@ -3,9 +3,9 @@
 // queue without a copy.
 #pragma once
 
-#include "protocol/shared_bytes.hpp"
-
 #include <cstdint>
+
+#include "protocol/shared_bytes.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -29,8 +29,8 @@ enum class message_type : std::uint8_t {
 };
 
 struct message {
-    std::uint32_t chunk_stream_id = 0;   // the chunk stream it arrived on, or the one to send it on
-    std::uint32_t timestamp = 0;         // absolute, in milliseconds (wraps at 2^32)
+    std::uint32_t chunk_stream_id = 0;  // the chunk stream it arrived on, or the one to send it on
+    std::uint32_t timestamp = 0;        // absolute, in milliseconds (wraps at 2^32)
     std::uint8_t message_type_id = 0;
     std::uint32_t message_stream_id = 0;
     shared_bytes payload;

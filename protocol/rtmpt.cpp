@@ -28,7 +28,7 @@ std::string_view target_path(std::string_view target) noexcept {
             // "http://h?x/open/1" the path is empty and "/open/1" belongs to the query.
             const auto end = target.find_first_of("/?#");
             target = end == std::string_view::npos || target[end] != '/' ? std::string_view{}
-                                                                          : target.substr(end);
+                                                                         : target.substr(end);
             break;
         }
     }
@@ -121,8 +121,8 @@ boost::system::result<rtmpt_request> parse_rtmpt_request(std::string_view method
     if (!request) return request;
     // HTTP methods are case-sensitive (RFC 9110 9.1). Check the method after the path so that
     // a browser's GET / is "not found" rather than "method not allowed".
-    const bool allowed = method == "POST" || (request->command == rtmpt_command::ident &&
-                                              method == "GET");
+    const bool allowed =
+        method == "POST" || (request->command == rtmpt_command::ident && method == "GET");
     if (!allowed) return error::rtmpt_bad_method;
     return request;
 }

@@ -7,10 +7,7 @@
 // POST /send/<id>/<seq>, /idle/<id>/<seq> and /close/<id>/<seq>; /close may come without <seq>.
 #pragma once
 
-#include "protocol/error.hpp"
-
 #include <boost/system/result.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -18,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "protocol/error.hpp"
 
 namespace rtmpgate::protocol {
 

@@ -1,12 +1,12 @@
 #include "protocol/shared_bytes.hpp"
 
+#include <sanitizer/asan_interface.h>  // no-op macros outside AddressSanitizer builds
+
 #include <array>
 #include <bit>
 #include <cstring>
 #include <new>
 #include <utility>
-
-#include <sanitizer/asan_interface.h>  // no-op macros outside AddressSanitizer builds
 
 namespace rtmpgate::protocol {
 
@@ -59,9 +59,7 @@ struct block_cache {
 };
 thread_local block_cache cache;
 
-void free_block(bytes_block* block) noexcept {
-    ::operator delete(static_cast<void*>(block));
-}
+void free_block(bytes_block* block) noexcept { ::operator delete(static_cast<void*>(block)); }
 
 void free_cached_blocks() noexcept {
     for (std::uint32_t c = 0; c < class_count; ++c) {
@@ -133,7 +131,8 @@ void release(bytes_block* block) noexcept {
         return;
     }
     if (!cache.reaper_made) {
-        (void)&reaper;  // an odr-use, which makes the thread's reaper before its cache holds a block
+        (void)&reaper;  // an odr-use, which makes the thread's reaper before its cache holds a
+                        // block
         cache.reaper_made = true;
     }
     if (cache.hot[size_class] == nullptr) {

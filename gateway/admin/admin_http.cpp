@@ -1,9 +1,9 @@
 #include "gateway/admin/admin_http.hpp"
 
-#include "gateway/admin/metrics.hpp"
-
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+
+#include "gateway/admin/metrics.hpp"
 
 namespace rtmpgate::gateway::admin {
 

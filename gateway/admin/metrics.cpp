@@ -17,27 +17,31 @@ void counter(std::ostringstream& out, const char* name, const char* help, std::u
 std::string render_metrics(const server_context& context) {
     const auto& s = context.stats;
     std::ostringstream out;
-    counter(out, "rtmpgate_connections_accepted_total", "Client connections accepted.", s.connections_accepted);
-    counter(out, "rtmpgate_connections_rejected_total", "Connections refused over limits.max_connections.",
-            s.connections_rejected);
+    counter(out, "rtmpgate_connections_accepted_total", "Client connections accepted.",
+            s.connections_accepted);
+    counter(out, "rtmpgate_connections_rejected_total",
+            "Connections refused over limits.max_connections.", s.connections_rejected);
     counter(out, "rtmpgate_connections_failed_total", "Connections ended by bad input or an error.",
             s.connections_failed);
     counter(out, "rtmpgate_connections_open", "Client connections and tunnel sessions open now.",
             context.connections.size(), "gauge");
-    counter(out, "rtmpgate_client_sockets_open", "Client TCP connections open now (RTMP, HTTP, TLS).",
-            s.sockets_open, "gauge");
-    counter(out, "rtmpgate_streams", "Live streams known to the engine.", context.streams.size(), "gauge");
+    counter(out, "rtmpgate_client_sockets_open",
+            "Client TCP connections open now (RTMP, HTTP, TLS).", s.sockets_open, "gauge");
+    counter(out, "rtmpgate_streams", "Live streams known to the engine.", context.streams.size(),
+            "gauge");
     counter(out, "rtmpgate_received_bytes_total", "Bytes received from clients.", s.bytes_in);
     counter(out, "rtmpgate_sent_bytes_total", "Bytes sent to clients.", s.bytes_out);
-    counter(out, "rtmpgate_media_dropped_messages_total", "Media messages dropped for slow players.",
-            s.media_dropped_messages);
+    counter(out, "rtmpgate_media_dropped_messages_total",
+            "Media messages dropped for slow players.", s.media_dropped_messages);
     counter(out, "rtmpgate_media_dropped_bytes_total", "Media bytes dropped for slow players.",
             s.media_dropped_bytes);
     counter(out, "rtmpgate_rtmpt_requests_total", "RTMPT requests answered.", s.rtmpt_requests);
-    counter(out, "rtmpgate_rtmpt_sessions_open", "RTMPT sessions open now.", s.rtmpt_sessions, "gauge");
-    counter(out, "rtmpgate_backend_links_total", "Client connections spliced to a backend.", s.backend_links);
-    counter(out, "rtmpgate_backend_failures_total", "Backends that refused, timed out or failed the handshake.",
-            s.backend_failures);
+    counter(out, "rtmpgate_rtmpt_sessions_open", "RTMPT sessions open now.", s.rtmpt_sessions,
+            "gauge");
+    counter(out, "rtmpgate_backend_links_total", "Client connections spliced to a backend.",
+            s.backend_links);
+    counter(out, "rtmpgate_backend_failures_total",
+            "Backends that refused, timed out or failed the handshake.", s.backend_failures);
     return out.str();
 }
 

@@ -1,9 +1,9 @@
 // The Prometheus text exposition of a gateway's counters (served on /metrics).
 #pragma once
 
-#include "gateway/rtmp/server_context.hpp"
-
 #include <string>
+
+#include "gateway/rtmp/server_context.hpp"
 
 namespace rtmpgate::gateway::admin {
 

@@ -1,25 +1,24 @@
 #include "gateway/app/server.hpp"
 
-#include <boost/asio/ip/v6_only.hpp>
-
-#include "gateway/admin/admin_http.hpp"
-#include "gateway/net/log.hpp"
-#include "gateway/front/tls_sniffer.hpp"
-#include "gateway/rtmp/connection.hpp"
-#include "gateway/net/endpoint.hpp"
-#include "gateway/net/socket_stream.hpp"
-
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
-
 #include <stdexcept>
 #include <thread>
+
+#include "gateway/admin/admin_http.hpp"
+#include "gateway/front/tls_sniffer.hpp"
+#include "gateway/net/endpoint.hpp"
+#include "gateway/net/log.hpp"
+#include "gateway/net/socket_stream.hpp"
+#include "gateway/rtmp/connection.hpp"
 
 namespace rtmpgate::gateway {
 
 namespace {
 
-std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string& key, const endpoint& where) {
+std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string& key,
+                                         const endpoint& where) {
     error_code ec;
     const auto address = asio::ip::make_address(where.host, ec);
     if (ec) throw std::runtime_error(key + ": '" + where.host + "' is not an IP address");
@@ -30,7 +29,9 @@ std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string
     if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
     if (!ec) acceptor->bind(ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error(key + ": cannot listen on " + where.to_string() + ": " + ec.message());
+    if (ec)
+        throw std::runtime_error(key + ": cannot listen on " + where.to_string() + ": " +
+                                 ec.message());
     return acceptor;
 }
 
@@ -46,14 +47,16 @@ static tunnel::session_limits tunnel_limits(const config& c) {
 
 server::server(config c)
     : context_(std::move(c)),
-      tunnels_(tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions, context_.cfg.rtmpt.node_id),
+      tunnels_(tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
+               context_.cfg.rtmpt.node_id),
       http_context_{context_, tunnels_, io_} {}
 
 server::~server() = default;
 
 void server::bind() {
     const auto& l = context_.cfg.listeners;
-    if (l.https.enabled) tls_ = std::make_unique<tls_holder>(std::make_shared<tls_context>(context_.cfg.tls));
+    if (l.https.enabled)
+        tls_ = std::make_unique<tls_holder>(std::make_shared<tls_context>(context_.cfg.tls));
     context_.backend_tls.prepare(context_.cfg.routes);
     const std::tuple<const char*, const endpoint&, protocol_kind> wanted[] = {
         {"http", l.http, protocol_kind::http},
@@ -64,12 +67,14 @@ void server::bind() {
     for (const auto& [name, where, kind] : wanted) {
         if (!where.enabled) continue;
         acceptors_.emplace_back(listen_on(io_, std::string("listeners.") + name, where), kind);
-        log::info("listening ", name, " on ", format_endpoint(acceptors_.back().first->local_endpoint()));
+        log::info("listening ", name, " on ",
+                  format_endpoint(acceptors_.back().first->local_endpoint()));
     }
 }
 
 void server::run() {
-    for (auto& [acceptor, kind] : acceptors_) asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
+    for (auto& [acceptor, kind] : acceptors_)
+        asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
     asio::co_spawn(io_, wait_for_signal(), asio::detached);
     asio::co_spawn(io_, tunnels_.sweep(), asio::detached);
     asio::co_spawn(io_, reload_on_sighup(), asio::detached);
@@ -121,17 +126,23 @@ private:
 
 }  // namespace
 
-void server::start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind) {
+void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
+                              protocol_kind kind) {
     error_code ignored;
     auto peer = format_endpoint(socket.remote_endpoint(ignored));
     auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
     switch (kind) {
         case protocol_kind::rtmp: {
-            auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket), std::move(peer), "rtmp");
-            auto connection = std::make_shared<rtmp::connection>(std::move(stream), strand, context_);
-            // The connection registers itself in context_.connections, which is how shutdown finds it.
-            asio::co_spawn(strand, [connection, slot]() -> asio::awaitable<void> { co_await connection->run(); },
-                           asio::detached);
+            auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket),
+                                                                       std::move(peer), "rtmp");
+            auto connection =
+                std::make_shared<rtmp::connection>(std::move(stream), strand, context_);
+            // The connection registers itself in context_.connections, which is how shutdown finds
+            // it.
+            asio::co_spawn(
+                strand,
+                [connection, slot]() -> asio::awaitable<void> { co_await connection->run(); },
+                asio::detached);
             return;
         }
         case protocol_kind::http: {
@@ -143,9 +154,11 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand, 
             return;
         }
         case protocol_kind::https: {
-            auto serve = [socket = std::move(socket), peer = std::move(peer), slot, tls = tls_->get(),
+            auto serve = [socket = std::move(socket), peer = std::move(peer), slot,
+                          tls = tls_->get(),
                           &context = http_context_]() mutable -> asio::awaitable<void> {
-                co_await front::sniff_tls(std::move(socket), std::move(peer), std::move(tls), context);
+                co_await front::sniff_tls(std::move(socket), std::move(peer), std::move(tls),
+                                          context);
             };
             asio::co_spawn(strand, std::move(serve), asio::detached);
             return;

@@ -2,17 +2,16 @@
 // strands, and shuts down cleanly on SIGINT/SIGTERM.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-#include "gateway/config/config.hpp"
-#include "gateway/front/http_front.hpp"
-#include "gateway/rtmp/server_context.hpp"
-#include "gateway/net/tls_context.hpp"
-#include "gateway/tunnel/registry.hpp"
-
 #include <boost/asio/signal_set.hpp>
-
 #include <memory>
 #include <vector>
+
+#include "gateway/config/config.hpp"
+#include "gateway/front/http_front.hpp"
+#include "gateway/net/asio.hpp"
+#include "gateway/net/tls_context.hpp"
+#include "gateway/rtmp/server_context.hpp"
+#include "gateway/tunnel/registry.hpp"
 
 namespace rtmpgate::gateway {
 

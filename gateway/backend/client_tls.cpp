@@ -23,9 +23,10 @@ ssl::context& client_tls_contexts::get(const backend_target& target) {
             context->load_verify_file(target.ca_file, ec);
         if (ec) {
             contexts_.erase({target.verify, target.ca_file});
-            throw std::runtime_error("cannot load trusted CAs from '" +
-                                     (target.ca_file.empty() ? std::string("the system store") : target.ca_file) +
-                                     "': " + ec.message());
+            throw std::runtime_error(
+                "cannot load trusted CAs from '" +
+                (target.ca_file.empty() ? std::string("the system store") : target.ca_file) +
+                "': " + ec.message());
         }
     } else {
         context->set_verify_mode(ssl::verify_none);

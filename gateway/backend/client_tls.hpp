@@ -1,16 +1,15 @@
 // TLS client contexts for rtmps:// backend routes, built on first use and kept for the process.
 #pragma once
 
-#include "gateway/config/config.hpp"
-
 #include <boost/asio/ssl/context.hpp>
-
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "gateway/config/config.hpp"
 
 namespace rtmpgate::gateway::backend {
 

@@ -1,12 +1,12 @@
 #include "gateway/backend/link.hpp"
 
-#include "gateway/net/endpoint.hpp"
-#include "gateway/net/socket_stream.hpp"
-#include "protocol/handshake.hpp"
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
+
+#include "gateway/net/endpoint.hpp"
+#include "gateway/net/socket_stream.hpp"
+#include "protocol/handshake.hpp"
 
 namespace rtmpgate::gateway::backend {
 
@@ -28,8 +28,8 @@ struct pump_end {
 // Copies `from` to `to` until either fails; one buffer in flight, so a slow `to` stops reads
 // from `from` (the per-link byte bound is this buffer plus what each stream holds itself: for
 // an RTMPT client, the session's max_pending_output).
-asio::awaitable<pump_end> pump(byte_stream& from, byte_stream& to, bool from_backend, std::size_t buffer_size,
-                               std::atomic<std::uint64_t>& counter) {
+asio::awaitable<pump_end> pump(byte_stream& from, byte_stream& to, bool from_backend,
+                               std::size_t buffer_size, std::atomic<std::uint64_t>& counter) {
     const char* from_name = from_backend ? "backend" : "client";
     const char* to_name = from_backend ? "client" : "backend";
     std::vector<std::uint8_t> buffer(buffer_size);
@@ -37,30 +37,36 @@ asio::awaitable<pump_end> pump(byte_stream& from, byte_stream& to, bool from_bac
         auto [ec, n] = co_await from.read_some(asio::buffer(buffer));
         if (ec)
             co_return pump_end{from_backend,
-                               std::string(from_name) + (ec == asio::error::eof ? " closed" : ": " + ec.message())};
+                               std::string(from_name) +
+                                   (ec == asio::error::eof ? " closed" : ": " + ec.message())};
         const asio::const_buffer out[] = {asio::buffer(buffer.data(), n)};
         auto [wec, written] = co_await to.write(out);
-        if (wec) co_return pump_end{!from_backend, std::string(to_name) + " write: " + wec.message()};
+        if (wec)
+            co_return pump_end{!from_backend, std::string(to_name) + " write: " + wec.message()};
         counter += written;
     }
 }
 
 // Connects, with TLS when the route says so; throws system_error with a short reason.
-asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target& target, server_context& context) {
+asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target& target,
+                                                           server_context& context) {
     auto executor = co_await asio::this_coro::executor;
     const auto timeout = context.cfg.backend.connect_timeout;
     tcp::resolver resolver(executor);
     asio::steady_timer timer(executor, timeout);
-    auto resolved = co_await (resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow) ||
-                              timer.async_wait(use_nothrow));
+    auto resolved =
+        co_await (resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow) ||
+                  timer.async_wait(use_nothrow));
     if (resolved.index() == 1) throw std::runtime_error("resolving " + target.host + " timed out");
     auto [rec, endpoints] = std::get<0>(resolved);
     if (rec) throw std::runtime_error("resolving " + target.host + ": " + rec.message());
 
     tcp::socket socket(executor);
-    auto connected = co_await (asio::async_connect(socket, endpoints, use_nothrow) || timer.async_wait(use_nothrow));
+    auto connected = co_await (asio::async_connect(socket, endpoints, use_nothrow) ||
+                               timer.async_wait(use_nothrow));
     if (connected.index() == 1) throw std::runtime_error("connect timed out");
-    if (auto [cec, ep] = std::get<0>(connected); cec) throw std::runtime_error("connect: " + cec.message());
+    if (auto [cec, ep] = std::get<0>(connected); cec)
+        throw std::runtime_error("connect: " + cec.message());
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     const auto peer = format_endpoint(socket.remote_endpoint(ignored));
@@ -76,36 +82,48 @@ asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target&
     if (not_an_address) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
     if (target.verify) stream.set_verify_callback(ssl::host_name_verification(name));
     timer.expires_after(context.cfg.backend.handshake_timeout);
-    auto hs = co_await (stream.async_handshake(tls_stream::client, use_nothrow) || timer.async_wait(use_nothrow));
+    auto hs = co_await (stream.async_handshake(tls_stream::client, use_nothrow) ||
+                        timer.async_wait(use_nothrow));
     if (hs.index() == 1) throw std::runtime_error("TLS handshake timed out");
-    if (auto [hec] = std::get<0>(hs); hec) throw std::runtime_error("TLS handshake: " + hec.message());
+    if (auto [hec] = std::get<0>(hs); hec)
+        throw std::runtime_error("TLS handshake: " + hec.message());
     co_return std::make_unique<socket_stream<tls_stream>>(std::move(stream), peer, "rtmps");
 }
 
 // The RTMP client handshake towards the backend; returns bytes the backend sent after S2.
-asio::awaitable<std::vector<std::uint8_t>> handshake_backend(byte_stream& backend, server_context& context) {
+asio::awaitable<std::vector<std::uint8_t>> handshake_backend(byte_stream& backend,
+                                                             server_context& context) {
     protocol::handshake_client hs;
     std::vector<std::uint8_t> out;
     hs.start(out);
     const asio::const_buffer c0c1[] = {asio::buffer(out)};
-    if (auto [ec, n] = co_await backend.write(c0c1); ec) throw std::runtime_error("handshake write: " + ec.message());
+    if (auto [ec, n] = co_await backend.write(c0c1); ec)
+        throw std::runtime_error("handshake write: " + ec.message());
     std::vector<std::uint8_t> buffer(8192);
-    asio::steady_timer timer(co_await asio::this_coro::executor, context.cfg.backend.handshake_timeout);
+    asio::steady_timer timer(co_await asio::this_coro::executor,
+                             context.cfg.backend.handshake_timeout);
     while (!hs.done()) {
-        auto r = co_await (backend.read_some(asio::buffer(buffer)) || timer.async_wait(use_nothrow));
+        auto r =
+            co_await (backend.read_some(asio::buffer(buffer)) || timer.async_wait(use_nothrow));
         if (r.index() == 1) throw std::runtime_error("handshake timed out");
         auto [ec, n] = std::get<0>(r);
-        if (ec) throw std::runtime_error("handshake: backend " + (ec == asio::error::eof ? "closed" : ec.message()));
+        if (ec)
+            throw std::runtime_error("handshake: backend " +
+                                     (ec == asio::error::eof ? "closed" : ec.message()));
         out.clear();
         protocol::error_code perr;
         std::span<const std::uint8_t> in(buffer.data(), n);
         const auto used = hs.feed(in, out, perr);
-        if (perr && perr != protocol::error::need_more) throw std::runtime_error("handshake: " + perr.message());
+        if (perr && perr != protocol::error::need_more)
+            throw std::runtime_error("handshake: " + perr.message());
         if (!out.empty()) {
             const asio::const_buffer c2[] = {asio::buffer(out)};
-            if (auto [wec, w] = co_await backend.write(c2); wec) throw std::runtime_error("handshake write: " + wec.message());
+            if (auto [wec, w] = co_await backend.write(c2); wec)
+                throw std::runtime_error("handshake write: " + wec.message());
         }
-        if (hs.done()) co_return std::vector<std::uint8_t>(in.begin() + static_cast<std::ptrdiff_t>(used), in.end());
+        if (hs.done())
+            co_return std::vector<std::uint8_t>(in.begin() + static_cast<std::ptrdiff_t>(used),
+                                                in.end());
     }
     co_return std::vector<std::uint8_t>{};
 }

@@ -5,20 +5,20 @@
 // buffer at a time: a side that cannot take more stops the other side's reading.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-#include "gateway/net/byte_stream.hpp"
-#include "gateway/config/config.hpp"
-#include "gateway/rtmp/server_context.hpp"
-
 #include <string>
 #include <vector>
+
+#include "gateway/config/config.hpp"
+#include "gateway/net/asio.hpp"
+#include "gateway/net/byte_stream.hpp"
+#include "gateway/rtmp/server_context.hpp"
 
 namespace rtmpgate::gateway::backend {
 
 struct link_result {
-    bool spliced = false;     // false: the backend was never reached; the client can be told
+    bool spliced = false;         // false: the backend was never reached; the client can be told
     bool backend_failed = false;  // the backend side ended it (refused, timed out, closed, reset)
-    std::string reason;       // why the link ended, for the log
+    std::string reason;           // why the link ended, for the log
 };
 
 // Runs the link until either side ends. `replay`: the client's bytes after its C2, up to and

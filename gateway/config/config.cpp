@@ -1,8 +1,5 @@
 #include "gateway/config/config.hpp"
 
-#include "gateway/config/config_node.hpp"
-#include "gateway/config/config_scalars.hpp"
-
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +9,9 @@
 #include <memory>
 #include <optional>
 #include <span>
+
+#include "gateway/config/config_node.hpp"
+#include "gateway/config/config_scalars.hpp"
 
 namespace rtmpgate::gateway {
 
@@ -24,7 +24,8 @@ std::string endpoint::to_string() const {
 bool route::matches(std::string_view name) const { return app == "*" || app == name; }
 
 const route* config::find_route(std::string_view app) const {
-    const auto it = std::find_if(routes.begin(), routes.end(), [&](const route& r) { return r.matches(app); });
+    const auto it =
+        std::find_if(routes.begin(), routes.end(), [&](const route& r) { return r.matches(app); });
     return it == routes.end() ? nullptr : &*it;
 }
 
@@ -74,7 +75,9 @@ std::string read_file_name(const config_node& node) {
 void read_server_names(const config_node& node, std::vector<std::string>& names) {
     node.read_items(max_server_names, [&](const config_node& item) {
         auto name = item.as_string();
-        if (!is_host_name(name, true)) item.fail("expected a DNS name such as example.com or *.example.com (got " + quote_value(name) + ")");
+        if (!is_host_name(name, true))
+            item.fail("expected a DNS name such as example.com or *.example.com (got " +
+                      quote_value(name) + ")");
         names.push_back(std::move(name));
     });
     if (names.empty()) node.fail("needs at least one name");
@@ -85,10 +88,15 @@ void read_sni_entry(const config_node& node, tls_certificate& entry) {
     node.read_fields({
         {"certificate", [&](const config_node& n) { entry.certificate = read_file_name(n); }},
         {"private_key", [&](const config_node& n) { entry.private_key = read_file_name(n); }},
-        {"server_names", [&](const config_node& n) { read_server_names(n, entry.server_names); has_names = true; }},
+        {"server_names",
+         [&](const config_node& n) {
+             read_server_names(n, entry.server_names);
+             has_names = true;
+         }},
     });
     const auto missing = [&](std::string_view key) {
-        node.fail("missing " + std::string(key) + " (each entry needs certificate, private_key and server_names)");
+        node.fail("missing " + std::string(key) +
+                  " (each entry needs certificate, private_key and server_names)");
     };
     if (entry.certificate.empty()) missing("certificate");
     if (entry.private_key.empty()) missing("private_key");
@@ -99,24 +107,28 @@ void read_tls(const config_node& node, config::tls_t& tls) {
     node.read_fields({
         {"certificate", [&](const config_node& n) { tls.certificate = n.as_string(); }},
         {"private_key", [&](const config_node& n) { tls.private_key = n.as_string(); }},
-        {"sni", [&](const config_node& n) {
+        {"sni",
+         [&](const config_node& n) {
              n.read_items(max_sni_entries, [&](const config_node& item) {
                  read_sni_entry(item, tls.sni.emplace_back());
              });
          }},
-        {"handshake_timeout", [&](const config_node& n) { tls.handshake_timeout = n.as_duration(100ms, 5min); }},
+        {"handshake_timeout",
+         [&](const config_node& n) { tls.handshake_timeout = n.as_duration(100ms, 5min); }},
     });
 }
 
 void check_app_name(const config_node& node, const std::string& app) {
     if (app.empty()) node.fail("must not be empty (\"*\" matches any application)");
-    if (app.size() > max_app_length) node.fail("longer than " + std::to_string(max_app_length) + " characters");
+    if (app.size() > max_app_length)
+        node.fail("longer than " + std::to_string(max_app_length) + " characters");
     const bool printable = std::all_of(app.begin(), app.end(), [](char c) {
         return static_cast<unsigned char>(c) > 0x20 && c != 0x7F;
     });
     if (!printable) node.fail("must not contain spaces or control characters");
     if (app != "*" && app.find('*') != std::string::npos) {
-        node.fail("\"*\" alone matches any application; patterns are not supported (got " + quote_value(app) + ")");
+        node.fail("\"*\" alone matches any application; patterns are not supported (got " +
+                  quote_value(app) + ")");
     }
 }
 
@@ -161,7 +173,8 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
     }
     if (server_name) {
         r.backend.server_name = server_name->as_string();
-        if (!is_host_name(r.backend.server_name)) server_name->fail("expected a DNS name such as ingest.example.com");
+        if (!is_host_name(r.backend.server_name))
+            server_name->fail("expected a DNS name such as ingest.example.com");
     } else if (r.backend.tls) {
         r.backend.server_name = r.backend.host;
     }
@@ -179,23 +192,53 @@ void read_routes(const config_node& node, std::vector<route>& routes) {
 
 void read_limits(const config_node& node, config::limits_t& limits) {
     node.read_fields({
-        {"max_chunk_size", [&](const config_node& n) { limits.max_chunk_size = narrow<std::uint32_t>(n.as_size(128, max_rtmp_length)); }},
-        {"max_message_length", [&](const config_node& n) { limits.max_message_length = narrow<std::uint32_t>(n.as_size(4 * kib, max_rtmp_length)); }},
-        {"max_chunk_streams", [&](const config_node& n) { limits.max_chunk_streams = narrow<std::size_t>(n.as_unsigned(8, max_chunk_stream_count)); }},
-        {"max_connections", [&](const config_node& n) { limits.max_connections = narrow<std::size_t>(n.as_unsigned(1, 1'000'000)); }},
-        {"handshake_timeout", [&](const config_node& n) { limits.handshake_timeout = n.as_duration(100ms, 10min); }},
-        {"idle_timeout", [&](const config_node& n) { limits.idle_timeout = n.as_duration(1s, 24h); }},
+        {"max_chunk_size",
+         [&](const config_node& n) {
+             limits.max_chunk_size = narrow<std::uint32_t>(n.as_size(128, max_rtmp_length));
+         }},
+        {"max_message_length",
+         [&](const config_node& n) {
+             limits.max_message_length = narrow<std::uint32_t>(n.as_size(4 * kib, max_rtmp_length));
+         }},
+        {"max_chunk_streams",
+         [&](const config_node& n) {
+             limits.max_chunk_streams =
+                 narrow<std::size_t>(n.as_unsigned(8, max_chunk_stream_count));
+         }},
+        {"max_connections",
+         [&](const config_node& n) {
+             limits.max_connections = narrow<std::size_t>(n.as_unsigned(1, 1'000'000));
+         }},
+        {"handshake_timeout",
+         [&](const config_node& n) { limits.handshake_timeout = n.as_duration(100ms, 10min); }},
+        {"idle_timeout",
+         [&](const config_node& n) { limits.idle_timeout = n.as_duration(1s, 24h); }},
     });
 }
 
 void read_engine(const config_node& node, config::engine_t& engine) {
     node.read_fields({
-        {"chunk_size", [&](const config_node& n) { engine.chunk_size = narrow<std::uint32_t>(n.as_size(128, max_rtmp_length)); }},
-        {"window_ack_size", [&](const config_node& n) { engine.window_ack_size = narrow<std::uint32_t>(n.as_size(kib, max_window)); }},
-        {"peer_bandwidth", [&](const config_node& n) { engine.peer_bandwidth = narrow<std::uint32_t>(n.as_size(kib, max_window)); }},
+        {"chunk_size",
+         [&](const config_node& n) {
+             engine.chunk_size = narrow<std::uint32_t>(n.as_size(128, max_rtmp_length));
+         }},
+        {"window_ack_size",
+         [&](const config_node& n) {
+             engine.window_ack_size = narrow<std::uint32_t>(n.as_size(kib, max_window));
+         }},
+        {"peer_bandwidth",
+         [&](const config_node& n) {
+             engine.peer_bandwidth = narrow<std::uint32_t>(n.as_size(kib, max_window));
+         }},
         {"gop_cache", [&](const config_node& n) { engine.gop_cache = n.as_bool(); }},
-        {"gop_cache_max_bytes", [&](const config_node& n) { engine.gop_cache_max_bytes = narrow<std::size_t>(n.as_size(64 * kib, gib)); }},
-        {"player_queue_bytes", [&](const config_node& n) { engine.player_queue_bytes = narrow<std::size_t>(n.as_size(64 * kib, gib)); }},
+        {"gop_cache_max_bytes",
+         [&](const config_node& n) {
+             engine.gop_cache_max_bytes = narrow<std::size_t>(n.as_size(64 * kib, gib));
+         }},
+        {"player_queue_bytes",
+         [&](const config_node& n) {
+             engine.player_queue_bytes = narrow<std::size_t>(n.as_size(64 * kib, gib));
+         }},
     });
 }
 
@@ -204,31 +247,50 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
         // librtmp re-polls the moment an empty reply arrives, so the hold must be long
         // enough to matter and short enough that a client's next /send is not delayed by it.
         {"idle_hold", [&](const config_node& n) { rtmpt.idle_hold = n.as_duration(10ms, 30s); }},
-        {"session_timeout", [&](const config_node& n) { rtmpt.session_timeout = n.as_duration(1s, 10min); }},
-        {"max_sessions", [&](const config_node& n) { rtmpt.max_sessions = narrow<std::size_t>(n.as_unsigned(1, 1'000'000)); }},
-        {"max_body", [&](const config_node& n) { rtmpt.max_body = narrow<std::size_t>(n.as_size(64 * kib, 256 * mib)); }},
-        {"max_pending_output", [&](const config_node& n) { rtmpt.max_pending_output = narrow<std::size_t>(n.as_size(64 * kib, gib)); }},
-        {"gap_timeout", [&](const config_node& n) { rtmpt.gap_timeout = n.as_duration(100ms, 5min); }},
-        {"node_id", [&](const config_node& n) {
+        {"session_timeout",
+         [&](const config_node& n) { rtmpt.session_timeout = n.as_duration(1s, 10min); }},
+        {"max_sessions",
+         [&](const config_node& n) {
+             rtmpt.max_sessions = narrow<std::size_t>(n.as_unsigned(1, 1'000'000));
+         }},
+        {"max_body",
+         [&](const config_node& n) {
+             rtmpt.max_body = narrow<std::size_t>(n.as_size(64 * kib, 256 * mib));
+         }},
+        {"max_pending_output",
+         [&](const config_node& n) {
+             rtmpt.max_pending_output = narrow<std::size_t>(n.as_size(64 * kib, gib));
+         }},
+        {"gap_timeout",
+         [&](const config_node& n) { rtmpt.gap_timeout = n.as_duration(100ms, 5min); }},
+        {"node_id",
+         [&](const config_node& n) {
              rtmpt.node_id = n.as_string();
              // Session ids are read by ffmpeg into 64 bytes and matched by HAProxy on this prefix.
              const bool alnum = std::all_of(rtmpt.node_id.begin(), rtmpt.node_id.end(), [](char c) {
                  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
              });
              if (!alnum || rtmpt.node_id.size() > 16) {
-                 n.fail("must be at most 16 letters and digits (got " + quote_value(rtmpt.node_id) + ")");
+                 n.fail("must be at most 16 letters and digits (got " + quote_value(rtmpt.node_id) +
+                        ")");
              }
          }},
-        {"connection_idle_timeout", [&](const config_node& n) { rtmpt.connection_idle_timeout = n.as_duration(1s, 24h); }},
+        {"connection_idle_timeout",
+         [&](const config_node& n) { rtmpt.connection_idle_timeout = n.as_duration(1s, 24h); }},
         {"quick_ack", [&](const config_node& n) { rtmpt.quick_ack = n.as_bool(); }},
     });
 }
 
 void read_backend(const config_node& node, config::backend_t& backend) {
     node.read_fields({
-        {"connect_timeout", [&](const config_node& n) { backend.connect_timeout = n.as_duration(100ms, 5min); }},
-        {"handshake_timeout", [&](const config_node& n) { backend.handshake_timeout = n.as_duration(100ms, 5min); }},
-        {"link_buffer_bytes", [&](const config_node& n) { backend.link_buffer_bytes = narrow<std::size_t>(n.as_size(4 * kib, gib)); }},
+        {"connect_timeout",
+         [&](const config_node& n) { backend.connect_timeout = n.as_duration(100ms, 5min); }},
+        {"handshake_timeout",
+         [&](const config_node& n) { backend.handshake_timeout = n.as_duration(100ms, 5min); }},
+        {"link_buffer_bytes",
+         [&](const config_node& n) {
+             backend.link_buffer_bytes = narrow<std::size_t>(n.as_size(4 * kib, gib));
+         }},
     });
 }
 
@@ -261,22 +323,27 @@ void check_agreement(const config& c, const config_source& source) {
                 const auto& name = c.tls.sni[i].server_names[n];
                 const auto& earlier = c.tls.sni[j].server_names;
                 if (std::find(earlier.begin(), earlier.end(), name) != earlier.end()) {
-                    fail("tls.sni[" + std::to_string(i) + "].server_names[" + std::to_string(n) + "]",
-                         "\"" + name + "\" is already served by tls.sni[" + std::to_string(j) + "]");
+                    fail(
+                        "tls.sni[" + std::to_string(i) + "].server_names[" + std::to_string(n) +
+                            "]",
+                        "\"" + name + "\" is already served by tls.sni[" + std::to_string(j) + "]");
                 }
             }
         }
     }
 
     const std::pair<std::string_view, const endpoint*> listeners[] = {
-        {"listeners.http", &c.listeners.http}, {"listeners.https", &c.listeners.https},
-        {"listeners.rtmp", &c.listeners.rtmp}, {"listeners.admin", &c.listeners.admin}};
+        {"listeners.http", &c.listeners.http},
+        {"listeners.https", &c.listeners.https},
+        {"listeners.rtmp", &c.listeners.rtmp},
+        {"listeners.admin", &c.listeners.admin}};
     for (std::size_t i = 0; i < std::size(listeners); ++i) {
         for (std::size_t j = 0; j < i; ++j) {
             const auto& a = *listeners[i].second;
             const auto& b = *listeners[j].second;
             if (a.enabled && b.enabled && a.port != 0 && a.port == b.port && a.host == b.host) {
-                fail(listeners[i].first, "same address as " + std::string(listeners[j].first) + " (" + a.to_string() + ")");
+                fail(listeners[i].first, "same address as " + std::string(listeners[j].first) +
+                                             " (" + a.to_string() + ")");
             }
         }
     }
@@ -285,12 +352,15 @@ void check_agreement(const config& c, const config_source& source) {
     }
 
     if (c.engine.chunk_size > c.limits.max_chunk_size) {
-        fail(source.lines.contains("engine.chunk_size") ? "engine.chunk_size" : "limits.max_chunk_size",
-             "engine.chunk_size (" + std::to_string(c.engine.chunk_size) + ") is above limits.max_chunk_size (" +
-                 std::to_string(c.limits.max_chunk_size) + ")");
+        fail(source.lines.contains("engine.chunk_size") ? "engine.chunk_size"
+                                                        : "limits.max_chunk_size",
+             "engine.chunk_size (" + std::to_string(c.engine.chunk_size) +
+                 ") is above limits.max_chunk_size (" + std::to_string(c.limits.max_chunk_size) +
+                 ")");
     }
     if (c.rtmpt.session_timeout <= c.rtmpt.idle_hold) {
-        fail(source.lines.contains("rtmpt.session_timeout") ? "rtmpt.session_timeout" : "rtmpt.idle_hold",
+        fail(source.lines.contains("rtmpt.session_timeout") ? "rtmpt.session_timeout"
+                                                            : "rtmpt.idle_hold",
              "rtmpt.session_timeout (" + format_duration(c.rtmpt.session_timeout) +
                  ") must be longer than rtmpt.idle_hold (" + format_duration(c.rtmpt.idle_hold) +
                  "), or held polls expire their session");
@@ -303,7 +373,8 @@ int mark_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 
 
 config parse_config(std::string_view yaml_text, std::string_view source_name) {
     config_source source{std::string(source_name), {}};
-    if (yaml_text.size() > max_config_bytes) source.fail("", 1, "larger than 1MiB: not a configuration file?");
+    if (yaml_text.size() > max_config_bytes)
+        source.fail("", 1, "larger than 1MiB: not a configuration file?");
 
     std::vector<YAML::Node> documents;
     try {
@@ -315,7 +386,8 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
         source.fail("", 1, "empty configuration (config/rtmpgate.yaml shows every setting)");
     }
     if (documents.size() > 1) {
-        source.fail("", mark_line(documents[1].Mark()), "a second YAML document starts here; write one mapping of settings");
+        source.fail("", mark_line(documents[1].Mark()),
+                    "a second YAML document starts here; write one mapping of settings");
     }
 
     config c;
@@ -325,12 +397,14 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
             {"listeners", [&](const config_node& n) { read_listeners(n, c.listeners); }},
             {"tls", [&](const config_node& n) { read_tls(n, c.tls); }},
             {"routes", [&](const config_node& n) { read_routes(n, c.routes); }},
-            {"threads", [&](const config_node& n) { c.threads = narrow<unsigned>(n.as_unsigned(0, 256)); }},
+            {"threads",
+             [&](const config_node& n) { c.threads = narrow<unsigned>(n.as_unsigned(0, 256)); }},
             {"limits", [&](const config_node& n) { read_limits(n, c.limits); }},
             {"engine", [&](const config_node& n) { read_engine(n, c.engine); }},
             {"rtmpt", [&](const config_node& n) { read_rtmpt(n, c.rtmpt); }},
             {"backend", [&](const config_node& n) { read_backend(n, c.backend); }},
-            {"shutdown_grace", [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
+            {"shutdown_grace",
+             [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
             {"log_level", [&](const config_node& n) { read_log_level(n, c.log_level); }},
         });
     } catch (const YAML::Exception& e) {
@@ -342,8 +416,11 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
 }
 
 config load_config(const std::string& path) {
-    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-    const auto cannot_read = [&] { throw config_error(path + ": cannot read: " + std::strerror(errno)); };
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                               &std::fclose);
+    const auto cannot_read = [&] {
+        throw config_error(path + ": cannot read: " + std::strerror(errno));
+    };
     if (!file) cannot_read();
 
     std::string text;
@@ -351,10 +428,12 @@ config load_config(const std::string& path) {
     while (true) {
         const auto n = std::fread(buffer, 1, sizeof buffer, file.get());
         text.append(buffer, n);
-        if (text.size() > max_config_bytes) throw config_error(path + ": larger than 1MiB: not a configuration file?");
+        if (text.size() > max_config_bytes)
+            throw config_error(path + ": larger than 1MiB: not a configuration file?");
         if (n < sizeof buffer) break;
     }
-    if (std::ferror(file.get())) cannot_read();  // e.g. EISDIR: fopen opens a directory, fread fails
+    if (std::ferror(file.get()))
+        cannot_read();  // e.g. EISDIR: fopen opens a directory, fread fails
     return parse_config(text, path);
 }
 

@@ -2,8 +2,8 @@
 //
 // parse_config() reads the YAML text strictly: every key must be known (at any depth), every value
 // must have the right type and lie in its range, and the settings must agree with each other
-// (a certificate needs its key, https needs a certificate, engine.chunk_size <= limits.max_chunk_size).
-// Anything else throws config_error with ONE line:
+// (a certificate needs its key, https needs a certificate, engine.chunk_size <=
+// limits.max_chunk_size). Anything else throws config_error with ONE line:
 //
 //     <file>:<line>: <full.key.path>: <what is wrong>        e.g.
 //     config/rtmpgate.yaml:12: engine.chunk_size: must be between 128 and 16777215 (got 64)
@@ -33,7 +33,7 @@ using std::chrono::milliseconds;
 // A listening address: "0.0.0.0:80", "[::1]:1935", "127.0.0.1:0" (port chosen by the system).
 // "" or absent means the listener is disabled. The host is an IP address, not a name.
 struct endpoint {
-    std::string host;        // as written, brackets removed for IPv6
+    std::string host;  // as written, brackets removed for IPv6
     std::uint16_t port = 0;
     bool enabled = false;
 
@@ -43,18 +43,19 @@ struct endpoint {
 
 // Where a proxied route connects: "rtmp://host[:port]" (TCP) or "rtmps://host[:port]" (TLS).
 struct backend_target {
-    std::string host;               // a name or an IP address; brackets removed for IPv6
-    std::uint16_t port = 1935;      // default 1935 for rtmp://, 443 for rtmps://
-    bool tls = false;               // rtmps://
-    bool verify = true;             // rtmps: verify the backend's certificate chain and name
-    std::string ca_file;            // rtmps: trusted CAs (PEM); empty: the system's default store
-    std::string server_name;        // rtmps: SNI and the name verified; set to host unless given
+    std::string host;           // a name or an IP address; brackets removed for IPv6
+    std::uint16_t port = 1935;  // default 1935 for rtmp://, 443 for rtmps://
+    bool tls = false;           // rtmps://
+    bool verify = true;         // rtmps: verify the backend's certificate chain and name
+    std::string ca_file;        // rtmps: trusted CAs (PEM); empty: the system's default store
+    std::string server_name;    // rtmps: SNI and the name verified; set to host unless given
 };
 
 struct route {
-    std::string app;         // exact application name, or "*" for any
-    bool to_engine = true;   // "engine"
-    backend_target backend;  // for "rtmp://host[:port]" (default 1935) / "rtmps://host[:port]" (default 443)
+    std::string app;        // exact application name, or "*" for any
+    bool to_engine = true;  // "engine"
+    backend_target
+        backend;  // for "rtmp://host[:port]" (default 1935) / "rtmps://host[:port]" (default 443)
 
     // True if this route takes connections to `app` (the application of the client's connect).
     bool matches(std::string_view app) const;
@@ -73,21 +74,23 @@ struct config {
     } listeners;
 
     struct tls_t {
-        std::string certificate, private_key;  // default pair (PEM files); required if https is enabled
-        std::vector<tls_certificate> sni;      // extra pairs chosen by server name
+        std::string certificate,
+            private_key;                   // default pair (PEM files); required if https is enabled
+        std::vector<tls_certificate> sni;  // extra pairs chosen by server name
         milliseconds handshake_timeout{10000};
     } tls;
 
-    std::vector<route> routes{route{"*", true, {}}};  // first match wins; default: one "*" -> engine
-    unsigned threads = 0;                           // 0: one per core
+    std::vector<route> routes{
+        route{"*", true, {}}};  // first match wins; default: one "*" -> engine
+    unsigned threads = 0;       // 0: one per core
 
     struct limits_t {
         std::uint32_t max_chunk_size = 1 << 20;      // largest Set Chunk Size a peer may ask for
         std::uint32_t max_message_length = 8 << 20;  // largest RTMP message accepted
         std::size_t max_chunk_streams = 64;          // chunk streams open at once per connection
         std::size_t max_connections = 10000;         // client connections at once (all listeners)
-        milliseconds handshake_timeout{10000};       // RTMP handshake + connect must complete in this
-        milliseconds idle_timeout{60000};            // no byte received from a client for this long
+        milliseconds handshake_timeout{10000};  // RTMP handshake + connect must complete in this
+        milliseconds idle_timeout{60000};       // no byte received from a client for this long
     } limits;
 
     struct engine_t {

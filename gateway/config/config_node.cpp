@@ -1,26 +1,33 @@
 #include "gateway/config/config_node.hpp"
 
-#include "gateway/config/config_scalars.hpp"
-
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
+
+#include "gateway/config/config_scalars.hpp"
 
 namespace rtmpgate::gateway {
 
 namespace {
 
 // yaml-cpp counts lines from 0 and gives null marks (-1) to nodes it made up.
-int line_or(const YAML::Mark& mark, int fallback) { return mark.line >= 0 ? mark.line + 1 : fallback; }
+int line_or(const YAML::Mark& mark, int fallback) {
+    return mark.line >= 0 ? mark.line + 1 : fallback;
+}
 
 std::string describe(const YAML::Node& node) {
     switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return quote_value(node.Scalar());
-    case YAML::NodeType::Undefined: break;
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Scalar:
+            return quote_value(node.Scalar());
+        case YAML::NodeType::Undefined:
+            break;
     }
     return "nothing";
 }
@@ -69,11 +76,13 @@ void config_node::read_fields(std::initializer_list<field> fields) const {
         // A copy: the iterator hands out a proxy, and a reference into it would outlive it.
         const YAML::Node key_node = it->first;
         const int key_line = line_or(key_node.Mark(), line_);
-        if (!key_node.IsScalar()) source_->fail(path_, key_line, "expected a key name (got " + describe(key_node) + ")");
+        if (!key_node.IsScalar())
+            source_->fail(path_, key_line, "expected a key name (got " + describe(key_node) + ")");
         const std::string& key = key_node.Scalar();
         const std::string path = child_path(key);
 
-        const auto known = std::find_if(fields.begin(), fields.end(), [&](const field& f) { return f.key == key; });
+        const auto known = std::find_if(fields.begin(), fields.end(),
+                                        [&](const field& f) { return f.key == key; });
         if (known == fields.end()) {
             std::string names;
             for (const auto& f : fields) {
@@ -85,29 +94,34 @@ void config_node::read_fields(std::initializer_list<field> fields) const {
         // yaml-cpp keeps both copies of a repeated key and lookups see only the first; the file
         // would then silently mean something other than what its last line says.
         if (const auto first = seen.find(key); first != seen.end()) {
-            source_->fail(path, key_line, "repeated key (first at line " + std::to_string(first->second) + ")");
+            source_->fail(path, key_line,
+                          "repeated key (first at line " + std::to_string(first->second) + ")");
         }
         seen.emplace(key, key_line);
         known->read(config_node(it->second, path, key_line, *source_));
     }
 }
 
-void config_node::read_items(std::size_t max_items, const std::function<void(const config_node&)>& read) const {
+void config_node::read_items(std::size_t max_items,
+                             const std::function<void(const config_node&)>& read) const {
     if (node_.IsNull()) return;
     if (!node_.IsSequence()) fail("expected a list (got " + describe(node_) + ")");
     // Checked before walking: aliases can make a short file describe a very long list.
     if (node_.size() > max_items) {
-        fail("too many entries (" + std::to_string(node_.size()) + "; at most " + std::to_string(max_items) + ")");
+        fail("too many entries (" + std::to_string(node_.size()) + "; at most " +
+             std::to_string(max_items) + ")");
     }
     std::size_t index = 0;
     for (auto it = node_.begin(); it != node_.end(); ++it, ++index) {
         const YAML::Node& item = *it;
-        read(config_node(item, path_ + "[" + std::to_string(index) + "]", line_or(item.Mark(), line_), *source_));
+        read(config_node(item, path_ + "[" + std::to_string(index) + "]",
+                         line_or(item.Mark(), line_), *source_));
     }
 }
 
 std::string config_node::scalar(std::string_view expected) const {
-    if (!node_.IsScalar()) fail("expected " + std::string(expected) + " (got " + describe(node_) + ")");
+    if (!node_.IsScalar())
+        fail("expected " + std::string(expected) + " (got " + describe(node_) + ")");
     return node_.Scalar();
 }
 
@@ -129,7 +143,8 @@ std::uint64_t config_node::as_unsigned(std::uint64_t min, std::uint64_t max) con
     const auto value = parse_unsigned(text);
     if (!value) fail(value.error());
     if (*value < min || *value > max) {
-        fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " + text.substr(0, 64) + ")");
+        fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+             text.substr(0, 64) + ")");
     }
     return *value;
 }
@@ -139,7 +154,8 @@ milliseconds config_node::as_duration(milliseconds min, milliseconds max) const 
     const auto value = parse_duration(text);
     if (!value) fail(value.error());
     if (*value < min || *value > max) {
-        fail("must be between " + format_duration(min) + " and " + format_duration(max) + " (got " + text.substr(0, 64) + ")");
+        fail("must be between " + format_duration(min) + " and " + format_duration(max) + " (got " +
+             text.substr(0, 64) + ")");
     }
     return *value;
 }
@@ -149,7 +165,8 @@ std::uint64_t config_node::as_size(std::uint64_t min, std::uint64_t max) const {
     const auto value = parse_size(text);
     if (!value) fail(value.error());
     if (*value < min || *value > max) {
-        fail("must be between " + format_size(min) + " and " + format_size(max) + " (got " + text.substr(0, 64) + ")");
+        fail("must be between " + format_size(min) + " and " + format_size(max) + " (got " +
+             text.substr(0, 64) + ")");
     }
     return *value;
 }
@@ -157,7 +174,8 @@ std::uint64_t config_node::as_size(std::uint64_t min, std::uint64_t max) const {
 endpoint config_node::as_endpoint() const {
     if (node_.IsNull()) return endpoint{};
     // `[::1]:1935` unquoted is YAML flow-list syntax.
-    if (node_.IsSequence()) fail("expected an address such as 0.0.0.0:1935; quote IPv6 ones: \"[::1]:1935\"");
+    if (node_.IsSequence())
+        fail("expected an address such as 0.0.0.0:1935; quote IPv6 ones: \"[::1]:1935\"");
     const auto value = parse_endpoint(scalar("an address such as 0.0.0.0:1935"));
     if (!value) fail(value.error());
     return *value;

@@ -3,8 +3,6 @@
 // file, the line and the path. Used by parse_config; the schema itself lives in config.cpp.
 #pragma once
 
-#include "gateway/config/config.hpp"
-
 #include <yaml-cpp/node/node.h>
 
 #include <cstdint>
@@ -14,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/config/config.hpp"
+
 namespace rtmpgate::gateway {
 
 // The document being read: its name for messages, and the line of every key path met so far,
@@ -22,8 +22,8 @@ struct config_source {
     std::string name;
     std::map<std::string, int, std::less<>> lines;
 
-    // The line of `path`, else of its nearest recorded parent ("a.b[2].c" -> "a.b[2]" -> "a.b" -> "a"),
-    // else 1.
+    // The line of `path`, else of its nearest recorded parent ("a.b[2].c" -> "a.b[2]" -> "a.b" ->
+    // "a"), else 1.
     int line_of(std::string_view path) const;
 
     // Throws config_error "<name>:<line>: <path>: <what>" (without "<path>: " when path is empty).
@@ -44,7 +44,8 @@ public:
 
     // Reads this node as a mapping whose keys are all among `fields`, calling each present key's
     // reader in document order with the value (its line is the key's line). Null reads as an empty
-    // mapping. Fails on another node type, an unknown key (listing the known ones) or a repeated key.
+    // mapping. Fails on another node type, an unknown key (listing the known ones) or a repeated
+    // key.
     struct field {
         std::string_view key;
         std::function<void(const config_node&)> read;
@@ -53,7 +54,8 @@ public:
 
     // Reads this node as a list of at most `max_items` elements (null reads as empty), calling
     // `read` on each; element paths are "<path>[<index from 0>]".
-    void read_items(std::size_t max_items, const std::function<void(const config_node&)>& read) const;
+    void read_items(std::size_t max_items,
+                    const std::function<void(const config_node&)>& read) const;
 
     // Scalars. Null is not a value: "key:" with nothing after fails (use "" for an empty string).
     std::string as_string() const;

@@ -40,7 +40,8 @@ scalar_result<std::uint64_t> parse_scaled(std::string_view text, const std::arra
     const auto u = std::find_if(units.begin(), units.end(),
                                 [&](const unit& candidate) { return candidate.suffix == suffix; });
     if (digits.empty() || u == units.end()) {
-        return reject<std::uint64_t>("expected " + std::string(forms) + " (got " + quote_value(text) + ")");
+        return reject<std::uint64_t>("expected " + std::string(forms) + " (got " +
+                                     quote_value(text) + ")");
     }
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
@@ -107,8 +108,8 @@ bool split_host_port(std::string_view text, std::string_view& host,
 }  // namespace
 
 scalar_result<milliseconds> parse_duration(std::string_view text) {
-    static constexpr std::array<unit, 5> units{{
-        {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+    static constexpr std::array<unit, 5> units{
+        {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
     auto ms = parse_scaled(text, units,
                            "a whole number with a unit ms, s, m or h, e.g. 200ms or 45s "
                            "(a plain number is milliseconds)");
@@ -120,9 +121,10 @@ scalar_result<milliseconds> parse_duration(std::string_view text) {
 }
 
 scalar_result<std::uint64_t> parse_size(std::string_view text) {
-    static constexpr std::array<unit, 4> units{{
-        {"", 1}, {"KiB", std::uint64_t{1} << 10}, {"MiB", std::uint64_t{1} << 20},
-        {"GiB", std::uint64_t{1} << 30}}};
+    static constexpr std::array<unit, 4> units{{{"", 1},
+                                                {"KiB", std::uint64_t{1} << 10},
+                                                {"MiB", std::uint64_t{1} << 20},
+                                                {"GiB", std::uint64_t{1} << 30}}};
     return parse_scaled(text, units,
                         "a whole number with a unit KiB, MiB or GiB, e.g. 64KiB or 4MiB "
                         "(a plain number is bytes)");
@@ -136,7 +138,8 @@ scalar_result<std::uint64_t> parse_unsigned(std::string_view text) {
 scalar_result<endpoint> parse_endpoint(std::string_view text) {
     if (text.empty()) return endpoint{};
     const auto form = [&] {
-        return " (got " + quote_value(text) + "; expected IPv4:port, [IPv6]:port, or \"\" to disable)";
+        return " (got " + quote_value(text) +
+               "; expected IPv4:port, [IPv6]:port, or \"\" to disable)";
     };
     std::string_view host;
     std::optional<std::string_view> port_text;
@@ -152,15 +155,16 @@ scalar_result<endpoint> parse_endpoint(std::string_view text) {
     // Listeners bind, so the host must be an address: names would need resolving and may yield
     // several addresses.
     if (!is_ip_address(bracketed ? AF_INET6 : AF_INET, host)) {
-        return reject<endpoint>(std::string(bracketed ? "not an IPv6 address" : "not an IPv4 address") +
-                                form());
+        return reject<endpoint>(
+            std::string(bracketed ? "not an IPv6 address" : "not an IPv4 address") + form());
     }
     return endpoint{std::string(host), port, true};
 }
 
 scalar_result<route_target> parse_route_target(std::string_view text) {
     const auto form = [&] {
-        return " (got " + quote_value(text) + "; expected engine, rtmp://host[:port] or rtmps://host[:port])";
+        return " (got " + quote_value(text) +
+               "; expected engine, rtmp://host[:port] or rtmps://host[:port])";
     };
     if (text == "engine") return route_target{};
 
@@ -180,7 +184,8 @@ scalar_result<route_target> parse_route_target(std::string_view text) {
     if (rest.find_first_of("/?#@") != std::string_view::npos) {
         return reject<route_target>(
             "must be only a scheme, host and port: the client's app and stream go to the backend "
-            "unchanged" + form());
+            "unchanged" +
+            form());
     }
     std::string_view host;
     std::optional<std::string_view> port_text;
@@ -188,8 +193,9 @@ scalar_result<route_target> parse_route_target(std::string_view text) {
     if (!split_host_port(rest, host, port_text, bracketed)) {
         return reject<route_target>("not a host and port" + form());
     }
-    const bool host_ok = bracketed ? is_ip_address(AF_INET6, host)
-                                   : is_host_name(host) && (!looks_numeric(host) || is_ip_address(AF_INET, host));
+    const bool host_ok =
+        bracketed ? is_ip_address(AF_INET6, host)
+                  : is_host_name(host) && (!looks_numeric(host) || is_ip_address(AF_INET, host));
     if (!host_ok) return reject<route_target>("not a host name or address" + form());
     if (port_text && (!parse_port(*port_text, target.backend.port) || target.backend.port == 0)) {
         return reject<route_target>("port must be a number from 1 to 65535" + form());
@@ -221,7 +227,8 @@ bool is_host_name(std::string_view text, bool allow_wildcard) {
             continue;
         }
         const char c = text[i];
-        const bool allowed = is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+        const bool allowed =
+            is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
         if (!allowed) return false;
     }
     return true;
@@ -236,10 +243,12 @@ std::string format_duration(milliseconds value) {
 }
 
 std::string format_size(std::uint64_t bytes) {
-    static constexpr std::array<unit, 3> units{{
-        {"GiB", std::uint64_t{1} << 30}, {"MiB", std::uint64_t{1} << 20}, {"KiB", std::uint64_t{1} << 10}}};
+    static constexpr std::array<unit, 3> units{{{"GiB", std::uint64_t{1} << 30},
+                                                {"MiB", std::uint64_t{1} << 20},
+                                                {"KiB", std::uint64_t{1} << 10}}};
     for (const auto& u : units) {
-        if (bytes != 0 && bytes % u.factor == 0) return std::to_string(bytes / u.factor) + std::string(u.suffix);
+        if (bytes != 0 && bytes % u.factor == 0)
+            return std::to_string(bytes / u.factor) + std::string(u.suffix);
     }
     return std::to_string(bytes);
 }

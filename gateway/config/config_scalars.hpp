@@ -10,14 +10,13 @@
 //              app is passed to the backend unchanged); host a name, IPv4 or [IPv6]; port 1..65535
 #pragma once
 
-#include "gateway/config/config.hpp"
-
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "gateway/config/config.hpp"
 
 namespace rtmpgate::gateway {
 

@@ -1,10 +1,10 @@
 #include "gateway/engine/session.hpp"
 
+#include <algorithm>
+
 #include "gateway/net/log.hpp"
 #include "protocol/aggregate.hpp"
 #include "protocol/control.hpp"
-
-#include <algorithm>
 
 namespace rtmpgate::gateway::engine {
 
@@ -25,8 +25,11 @@ std::string without_query(std::string_view name) {
 // The stream's handle on a player: hops from the publisher's strand to the player's.
 class session::player final : public subscriber {
 public:
-    player(std::weak_ptr<session> owner, asio::any_io_executor strand, std::uint32_t message_stream_id)
-        : owner_(std::move(owner)), strand_(std::move(strand)), message_stream_id_(message_stream_id) {}
+    player(std::weak_ptr<session> owner, asio::any_io_executor strand,
+           std::uint32_t message_stream_id)
+        : owner_(std::move(owner)),
+          strand_(std::move(strand)),
+          message_stream_id_(message_stream_id) {}
 
     void deliver(const message& m, media_class c) override {
         asio::post(strand_, [owner = owner_, id = message_stream_id_, m, c] {
@@ -52,7 +55,10 @@ private:
 
 session::session(output& out, asio::any_io_executor strand, stream_registry& streams,
                  session_settings settings, std::string log_id)
-    : out_(&out), strand_(std::move(strand)), streams_(streams), settings_(settings),
+    : out_(&out),
+      strand_(std::move(strand)),
+      streams_(streams),
+      settings_(settings),
       log_id_(std::move(log_id)) {}
 
 session::~session() { stop(); }
@@ -75,9 +81,12 @@ void session::stop() {
 
 const char* session::role() const noexcept {
     switch (last_role_) {
-        case binding::kind::publishing: return "publisher";
-        case binding::kind::playing: return "player";
-        case binding::kind::none: break;
+        case binding::kind::publishing:
+            return "publisher";
+        case binding::kind::playing:
+            return "player";
+        case binding::kind::none:
+            break;
     }
     return "none";
 }
@@ -123,7 +132,8 @@ void session::on_publisher_media(binding& b, const message& m) {
                 message metadata = m;
                 metadata.payload = std::move(*payload);
                 metadata.message_type_id = static_cast<std::uint8_t>(message_type::data_amf0);
-                if (m.type() == message_type::data_amf3) metadata.message_type_id = m.message_type_id;
+                if (m.type() == message_type::data_amf3)
+                    metadata.message_type_id = m.message_type_id;
                 b.target->publish_metadata(metadata);
             } else {
                 b.target->publish(m);
@@ -160,9 +170,10 @@ void session::on_command(const protocol::command& c, std::uint32_t message_strea
         if (!p || !b || b->role != binding::kind::playing) return;
         b->paused = p->pause;
         b->wait_keyframe = !p->pause;  // resume where a decoder can start
-        out_->send(protocol::make_on_status(b->message_stream_id, "status",
-                                            p->pause ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
-                                            p->pause ? "Paused." : "Unpaused."));
+        out_->send(protocol::make_on_status(
+            b->message_stream_id, "status",
+            p->pause ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
+            p->pause ? "Paused." : "Unpaused."));
     } else if (name == "receiveAudio" || name == "receiveVideo") {
         auto r = protocol::parse_receive_media(c);
         auto* b = find(message_stream_id);
@@ -185,7 +196,8 @@ void session::on_command(const protocol::command& c, std::uint32_t message_strea
 
 void session::on_create_stream(const protocol::command& c) {
     if (bindings_.size() >= max_streams_per_connection) {
-        out_->send(protocol::make_error(c.transaction_id, "NetConnection.Call.Failed", "Too many streams."));
+        out_->send(protocol::make_error(c.transaction_id, "NetConnection.Call.Failed",
+                                        "Too many streams."));
         return;
     }
     binding b;
@@ -216,7 +228,8 @@ void session::on_publish(const protocol::command& c, std::uint32_t message_strea
     b->target = std::move(target);
     last_role_ = b->role;
     last_stream_name_ = app_ + "/" + name;
-    out_->send(protocol::make_user_control(protocol::user_control_event::stream_begin, message_stream_id));
+    out_->send(
+        protocol::make_user_control(protocol::user_control_event::stream_begin, message_stream_id));
     out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Publish.Start",
                                         name + " is now published."));
     log::info(log_id_, ": publishing ", last_stream_name_);
@@ -263,11 +276,13 @@ void session::on_play(const protocol::command& c, std::uint32_t message_stream_i
 void session::send_play_start(binding& b, std::vector<message> initial) {
     const auto id = b.message_stream_id;
     out_->send(protocol::make_user_control(protocol::user_control_event::stream_begin, id));
-    out_->send(protocol::make_on_status(id, "status", "NetStream.Play.Reset", "Playing and resetting."));
+    out_->send(
+        protocol::make_on_status(id, "status", "NetStream.Play.Reset", "Playing and resetting."));
     out_->send(protocol::make_on_status(id, "status", "NetStream.Play.Start", "Started playing."));
     // Flash players need this to read the stream's bytes; others ignore it.
     const amf_value allow[] = {amf_value::make_boolean(true), amf_value::make_boolean(true)};
-    out_->send(protocol::make_data(protocol::chunk_stream::stream_command, id, "|RtmpSampleAccess", allow));
+    out_->send(protocol::make_data(protocol::chunk_stream::stream_command, id, "|RtmpSampleAccess",
+                                   allow));
     b.wait_keyframe = false;
     for (const auto& m : initial) deliver(id, m, classify(m));
     log::info(log_id_, ": playing ", last_stream_name_);
@@ -288,9 +303,9 @@ void session::deliver(std::uint32_t message_stream_id, const message& m, media_c
     }
     message copy = m;
     copy.message_stream_id = message_stream_id;
-    copy.chunk_stream_id = video ? protocol::chunk_stream::video
-                         : audio ? protocol::chunk_stream::audio
-                                 : protocol::chunk_stream::stream_command;
+    copy.chunk_stream_id = video   ? protocol::chunk_stream::video
+                           : audio ? protocol::chunk_stream::audio
+                                   : protocol::chunk_stream::stream_command;
     out_->send_media(std::move(copy), c);
 }
 
@@ -303,19 +318,23 @@ void session::publish_stopped(std::uint32_t message_stream_id) {
     auto* b = find(message_stream_id);
     if (!out_ || !b || b->role != binding::kind::playing) return;
     // ffmpeg ends its input on UnpublishNotify; librtmp closes on it too.
-    out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Play.UnpublishNotify",
+    out_->send(protocol::make_on_status(message_stream_id, "status",
+                                        "NetStream.Play.UnpublishNotify",
                                         last_stream_name_ + " is now unpublished."));
-    out_->send(protocol::make_user_control(protocol::user_control_event::stream_eof, message_stream_id));
+    out_->send(
+        protocol::make_user_control(protocol::user_control_event::stream_eof, message_stream_id));
 }
 
 void session::on_close_stream(std::uint32_t message_stream_id) {
     auto* b = find(message_stream_id);
     if (!b) return;
     if (b->role == binding::kind::publishing && out_)
-        out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Unpublish.Success",
+        out_->send(protocol::make_on_status(message_stream_id, "status",
+                                            "NetStream.Unpublish.Success",
                                             last_stream_name_ + " is now unpublished."));
     release(*b);
-    std::erase_if(bindings_, [&](const binding& x) { return x.message_stream_id == message_stream_id; });
+    std::erase_if(bindings_,
+                  [&](const binding& x) { return x.message_stream_id == message_stream_id; });
 }
 
 void session::release(binding& b) {

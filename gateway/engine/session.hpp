@@ -3,16 +3,16 @@
 // from one. Transport-agnostic: it sees messages and writes to an `output`.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-#include "gateway/engine/stream_registry.hpp"
-#include "gateway/engine/media_class.hpp"
-#include "protocol/command.hpp"
-#include "protocol/message.hpp"
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "gateway/engine/media_class.hpp"
+#include "gateway/engine/stream_registry.hpp"
+#include "gateway/net/asio.hpp"
+#include "protocol/command.hpp"
+#include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::engine {
 
@@ -20,7 +20,7 @@ namespace rtmpgate::gateway::engine {
 class output {
 public:
     virtual ~output() = default;
-    virtual void send(protocol::message m) = 0;                      // never dropped
+    virtual void send(protocol::message m) = 0;                       // never dropped
     virtual void send_media(protocol::message m, media_class c) = 0;  // bounded per player
     virtual void close_after_flush() = 0;
 };

@@ -1,8 +1,8 @@
 #include "gateway/engine/stream.hpp"
 
-#include "protocol/flv.hpp"
-
 #include <algorithm>
+
+#include "protocol/flv.hpp"
 
 namespace rtmpgate::gateway::engine {
 
@@ -44,10 +44,12 @@ namespace {
 // The payload of a stored onMetaData: AMF0 string "onMetaData" first (after the AMF3 data
 // message's leading format octet).
 bool is_metadata(const protocol::message& m) {
-    static constexpr std::uint8_t name[] = {0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a'};
+    static constexpr std::uint8_t name[] = {0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e',
+                                            't',  'a',  'D',  'a', 't', 'a'};
     auto payload = m.payload.span();
     if (m.type() == message_type::data_amf3 && !payload.empty()) payload = payload.subspan(1);
-    return payload.size() >= sizeof name && std::equal(std::begin(name), std::end(name), payload.begin());
+    return payload.size() >= sizeof name &&
+           std::equal(std::begin(name), std::end(name), payload.begin());
 }
 
 }  // namespace
@@ -57,9 +59,11 @@ media_class classify(const protocol::message& m) {
     switch (m.type()) {
         case message_type::video:
             if (protocol::is_video_sequence_header(payload)) return media_class::essential;
-            return protocol::is_video_keyframe(payload) ? media_class::keyframe : media_class::frame;
+            return protocol::is_video_keyframe(payload) ? media_class::keyframe
+                                                        : media_class::frame;
         case message_type::audio:
-            return protocol::is_audio_sequence_header(payload) ? media_class::essential : media_class::frame;
+            return protocol::is_audio_sequence_header(payload) ? media_class::essential
+                                                               : media_class::frame;
         case message_type::data_amf0:
         case message_type::data_amf3:
             // Cue points, captions and per-frame data (onFI) go with the frames around them.

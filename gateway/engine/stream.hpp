@@ -6,15 +6,15 @@
 // own strand; one received message is shared, never copied, by every subscriber.
 #pragma once
 
-#include "gateway/engine/media_class.hpp"
-#include "protocol/message.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "gateway/engine/media_class.hpp"
+#include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::engine {
 

@@ -17,8 +17,10 @@ std::shared_ptr<stream> stream_registry::publish(const std::string& key, const v
     return nullptr;
 }
 
-std::shared_ptr<stream> stream_registry::subscribe(const std::string& key, std::shared_ptr<subscriber> s,
-                                                   std::vector<protocol::message>& initial, bool& playing) {
+std::shared_ptr<stream> stream_registry::subscribe(const std::string& key,
+                                                   std::shared_ptr<subscriber> s,
+                                                   std::vector<protocol::message>& initial,
+                                                   bool& playing) {
     std::lock_guard lock(mutex_);
     const auto& target = find_or_create(key);
     playing = target->subscribe(std::move(s), initial);

@@ -1,13 +1,13 @@
 // All live streams of the engine by key ("app/name"), shared by every connection.
 #pragma once
 
-#include "gateway/engine/stream.hpp"
-
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "gateway/engine/stream.hpp"
 
 namespace rtmpgate::gateway::engine {
 

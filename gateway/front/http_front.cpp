@@ -1,17 +1,17 @@
 #include "gateway/front/http_front.hpp"
 
-#include "gateway/net/log.hpp"
-#include "gateway/rtmp/connection.hpp"
-#include "gateway/tunnel/tunnel_stream.hpp"
-#include "protocol/rtmpt.hpp"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include "gateway/net/log.hpp"
+#include "gateway/rtmp/connection.hpp"
+#include "gateway/tunnel/tunnel_stream.hpp"
+#include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::front {
 
@@ -35,7 +35,9 @@ tcp::socket& lowest_layer(asio::ssl::stream<tcp::socket>& s) { return s.next_lay
 // Request bytes already read off the socket but not yet handed to us: a pipelined request that
 // a wait for the socket to become readable would not see.
 bool has_buffered_input(tcp::socket&) { return false; }
-bool has_buffered_input(asio::ssl::stream<tcp::socket>& s) { return SSL_pending(s.native_handle()) > 0; }
+bool has_buffered_input(asio::ssl::stream<tcp::socket>& s) {
+    return SSL_pending(s.native_handle()) > 0;
+}
 
 // The reply every RTMPT client accepts: librtmp finds the length with a case-sensitive search for
 // "Content-", and neither it nor ffmpeg reconnects, so the connection always stays open.
@@ -53,8 +55,12 @@ response make_reply(http::status status, std::vector<std::uint8_t> body = {}) {
 template <typename Stream>
 class http_connection {
 public:
-    http_connection(Stream& stream, std::string peer, const char* transport, http_front_context& context)
-        : stream_(stream), peer_(std::move(peer)), transport_(transport), context_(context),
+    http_connection(Stream& stream, std::string peer, const char* transport,
+                    http_front_context& context)
+        : stream_(stream),
+          peer_(std::move(peer)),
+          transport_(transport),
+          context_(context),
           settings_(context.server.cfg.rtmpt) {}
 
     asio::awaitable<void> run(std::span<const std::uint8_t> received) {
@@ -74,7 +80,8 @@ private:
         parser.header_limit(header_limit);
         parser.body_limit(settings_.max_body);
         {
-            asio::steady_timer idle(co_await asio::this_coro::executor, settings_.connection_idle_timeout);
+            asio::steady_timer idle(co_await asio::this_coro::executor,
+                                    settings_.connection_idle_timeout);
             auto r = co_await (http::async_read_header(stream_, buffer_, parser, use_nothrow) ||
                                idle.async_wait(use_nothrow));
             if (r.index() == 1) co_return false;  // idle: no request for a long time
@@ -101,12 +108,14 @@ private:
 
         if (beast::iequals(req[http::field::expect], "100-continue")) {
             static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-            auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(continue_line), use_nothrow);
+            auto [ec, n] =
+                co_await asio::async_write(stream_, asio::buffer(continue_line), use_nothrow);
             if (ec) co_return false;
         }
         if (!parser.is_done()) {
             // A body that stops coming is bounded in time like a request that never starts.
-            asio::steady_timer stalled(co_await asio::this_coro::executor, settings_.connection_idle_timeout);
+            asio::steady_timer stalled(co_await asio::this_coro::executor,
+                                       settings_.connection_idle_timeout);
             auto r = co_await (http::async_read(stream_, buffer_, parser, use_nothrow) ||
                                stalled.async_wait(use_nothrow));
             if (r.index() == 1) {
@@ -122,9 +131,11 @@ private:
             quick_ack();
         }
         if (!parsed) {
-            const auto status = parsed.error() == protocol::error::rtmpt_bad_method ? http::status::method_not_allowed
-                              : parsed.error() == protocol::error::rtmpt_unknown_command ? http::status::not_found
-                                                                                         : http::status::bad_request;
+            const auto status = parsed.error() == protocol::error::rtmpt_bad_method
+                                    ? http::status::method_not_allowed
+                                : parsed.error() == protocol::error::rtmpt_unknown_command
+                                    ? http::status::not_found
+                                    : http::status::bad_request;
             co_return co_await write_reply(make_reply(status), false);
         }
         auto reply = co_await dispatch(*parsed, parser.get().body());
@@ -134,7 +145,8 @@ private:
     // Coroutines here take buffers by reference and hand work to a session's strand through
     // named lambdas holding only shared pointers: GCC 12 destroyed a by-value vector parameter
     // twice when a lambda temporary inside a co_await moved it (found by ASan).
-    asio::awaitable<response> dispatch(const protocol::rtmpt_request& r, std::vector<std::uint8_t>& body) {
+    asio::awaitable<response> dispatch(const protocol::rtmpt_request& r,
+                                       std::vector<std::uint8_t>& body) {
         using protocol::rtmpt_command;
         switch (r.command) {
             case rtmpt_command::ident:
@@ -153,40 +165,46 @@ private:
     response open_session() {
         auto session = context_.tunnels.create(asio::make_strand(context_.io));
         if (!session) {
-            log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions, " sessions open");
+            log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions,
+                      " sessions open");
             return make_reply(http::status::service_unavailable);
         }
         auto& server = context_.server;
         auto connection = std::make_shared<rtmp::connection>(
-            std::make_unique<tunnel::tunnel_stream>(session, peer_, transport_), session->strand(), server);
+            std::make_unique<tunnel::tunnel_stream>(session, peer_, transport_), session->strand(),
+            server);
         ++server.stats.rtmpt_sessions;
         auto& tunnels = context_.tunnels;
-        asio::co_spawn(session->strand(),
-                       [connection, session, &tunnels, &server]() -> asio::awaitable<void> {
-                           co_await connection->run();
-                           session->close("rtmp side ended");
-                           // Last words for the client (an _error for a failed connect) wait for
-                           // its next poll; the registry's sweep forgets the session after that.
-                           if (!session->has_output()) tunnels.remove(session->id());
-                           --server.stats.rtmpt_sessions;
-                       },
-                       asio::detached);
+        asio::co_spawn(
+            session->strand(),
+            [connection, session, &tunnels, &server]() -> asio::awaitable<void> {
+                co_await connection->run();
+                session->close("rtmp side ended");
+                // Last words for the client (an _error for a failed connect) wait for
+                // its next poll; the registry's sweep forgets the session after that.
+                if (!session->has_output()) tunnels.remove(session->id());
+                --server.stats.rtmpt_sessions;
+            },
+            asio::detached);
         log::debug("http ", peer_, ": opened session ", session->id());
         return make_reply(http::status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
 
-    asio::awaitable<response> exchange(const protocol::rtmpt_request& r, std::vector<std::uint8_t>& body) {
+    asio::awaitable<response> exchange(const protocol::rtmpt_request& r,
+                                       std::vector<std::uint8_t>& body) {
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return make_reply(http::status::not_found);
         const bool idle = r.command == protocol::rtmpt_command::idle;
         // The idle body is one 0x00 of padding.
-        auto input = std::make_shared<std::vector<std::uint8_t>>(idle ? std::vector<std::uint8_t>() : std::move(body));
+        auto input = std::make_shared<std::vector<std::uint8_t>>(idle ? std::vector<std::uint8_t>()
+                                                                      : std::move(body));
         // librtmp polls again the moment an empty /idle reply arrives: hold it until data comes,
         // the bound passes, or another request arrives behind it on this connection. A /send
         // reply is never held: a publisher would fall behind.
         std::shared_ptr<asio::steady_timer> waker;
         if (idle && buffer_.size() == 0 && !has_buffered_input(stream_))
-            waker = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, settings_.idle_hold);
+            waker = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                         settings_.idle_hold);
         const std::optional<std::uint64_t> seq = r.sequence;
         auto accept = [session, seq, input, waker] {
             const auto a = session->accept(seq, std::move(*input));
@@ -223,15 +241,19 @@ private:
 
     // 413, and the connection ends: the body is unread. The session keeps the request's number
     // open for a retry and skips it when the client goes on without one (session::refused).
-    asio::awaitable<void> refuse_too_large(const http::request<http::vector_body<std::uint8_t>>& req) {
+    asio::awaitable<void> refuse_too_large(
+        const http::request<http::vector_body<std::uint8_t>>& req) {
         const auto target = std::string(req.target());
-        const auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
+        const auto parsed =
+            protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
         if (parsed) co_await account_refused(*parsed);
         co_await write_reply(make_reply(http::status::payload_too_large), true);
     }
 
     asio::awaitable<void> account_refused(const protocol::rtmpt_request& r) {
-        if (r.command != protocol::rtmpt_command::send && r.command != protocol::rtmpt_command::idle) co_return;
+        if (r.command != protocol::rtmpt_command::send &&
+            r.command != protocol::rtmpt_command::idle)
+            co_return;
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return;
         const std::optional<std::uint64_t> seq = r.sequence;
@@ -241,7 +263,8 @@ private:
 
     // Runs `work` on the session's strand, where all of its state lives, and gives its result.
     template <typename Work>
-    static asio::awaitable<std::invoke_result_t<Work&>> on_strand(tunnel::rtmpt_session& session, Work& work) {
+    static asio::awaitable<std::invoke_result_t<Work&>> on_strand(tunnel::rtmpt_session& session,
+                                                                  Work& work) {
         using result = std::invoke_result_t<Work&>;
         Work* w = &work;
         auto run = [w]() -> asio::awaitable<result> { co_return (*w)(); };
@@ -259,7 +282,8 @@ private:
     void quick_ack() {
         if (!settings_.quick_ack) return;
         int one = 1;
-        ::setsockopt(lowest_layer(stream_).native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        ::setsockopt(lowest_layer(stream_).native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one,
+                     sizeof one);
     }
 
     Stream& stream_;
@@ -272,7 +296,8 @@ private:
 
 }  // namespace
 
-asio::awaitable<void> serve_http(tcp::socket socket, std::string peer, http_front_context& context) {
+asio::awaitable<void> serve_http(tcp::socket socket, std::string peer,
+                                 http_front_context& context) {
     http_connection<tcp::socket> c(socket, std::move(peer), "rtmpt", context);
     co_await c.run({});
     error_code ignored;
@@ -280,7 +305,8 @@ asio::awaitable<void> serve_http(tcp::socket socket, std::string peer, http_fron
 }
 
 asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
-                                  std::span<const std::uint8_t> received, http_front_context& context) {
+                                  std::span<const std::uint8_t> received,
+                                  http_front_context& context) {
     http_connection<asio::ssl::stream<tcp::socket>> c(stream, std::move(peer), "rtmpts", context);
     co_await c.run(received);
 }

@@ -3,14 +3,13 @@
 // session operations. Beast stays inside http_front.cpp.
 #pragma once
 
+#include <boost/asio/ssl/stream.hpp>
+#include <span>
+#include <string>
+
 #include "gateway/net/asio.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/registry.hpp"
-
-#include <boost/asio/ssl/stream.hpp>
-
-#include <span>
-#include <string>
 
 namespace rtmpgate::gateway::front {
 
@@ -26,6 +25,7 @@ asio::awaitable<void> serve_http(tcp::socket socket, std::string peer, http_fron
 // Serves one HTTPS connection after its TLS handshake; `received` holds bytes already read from
 // it (what the port-443 sniffer looked at).
 asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
-                                  std::span<const std::uint8_t> received, http_front_context& context);
+                                  std::span<const std::uint8_t> received,
+                                  http_front_context& context);
 
 }  // namespace rtmpgate::gateway::front

@@ -3,16 +3,16 @@
 // 0x03 goes to an rtmp_connection as RTMP over TLS; 0x06 (RTMPE) and anything else are refused.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-#include "gateway/front/http_front.hpp"
-#include "gateway/net/tls_context.hpp"
-
 #include <memory>
 #include <string>
 
+#include "gateway/front/http_front.hpp"
+#include "gateway/net/asio.hpp"
+#include "gateway/net/tls_context.hpp"
+
 namespace rtmpgate::gateway::front {
 
-asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer, std::shared_ptr<tls_context> tls,
-                                http_front_context& context);
+asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
+                                std::shared_ptr<tls_context> tls, http_front_context& context);
 
 }  // namespace rtmpgate::gateway::front

@@ -3,12 +3,12 @@
 // backend link) is written once against this interface.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-
 #include <cstddef>
 #include <span>
 #include <string>
 #include <tuple>
+
+#include "gateway/net/asio.hpp"
 
 namespace rtmpgate::gateway {
 
@@ -17,7 +17,8 @@ public:
     virtual ~byte_stream() = default;
 
     // Reads at least one octet. An error (including end of stream) ends the connection.
-    virtual asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) = 0;
+    virtual asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
+        asio::mutable_buffer buffer) = 0;
     // Writes all of `buffers` or fails.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(
         std::span<const asio::const_buffer> buffers) = 0;

@@ -1,6 +1,6 @@
-#include "gateway/rtmp/server_context.hpp"
-
 #include <vector>
+
+#include "gateway/rtmp/server_context.hpp"
 
 namespace rtmpgate::gateway {
 

@@ -1,9 +1,9 @@
 // Socket addresses as the logs write them, and the options every client socket gets.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-
 #include <string>
+
+#include "gateway/net/asio.hpp"
 
 namespace rtmpgate::gateway {
 

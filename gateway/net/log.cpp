@@ -34,7 +34,9 @@ std::string timestamp() {
 
 }  // namespace
 
-void set_level(level l) noexcept { current_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+void set_level(level l) noexcept {
+    current_level.store(static_cast<int>(l), std::memory_order_relaxed);
+}
 
 bool enabled(level l) noexcept {
     return static_cast<int>(l) <= current_level.load(std::memory_order_relaxed);

@@ -23,9 +23,21 @@ void at(level l, const Args&... args) {
     (line << ... << args);
     write(l, line.str());
 }
-template <typename... Args> void error(const Args&... args) { at(level::error, args...); }
-template <typename... Args> void warn(const Args&... args) { at(level::warn, args...); }
-template <typename... Args> void info(const Args&... args) { at(level::info, args...); }
-template <typename... Args> void debug(const Args&... args) { at(level::debug, args...); }
+template <typename... Args>
+void error(const Args&... args) {
+    at(level::error, args...);
+}
+template <typename... Args>
+void warn(const Args&... args) {
+    at(level::warn, args...);
+}
+template <typename... Args>
+void info(const Args&... args) {
+    at(level::info, args...);
+}
+template <typename... Args>
+void debug(const Args&... args) {
+    at(level::debug, args...);
+}
 
 }  // namespace rtmpgate::gateway::log

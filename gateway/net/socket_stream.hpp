@@ -1,17 +1,16 @@
 // byte_stream over any Asio stream: a TCP socket or an ssl::stream over one.
 #pragma once
 
-#include "gateway/net/byte_stream.hpp"
-
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "gateway/net/byte_stream.hpp"
 
 namespace rtmpgate::gateway {
 
@@ -21,9 +20,13 @@ public:
     // `received`: bytes already read from `stream` (by the port-443 sniffer), returned first.
     // `keep_alive`: what `stream` depends on (its TLS context).
     socket_stream(Stream stream, std::string peer, const char* transport,
-                  std::vector<std::uint8_t> received = {}, std::shared_ptr<const void> keep_alive = {})
-        : keep_alive_(std::move(keep_alive)), stream_(std::move(stream)), peer_(std::move(peer)),
-          transport_(transport), received_(std::move(received)) {
+                  std::vector<std::uint8_t> received = {},
+                  std::shared_ptr<const void> keep_alive = {})
+        : keep_alive_(std::move(keep_alive)),
+          stream_(std::move(stream)),
+          peer_(std::move(peer)),
+          transport_(transport),
+          received_(std::move(received)) {
         // For write's first attempt; asynchronous operations are unaffected.
         if constexpr (std::is_same_v<Stream, tcp::socket>) {
             error_code ec;
@@ -32,7 +35,8 @@ public:
         }
     }
 
-    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) override {
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
+        asio::mutable_buffer buffer) override {
         if (received_offset_ < received_.size()) {
             const auto n = std::min(buffer.size(), received_.size() - received_offset_);
             std::memcpy(buffer.data(), received_.data() + received_offset_, n);

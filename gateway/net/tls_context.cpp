@@ -2,11 +2,11 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <strings.h>
 
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
-#include <strings.h>
 
 namespace rtmpgate::gateway {
 
@@ -53,26 +53,27 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const u
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-std::unique_ptr<ssl::context> make_context(const std::string& key_prefix, const std::string& certificate,
+std::unique_ptr<ssl::context> make_context(const std::string& key_prefix,
+                                           const std::string& certificate,
                                            const std::string& private_key) {
     require_readable(key_prefix + "certificate", certificate);
     require_readable(key_prefix + "private_key", private_key);
     auto c = std::make_unique<ssl::context>(ssl::context::tls_server);
     SSL_CTX* ctx = c->native_handle();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_options(
+        ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     static constexpr unsigned char session_id_context[] = "rtmpgate";
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
     if (SSL_CTX_use_certificate_chain_file(ctx, certificate.c_str()) != 1)
-        throw std::runtime_error(key_prefix + "certificate: '" + certificate + "' is not a PEM certificate: " +
-                                 openssl_error());
+        throw std::runtime_error(key_prefix + "certificate: '" + certificate +
+                                 "' is not a PEM certificate: " + openssl_error());
     if (SSL_CTX_use_PrivateKey_file(ctx, private_key.c_str(), SSL_FILETYPE_PEM) != 1)
-        throw std::runtime_error(key_prefix + "private_key: '" + private_key + "' is not a PEM private key: " +
-                                 openssl_error());
+        throw std::runtime_error(key_prefix + "private_key: '" + private_key +
+                                 "' is not a PEM private key: " + openssl_error());
     if (SSL_CTX_check_private_key(ctx) != 1)
         throw std::runtime_error(key_prefix + "private_key: '" + private_key + "' does not match " +
                                  key_prefix + "certificate '" + certificate + "'");
@@ -86,7 +87,8 @@ tls_context::tls_context(const config::tls_t& settings) {
     for (std::size_t i = 0; i < settings.sni.size(); ++i) {
         const auto& pair = settings.sni[i];
         const auto prefix = "tls.sni[" + std::to_string(i) + "].";
-        contexts_.push_back({make_context(prefix, pair.certificate, pair.private_key), pair.server_names});
+        contexts_.push_back(
+            {make_context(prefix, pair.certificate, pair.private_key), pair.server_names});
     }
     for (auto& e : contexts_) {
         SSL_CTX_set_tlsext_servername_callback(e.context->native_handle(), on_server_name);

@@ -4,15 +4,14 @@
 // one and swaps it in, while connections keep the one they started with.
 #pragma once
 
-#include "gateway/config/config.hpp"
-
 #include <boost/asio/ssl/context.hpp>
-
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "gateway/config/config.hpp"
 
 namespace rtmpgate::gateway {
 

@@ -1,14 +1,13 @@
 #include "gateway/rtmp/connection.hpp"
 
+#include <atomic>
+#include <boost/system/system_error.hpp>
+
 #include "gateway/backend/link.hpp"
 #include "gateway/net/log.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
 #include "protocol/handshake.hpp"
-
-#include <boost/system/system_error.hpp>
-
-#include <atomic>
 
 namespace rtmpgate::gateway::rtmp {
 
@@ -45,7 +44,7 @@ std::uint32_t epoch_now() {
 }  // namespace
 
 connection::connection(std::unique_ptr<byte_stream> stream, asio::any_io_executor strand,
-                                 server_context& context)
+                       server_context& context)
     : stream_(std::move(stream)),
       strand_(std::move(strand)),
       context_(context),
@@ -87,11 +86,14 @@ asio::awaitable<void> connection::run() {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     log::info(id_, ": close ", stream_->transport(), " peer=", stream_->peer(),
-              " app=", app_.empty() ? "-" : app_,
-              " stream=", session_ && !session_->stream_name().empty() ? session_->stream_name() : "-",
-              " role=", session_ ? session_->role() : backend_route_ ? "proxy" : "none", " in=", bytes_in_, " out=", bytes_out_,
-              " dropped=", queue_.dropped_messages(), " duration=", ms / 1000, ".",
-              (ms % 1000) / 100, "s reason=", end_reason_);
+              " app=", app_.empty() ? "-" : app_, " stream=",
+              session_ && !session_->stream_name().empty() ? session_->stream_name() : "-",
+              " role=",
+              session_         ? session_->role()
+              : backend_route_ ? "proxy"
+                               : "none",
+              " in=", bytes_in_, " out=", bytes_out_, " dropped=", queue_.dropped_messages(),
+              " duration=", ms / 1000, ".", (ms % 1000) / 100, "s reason=", end_reason_);
     session_.reset();
 }
 
@@ -114,7 +116,8 @@ asio::awaitable<void> connection::run_backend_link() {
     end_reason_ = "backend " + result.reason;
     if (result.spliced) {
         // Once per link, like a failure before the splice: the backend ended a live link.
-        if (result.backend_failed) log::warn(id_, ": app '", app_, "' backend ended the link: ", result.reason);
+        if (result.backend_failed)
+            log::warn(id_, ": app '", app_, "' backend ended the link: ", result.reason);
         co_return;
     }
     log::warn(id_, ": app '", app_, "' backend failed: ", result.reason);
@@ -241,7 +244,8 @@ void connection::on_control(const message& m) {
             break;
         case message_type::user_control:
             if (c->event == protocol::user_control_event::ping_request)
-                send(protocol::make_user_control(protocol::user_control_event::ping_response, c->value));
+                send(protocol::make_user_control(protocol::user_control_event::ping_response,
+                                                 c->value));
             break;
         default:
             break;  // chunk size and abort are the decoder's; acknowledgements need nothing
@@ -259,7 +263,8 @@ void connection::on_connect(const message& m) {
     const route* r = context_.cfg.find_route(app_);
     if (!r) {
         log::info(id_, ": app '", app_, "' matches no route");
-        return reject(c->transaction_id, "NetConnection.Connect.Rejected", "No route for this application.");
+        return reject(c->transaction_id, "NetConnection.Connect.Rejected",
+                      "No route for this application.");
     }
     if (!r->to_engine) {
         backend_route_ = r;
@@ -274,7 +279,8 @@ void connection::on_connect(const message& m) {
         *this, strand_, context_.streams,
         engine::session_settings{e.chunk_size, e.window_ack_size, e.peer_bandwidth}, id_);
     session_->start(*connect);
-    log::info(id_, ": connect app=", app_, " tcUrl=", connect->tc_url, " flashVer=", connect->flash_ver);
+    log::info(id_, ": connect app=", app_, " tcUrl=", connect->tc_url,
+              " flashVer=", connect->flash_ver);
 }
 
 void connection::reject(double transaction_id, const char* code, const std::string& description) {
@@ -329,8 +335,9 @@ asio::awaitable<void> connection::write_loop() {
         }
         buffers.clear();
         for (const auto& p : pieces)
-            buffers.push_back(p.payload ? asio::const_buffer(p.payload, p.length)
-                                        : asio::const_buffer(headers.data() + p.header_offset, p.length));
+            buffers.push_back(p.payload
+                                  ? asio::const_buffer(p.payload, p.length)
+                                  : asio::const_buffer(headers.data() + p.header_offset, p.length));
         auto [ec, n] = co_await stream_->write(buffers);
         if (ec) {
             if (!closing_) end_reason_ = "write: " + ec.message();
@@ -362,7 +369,8 @@ asio::awaitable<void> connection::watchdog() {
         // nginx-rtmp does with its ping; ffmpeg and librtmp answer PingRequest.
         if (connected_ && !ping_sent_ && quiet > limits.idle_timeout / 2) {
             ping_sent_ = true;
-            send(protocol::make_user_control(protocol::user_control_event::ping_request, epoch_now()));
+            send(protocol::make_user_control(protocol::user_control_event::ping_request,
+                                             epoch_now()));
         }
     }
 }

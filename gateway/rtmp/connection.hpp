@@ -4,14 +4,6 @@
 // watchdog for the handshake deadline and idle peers.
 #pragma once
 
-#include "gateway/net/asio.hpp"
-#include "gateway/net/byte_stream.hpp"
-#include "gateway/engine/session.hpp"
-#include "gateway/rtmp/output_queue.hpp"
-#include "gateway/rtmp/server_context.hpp"
-#include "protocol/chunk_decoder.hpp"
-#include "protocol/chunk_encoder.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -19,15 +11,23 @@
 #include <string>
 #include <vector>
 
+#include "gateway/engine/session.hpp"
+#include "gateway/net/asio.hpp"
+#include "gateway/net/byte_stream.hpp"
+#include "gateway/rtmp/output_queue.hpp"
+#include "gateway/rtmp/server_context.hpp"
+#include "protocol/chunk_decoder.hpp"
+#include "protocol/chunk_encoder.hpp"
+
 namespace rtmpgate::gateway::rtmp {
 
 class connection final : public engine::output,
-                              public closable,
-                              public std::enable_shared_from_this<connection> {
+                         public closable,
+                         public std::enable_shared_from_this<connection> {
 public:
     // `strand`: the executor every member runs on.
     connection(std::unique_ptr<byte_stream> stream, asio::any_io_executor strand,
-                    server_context& context);
+               server_context& context);
     ~connection() override;
 
     // Serves the client until it leaves, fails or is shut down. Never throws.
@@ -85,8 +85,8 @@ private:
     bool ping_sent_ = false;
     std::uint64_t bytes_in_ = 0;
     std::uint64_t bytes_out_ = 0;
-    std::uint32_t peer_window_ = 0;       // the client's Window Acknowledgement Size
-    std::uint64_t acknowledged_ = 0;      // bytes_in_ when we last sent Acknowledgement
+    std::uint32_t peer_window_ = 0;   // the client's Window Acknowledgement Size
+    std::uint64_t acknowledged_ = 0;  // bytes_in_ when we last sent Acknowledgement
 };
 
 }  // namespace rtmpgate::gateway::rtmp

@@ -50,7 +50,8 @@ void output_queue::drop_queued_media() {
 
 void output_queue::pop_batch(std::size_t max_bytes, std::vector<protocol::message>& out) {
     std::size_t taken = 0;
-    while (!items_.empty() && (taken == 0 || taken + items_.front().message.payload.size() <= max_bytes)) {
+    while (!items_.empty() &&
+           (taken == 0 || taken + items_.front().message.payload.size() <= max_bytes)) {
         auto& front = items_.front();
         const auto size = front.message.payload.size();
         taken += size + 1;

@@ -8,13 +8,13 @@
 // `overflowed()`, and its connection is closed rather than its memory grown.
 #pragma once
 
-#include "gateway/engine/media_class.hpp"
-#include "protocol/message.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <vector>
+
+#include "gateway/engine/media_class.hpp"
+#include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::rtmp {
 

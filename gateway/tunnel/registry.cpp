@@ -11,7 +11,8 @@ namespace rtmpgate::gateway::tunnel {
 namespace {
 
 constexpr std::size_t id_length = 24;  // ~143 bits; ffmpeg reads at most 63 bytes of the id
-constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::string_view alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 }  // namespace
 

@@ -3,13 +3,13 @@
 // session's requests back to this instance.
 #pragma once
 
-#include "gateway/tunnel/rtmpt_session.hpp"
-
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "gateway/tunnel/rtmpt_session.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -37,9 +37,12 @@ private:
     // Lets find() look up a string_view without building a std::string.
     struct id_hash {
         using is_transparent = void;
-        std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+        std::size_t operator()(std::string_view id) const noexcept {
+            return std::hash<std::string_view>{}(id);
+        }
     };
-    std::unordered_map<std::string, std::shared_ptr<rtmpt_session>, id_hash, std::equal_to<>> sessions_;
+    std::unordered_map<std::string, std::shared_ptr<rtmpt_session>, id_hash, std::equal_to<>>
+        sessions_;
 };
 
 }  // namespace rtmpgate::gateway::tunnel

@@ -20,7 +20,8 @@ constexpr std::chrono::seconds closing_linger{2};
 
 }  // namespace
 
-rtmpt_session::accepted rtmpt_session::accept(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body) {
+rtmpt_session::accepted rtmpt_session::accept(std::optional<std::uint64_t> sequence,
+                                              std::vector<std::uint8_t> body) {
     // A closed session takes no bytes, but still hands out what it has left for the client.
     if (closed_) return output_.empty() ? accepted::refused : accepted::duplicate;
     last_activity_ = clock::now();
@@ -66,7 +67,8 @@ rtmpt_session::accepted rtmpt_session::accept(std::optional<std::uint64_t> seque
 void rtmpt_session::refused(std::optional<std::uint64_t> sequence) {
     if (closed_ || !sequence || (next_sequence_ && *sequence < *next_sequence_)) return;
     // An earlier refused number still due: the client has gone on past it (413 after 413).
-    if (next_sequence_ && refused_ == next_sequence_ && *sequence > *next_sequence_) ++*next_sequence_;
+    if (next_sequence_ && refused_ == next_sequence_ && *sequence > *next_sequence_)
+        ++*next_sequence_;
     refused_ = sequence;
     if (!next_sequence_) return;
     // Bodies already held behind the refused number show that the client has gone on too.
@@ -125,7 +127,8 @@ void rtmpt_session::add_waker(const std::shared_ptr<asio::steady_timer>& waker) 
 void rtmpt_session::wake_all() {
     for (auto& weak : wakers_) {
         if (auto waker = weak.lock())
-            asio::post(waker->get_executor(), [waker] { waker->expires_at(asio::steady_timer::time_point::min()); });
+            asio::post(waker->get_executor(),
+                       [waker] { waker->expires_at(asio::steady_timer::time_point::min()); });
     }
     wakers_.clear();
 }
@@ -160,7 +163,8 @@ bool rtmpt_session::check_timeouts(clock::time_point now) {
     return false;
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(asio::mutable_buffer buffer) {
+asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(
+    asio::mutable_buffer buffer) {
     while (input_read_ == input_.size()) {
         if (closed_) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
         input_ready_.expires_at(asio::steady_timer::time_point::max());
@@ -177,7 +181,8 @@ asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(as
     co_return std::tuple{error_code(), n};
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(std::span<const asio::const_buffer> buffers) {
+asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(
+    std::span<const asio::const_buffer> buffers) {
     std::size_t total = 0;
     for (const auto& b : buffers) total += b.size();
     // Backpressure: when the client stops polling, the RTMP side waits here, and its queue drops

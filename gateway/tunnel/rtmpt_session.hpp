@@ -3,10 +3,6 @@
 // that serves it. Lives on its own strand; the HTTP side reaches it with co_spawn onto that strand.
 #pragma once
 
-#include "protocol/rtmpt.hpp"
-
-#include "gateway/net/asio.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -16,6 +12,9 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "gateway/net/asio.hpp"
+#include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -73,7 +72,8 @@ public:
 
     // ---- RTMP side (byte_stream semantics, on the strand) ----
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
-    asio::awaitable<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(
+        std::span<const asio::const_buffer> buffers);
 
 private:
     // Keeps a body that arrived ahead of a gap.
@@ -87,19 +87,19 @@ private:
     asio::any_io_executor strand_;
     const session_limits limits_;
 
-    std::optional<std::uint64_t> next_sequence_;      // the number whose body is due next
+    std::optional<std::uint64_t> next_sequence_;               // the number whose body is due next
     std::map<std::uint64_t, std::vector<std::uint8_t>> held_;  // arrived ahead of a gap
-    std::size_t held_bytes_ = 0;                       // their bodies, within max_pending_input
+    std::size_t held_bytes_ = 0;  // their bodies, within max_pending_input
     std::optional<clock::time_point> gap_since_;
-    std::optional<std::uint64_t> refused_;            // see refused()
+    std::optional<std::uint64_t> refused_;  // see refused()
 
-    std::vector<std::uint8_t> input_;     // ordered /send bytes for the RTMP side
+    std::vector<std::uint8_t> input_;  // ordered /send bytes for the RTMP side
     std::size_t input_read_ = 0;
-    std::vector<std::uint8_t> output_;    // RTMP bytes for the client's next replies
+    std::vector<std::uint8_t> output_;  // RTMP bytes for the client's next replies
 
-    asio::steady_timer input_ready_;      // RTMP side waits here for /send bytes
+    asio::steady_timer input_ready_;                         // RTMP side waits here for /send bytes
     std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies
-    asio::steady_timer output_drained_;   // the RTMP side waits here when output_ is full
+    asio::steady_timer output_drained_;  // the RTMP side waits here when output_ is full
     clock::time_point last_activity_ = clock::now();
     clock::time_point closed_at_;
     bool closed_ = false;

@@ -2,11 +2,11 @@
 // bodies, writes become the bodies of the client's next /send and /idle replies.
 #pragma once
 
-#include "gateway/net/byte_stream.hpp"
-#include "gateway/tunnel/rtmpt_session.hpp"
-
 #include <memory>
 #include <string>
+
+#include "gateway/net/byte_stream.hpp"
+#include "gateway/tunnel/rtmpt_session.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -15,10 +15,12 @@ public:
     tunnel_stream(std::shared_ptr<rtmpt_session> s, std::string peer, const char* transport)
         : session_(std::move(s)), peer_(std::move(peer)), transport_(transport) {}
 
-    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) override {
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
+        asio::mutable_buffer buffer) override {
         return session_->read_some(buffer);
     }
-    asio::awaitable<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers) override {
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(
+        std::span<const asio::const_buffer> buffers) override {
         return session_->write(buffers);
     }
     void close() override { session_->close("rtmp side closed"); }

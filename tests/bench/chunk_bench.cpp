@@ -5,10 +5,6 @@
 // pieces only). Counters: bytes_per_second counts payload octets; x_memcpy is that rate divided by
 // the rate of bm_memcpy for the same number of octets, measured in the same run (keep it in
 // any --benchmark_filter).
-#include "protocol/chunk_decoder.hpp"
-#include "protocol/chunk_encoder.hpp"
-#include "protocol/control.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -18,6 +14,10 @@
 #include <cstring>
 #include <map>
 #include <vector>
+
+#include "protocol/chunk_decoder.hpp"
+#include "protocol/chunk_encoder.hpp"
+#include "protocol/control.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -140,7 +140,8 @@ void bm_encode_gather(benchmark::State& state) {
 
 void sizes_and_chunk_sizes(benchmark::internal::Benchmark* b) {
     for (const std::int64_t chunk_size : {128, 4096, 65536})
-        for (const auto size : message_sizes) b->Args({static_cast<std::int64_t>(size), chunk_size});
+        for (const auto size : message_sizes)
+            b->Args({static_cast<std::int64_t>(size), chunk_size});
     b->ArgNames({"size", "chunk"});
 }
 

@@ -1,11 +1,11 @@
 // AMF0: decode a message body; whatever decodes must encode, decode again without error, and
 // come back identical.
-#include "protocol/amf0.hpp"
-#include "tests/fuzz/amf_same.hpp"
-
 #include <cstdlib>
 #include <span>
 #include <vector>
+
+#include "protocol/amf0.hpp"
+#include "tests/fuzz/amf_same.hpp"
 
 using namespace rtmpgate::protocol;
 

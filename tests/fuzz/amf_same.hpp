@@ -2,10 +2,10 @@
 // numbers compare bit for bit, so that a NaN equals itself.
 #pragma once
 
-#include "protocol/amf_value.hpp"
-
 #include <bit>
 #include <cstdint>
+
+#include "protocol/amf_value.hpp"
 
 namespace rtmpgate::protocol::fuzz {
 

@@ -2,13 +2,13 @@
 // from the first octet, and again byte by byte. Both runs must agree on the messages and on the
 // error, every message must respect the limits, and need_more must mean everything was consumed.
 // Whatever decoded cleanly is encoded again and must decode to the same messages.
-#include "protocol/chunk_decoder.hpp"
-#include "protocol/chunk_encoder.hpp"
-
 #include <algorithm>
 #include <cstdlib>
 #include <span>
 #include <vector>
+
+#include "protocol/chunk_decoder.hpp"
+#include "protocol/chunk_encoder.hpp"
 
 using namespace rtmpgate::protocol;
 

@@ -1,21 +1,21 @@
 // Commands and data messages: the first byte picks the message type (20, 17, 18 or 15), the rest
 // is the payload. Every typed parser runs on what parse_command accepts; a command rebuilt with
 // make_command parses back the same; a stripped @setDataFrame parses as the values it carried.
-#include "protocol/command.hpp"
-#include "tests/fuzz/amf_same.hpp"
-
 #include <array>
 #include <cstdlib>
 #include <span>
 #include <vector>
 
+#include "protocol/command.hpp"
+#include "tests/fuzz/amf_same.hpp"
+
 using namespace rtmpgate::protocol;
 
 namespace {
 
-constexpr std::array<message_type, 4> types = {
-    message_type::command_amf0, message_type::command_amf3, message_type::data_amf0,
-    message_type::data_amf3};
+constexpr std::array<message_type, 4> types = {message_type::command_amf0,
+                                               message_type::command_amf3, message_type::data_amf0,
+                                               message_type::data_amf3};
 
 void check(bool condition) {
     if (!condition) std::abort();
@@ -36,8 +36,8 @@ void fuzz_command(const message& m) {
     (void)parse_receive_media(*c);
     (void)parse_get_stream_length(*c);
 
-    auto again = parse_command(make_command(3, 0, c->name, c->transaction_id, c->command_object,
-                                            c->arguments));
+    auto again = parse_command(
+        make_command(3, 0, c->name, c->transaction_id, c->command_object, c->arguments));
     check(again.has_value());
     check(again->name == c->name);
     check(again->transaction_id == c->transaction_id ||

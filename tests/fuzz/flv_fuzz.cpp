@@ -6,15 +6,15 @@
 // octets consumed, a malformed aggregate that appends something, a split whose bodies do not
 // add up. AddressSanitizer catches any classifier read past the span (each runs on a heap copy
 // of exactly the input's size).
-#include "protocol/aggregate.hpp"
-#include "protocol/byte_reader.hpp"
-#include "protocol/flv.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <vector>
+
+#include "protocol/aggregate.hpp"
+#include "protocol/byte_reader.hpp"
+#include "protocol/flv.hpp"
 
 namespace {
 
@@ -36,7 +36,8 @@ void read_file(std::span<const std::uint8_t> in) {
         std::vector<std::uint8_t> again;
         write_flv_header(header, again);
         // Flags other than audio/video are dropped on the way through; the rest is fixed.
-        check(again.size() == flv_header_size && std::equal(again.begin(), again.begin() + 4, in.begin()));
+        check(again.size() == flv_header_size &&
+              std::equal(again.begin(), again.begin() + 4, in.begin()));
         r.skip(used);
     }
     while (!r.empty()) {
@@ -51,7 +52,8 @@ void read_file(std::span<const std::uint8_t> in) {
         check(n == flv_tag_header_size + tag.body.size() + 4 && n <= rest.size());
         std::vector<std::uint8_t> written;
         write_flv_tag(tag.type, tag.timestamp, tag.body.span(), written);
-        check(std::equal(written.begin(), written.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n)));
+        check(std::equal(written.begin(), written.end(), rest.begin(),
+                         rest.begin() + static_cast<std::ptrdiff_t>(n)));
         r.skip(n);
     }
 }

@@ -4,14 +4,14 @@
 // stride (1 octet: picks the piece lengths), then the peer's bytes. Aborts when a contract of
 // handshake.hpp breaks: more consumed than given, need_more with bytes left over, success
 // without done(), output of the wrong size, an error that does not stick.
-#include "protocol/byte_reader.hpp"
-#include "protocol/handshake.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <vector>
+
+#include "protocol/byte_reader.hpp"
+#include "protocol/handshake.hpp"
 
 namespace {
 
@@ -26,8 +26,8 @@ void check(bool condition) {
 // Feeds `input` in pieces whose lengths cycle with `stride`, queueing what is not consumed as a
 // connection would. Returns the total output.
 template <typename Machine>
-std::vector<std::uint8_t> drive(Machine& machine, std::span<const std::uint8_t> input, std::uint8_t stride,
-                                std::vector<std::uint8_t> out) {
+std::vector<std::uint8_t> drive(Machine& machine, std::span<const std::uint8_t> input,
+                                std::uint8_t stride, std::vector<std::uint8_t> out) {
     std::vector<std::uint8_t> pending;
     byte_reader reader(input);
     for (std::size_t step = 1; !reader.empty(); ++step) {

@@ -5,14 +5,14 @@
 // the target, a sequence where none belongs (or none where one must be), a method other than
 // POST (or GET for ident) accepted, an error outside the RTMPT group, a result that changes when
 // parsed again or when the request is rewritten in its canonical form.
-#include "protocol/byte_reader.hpp"
-#include "protocol/rtmpt.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+
+#include "protocol/byte_reader.hpp"
+#include "protocol/rtmpt.hpp"
 
 namespace {
 
@@ -24,11 +24,16 @@ void check(bool condition) {
 
 const char* name_of(rtmpt_command c) {
     switch (c) {
-        case rtmpt_command::ident: return "fcs/ident2";
-        case rtmpt_command::open: return "open";
-        case rtmpt_command::send: return "send";
-        case rtmpt_command::idle: return "idle";
-        case rtmpt_command::close: return "close";
+        case rtmpt_command::ident:
+            return "fcs/ident2";
+        case rtmpt_command::open:
+            return "open";
+        case rtmpt_command::send:
+            return "send";
+        case rtmpt_command::idle:
+            return "idle";
+        case rtmpt_command::close:
+            return "close";
     }
     std::abort();
 }
@@ -97,7 +102,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool valid = is_valid_rtmpt_session_id(target);
     const std::string idle_target = "/idle/" + std::string(target) + "/0";
     const auto idle = parse_rtmpt_request("POST", idle_target);
-    if (valid) check(idle.has_value() && idle->session_id == target);
-    else if (target.find_first_of("/?") == std::string_view::npos) check(!idle.has_value());
+    if (valid)
+        check(idle.has_value() && idle->session_id == target);
+    else if (target.find_first_of("/?") == std::string_view::npos)
+        check(!idle.has_value());
     return 0;
 }

@@ -1,12 +1,12 @@
 #include "protocol/aggregate.hpp"
 
-#include "tests/protocol/amf_wire.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "tests/protocol/amf_wire.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -19,26 +19,26 @@ std::vector<std::uint8_t> vec(std::span<const std::uint8_t> s) { return {s.begin
 
 // An aggregate (RTMP 1.0 spec 7.1.6) as FMS and Wowza send it: an audio and a video sub-message,
 // each with its back pointer.
-constexpr auto audio_sub = wire(bytes(0x08),                        // type 8: audio
-                                bytes(0x00, 0x00, 0x04),            // payload length 4
-                                bytes(0x00, 0x03, 0xE8),            // timestamp 1000, bits 0-23
-                                bytes(0x00),                        //   bits 24-31
-                                bytes(0x00, 0x00, 0x01),            // stream id (FMS: the real one)
-                                bytes(0xAF, 0x01, 0x21, 0x00),      // payload: AAC raw
-                                bytes(0x00, 0x00, 0x00, 0x0F));     // back pointer 11 + 4
-constexpr auto video_sub = wire(bytes(0x09),                        // type 9: video
-                                bytes(0x00, 0x00, 0x05),            // payload length 5
-                                bytes(0x00, 0x04, 0x10),            // timestamp 1040
-                                bytes(0x00),                        //   bits 24-31
-                                bytes(0x00, 0x00, 0x00),            // stream id 0
+constexpr auto audio_sub = wire(bytes(0x08),                     // type 8: audio
+                                bytes(0x00, 0x00, 0x04),         // payload length 4
+                                bytes(0x00, 0x03, 0xE8),         // timestamp 1000, bits 0-23
+                                bytes(0x00),                     //   bits 24-31
+                                bytes(0x00, 0x00, 0x01),         // stream id (FMS: the real one)
+                                bytes(0xAF, 0x01, 0x21, 0x00),   // payload: AAC raw
+                                bytes(0x00, 0x00, 0x00, 0x0F));  // back pointer 11 + 4
+constexpr auto video_sub = wire(bytes(0x09),                     // type 9: video
+                                bytes(0x00, 0x00, 0x05),         // payload length 5
+                                bytes(0x00, 0x04, 0x10),         // timestamp 1040
+                                bytes(0x00),                     //   bits 24-31
+                                bytes(0x00, 0x00, 0x00),         // stream id 0
                                 bytes(0x27, 0x01, 0x00, 0x00, 0x00),  // payload: AVC inter frame
-                                bytes(0x00, 0x00, 0x00, 0x10));     // back pointer 11 + 5
-constexpr auto data_sub = wire(bytes(0x12),                         // type 18: data (AMF0)
-                               bytes(0x00, 0x00, 0x00),             // payload length 0
-                               bytes(0x00, 0x04, 0x24),             // timestamp 1060
-                               bytes(0x00),                         //   bits 24-31
-                               bytes(0x00, 0x00, 0x00),             // stream id 0
-                               bytes(0x00, 0x00, 0x00, 0x0B));      // back pointer 11
+                                bytes(0x00, 0x00, 0x00, 0x10));       // back pointer 11 + 5
+constexpr auto data_sub = wire(bytes(0x12),                           // type 18: data (AMF0)
+                               bytes(0x00, 0x00, 0x00),               // payload length 0
+                               bytes(0x00, 0x04, 0x24),               // timestamp 1060
+                               bytes(0x00),                           //   bits 24-31
+                               bytes(0x00, 0x00, 0x00),               // stream id 0
+                               bytes(0x00, 0x00, 0x00, 0x0B));        // back pointer 11
 constexpr auto audio_video = wire(audio_sub, video_sub);
 
 message aggregate_of(std::vector<std::uint8_t> payload, std::uint32_t timestamp = 5000) {
@@ -57,15 +57,21 @@ std::vector<std::uint8_t> sub(std::uint8_t type, std::uint32_t timestamp,
     const auto size = static_cast<std::uint32_t>(body.size());
     std::vector<std::uint8_t> out = {
         type,
-        static_cast<std::uint8_t>(size >> 16), static_cast<std::uint8_t>(size >> 8),
+        static_cast<std::uint8_t>(size >> 16),
+        static_cast<std::uint8_t>(size >> 8),
         static_cast<std::uint8_t>(size),
-        static_cast<std::uint8_t>(timestamp >> 16), static_cast<std::uint8_t>(timestamp >> 8),
-        static_cast<std::uint8_t>(timestamp), static_cast<std::uint8_t>(timestamp >> 24),
-        0x00, 0x00, 0x00,
+        static_cast<std::uint8_t>(timestamp >> 16),
+        static_cast<std::uint8_t>(timestamp >> 8),
+        static_cast<std::uint8_t>(timestamp),
+        static_cast<std::uint8_t>(timestamp >> 24),
+        0x00,
+        0x00,
+        0x00,
     };
     out.insert(out.end(), body.begin(), body.end());
     const std::uint32_t back = 11 + size;
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(back >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(back >> shift));
     return out;
 }
 
@@ -90,7 +96,8 @@ TEST(aggregate, splits_audio_and_video) {
     EXPECT_EQ(out[1].timestamp, 5040u);  // keeps its 40 ms offset from the first
     EXPECT_EQ(out[1].chunk_stream_id, 4u);
     EXPECT_EQ(out[1].message_stream_id, 1u);
-    EXPECT_EQ(vec(out[1].payload.span()), (std::vector<std::uint8_t>{0x27, 0x01, 0x00, 0x00, 0x00}));
+    EXPECT_EQ(vec(out[1].payload.span()),
+              (std::vector<std::uint8_t>{0x27, 0x01, 0x00, 0x00, 0x00}));
 }
 
 TEST(aggregate, sub_messages_own_their_bodies) {

@@ -1,12 +1,12 @@
 #include "protocol/amf0.hpp"
 
-#include "tests/protocol/amf_wire.hpp"
-
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "tests/protocol/amf_wire.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -18,47 +18,49 @@ using test::wire;
 
 // ---- wire vectors, one per type (AMF0 spec §2) ----------------------------------------------
 
-constexpr auto number_wire = wire(bytes(0x00),                                   // number marker
-                                  bytes(0x3F, 0xF8, 0, 0, 0, 0, 0, 0));           // 1.5
-constexpr auto true_wire = bytes(0x01,                                             // boolean marker
-                                 0x01);                                            // true
-constexpr auto false_wire = bytes(0x01,                                            // boolean marker
-                                  0x00);                                           // false
-constexpr auto string_wire = wire(bytes(0x02),                                   // string marker
-                                  bytes(0x00, 0x04), text("live"));               // u16 length, "live"
-constexpr auto empty_string_wire = bytes(0x02,                                     // string marker
-                                         0x00, 0x00);                              // u16 length 0
-constexpr auto object_wire = wire(bytes(0x03),                                   // object marker
-                                  bytes(0x00, 0x01), text("a"),                   // key "a"
-                                  bytes(0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0),      //   number 1
-                                  bytes(0x00, 0x01), text("b"),                   // key "b"
-                                  bytes(0x05),                                    //   null
-                                  bytes(0x00, 0x00, 0x09));                       // object end
-constexpr auto null_wire = bytes(0x05);                                            // null marker
-constexpr auto undefined_wire = bytes(0x06);                                       // undefined marker
-constexpr auto ecma_array_wire = wire(bytes(0x08),                               // ECMA array marker
-                                      bytes(0x00, 0x00, 0x00, 0x01),              // count 1
-                                      bytes(0x00, 0x08), text("duration"),        // key "duration"
-                                      bytes(0x00, 0, 0, 0, 0, 0, 0, 0, 0),        //   number 0
-                                      bytes(0x00, 0x00, 0x09));                   // object end
-constexpr auto strict_array_wire = wire(bytes(0x0A),                             // strict array marker
-                                        bytes(0x00, 0x00, 0x00, 0x02),            // count 2
+constexpr auto number_wire = wire(bytes(0x00),                                // number marker
+                                  bytes(0x3F, 0xF8, 0, 0, 0, 0, 0, 0));       // 1.5
+constexpr auto true_wire = bytes(0x01,                                        // boolean marker
+                                 0x01);                                       // true
+constexpr auto false_wire = bytes(0x01,                                       // boolean marker
+                                  0x00);                                      // false
+constexpr auto string_wire = wire(bytes(0x02),                                // string marker
+                                  bytes(0x00, 0x04), text("live"));           // u16 length, "live"
+constexpr auto empty_string_wire = bytes(0x02,                                // string marker
+                                         0x00, 0x00);                         // u16 length 0
+constexpr auto object_wire = wire(bytes(0x03),                                // object marker
+                                  bytes(0x00, 0x01), text("a"),               // key "a"
+                                  bytes(0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0),  //   number 1
+                                  bytes(0x00, 0x01), text("b"),               // key "b"
+                                  bytes(0x05),                                //   null
+                                  bytes(0x00, 0x00, 0x09));                   // object end
+constexpr auto null_wire = bytes(0x05);                                       // null marker
+constexpr auto undefined_wire = bytes(0x06);                                  // undefined marker
+constexpr auto ecma_array_wire = wire(bytes(0x08),                            // ECMA array marker
+                                      bytes(0x00, 0x00, 0x00, 0x01),          // count 1
+                                      bytes(0x00, 0x08), text("duration"),    // key "duration"
+                                      bytes(0x00, 0, 0, 0, 0, 0, 0, 0, 0),    //   number 0
+                                      bytes(0x00, 0x00, 0x09));               // object end
+constexpr auto strict_array_wire = wire(bytes(0x0A),                          // strict array marker
+                                        bytes(0x00, 0x00, 0x00, 0x02),        // count 2
                                         bytes(0x00, 0x40, 0x00, 0, 0, 0, 0, 0, 0),  // number 2
-                                        bytes(0x02, 0x00, 0x01), text("x"));      // string "x"
-constexpr auto date_wire = wire(bytes(0x0B),                                     // date marker
-                                bytes(0x42, 0x78, 0xBC, 0xFE, 0x56, 0x80, 0, 0),  // 1700000000000 ms
-                                bytes(0xFF, 0x88));                               // time zone -120
-constexpr auto xml_document_wire = wire(bytes(0x0F),                             // XML document marker
-                                        bytes(0x00, 0x00, 0x00, 0x07),            // u32 length 7
+                                        bytes(0x02, 0x00, 0x01), text("x"));        // string "x"
+constexpr auto date_wire =
+    wire(bytes(0x0B),                                                   // date marker
+         bytes(0x42, 0x78, 0xBC, 0xFE, 0x56, 0x80, 0, 0),               // 1700000000000 ms
+         bytes(0xFF, 0x88));                                            // time zone -120
+constexpr auto xml_document_wire = wire(bytes(0x0F),                    // XML document marker
+                                        bytes(0x00, 0x00, 0x00, 0x07),  // u32 length 7
                                         text("<a></a>"));
-constexpr auto typed_object_wire = wire(bytes(0x10),                             // typed object marker
-                                        bytes(0x00, 0x03), text("Foo"),           // class name "Foo"
-                                        bytes(0x00, 0x01), text("x"),             // key "x"
-                                        bytes(0x01, 0x00),                        //   false
-                                        bytes(0x00, 0x00, 0x09));                 // object end
+constexpr auto typed_object_wire = wire(bytes(0x10),                     // typed object marker
+                                        bytes(0x00, 0x03), text("Foo"),  // class name "Foo"
+                                        bytes(0x00, 0x01), text("x"),    // key "x"
+                                        bytes(0x01, 0x00),               //   false
+                                        bytes(0x00, 0x00, 0x09));        // object end
 
 amf_value object_value() {
-    return amf_value::make_object({{"a", amf_value::make_number(1)}, {"b", amf_value::make_null()}});
+    return amf_value::make_object(
+        {{"a", amf_value::make_number(1)}, {"b", amf_value::make_null()}});
 }
 amf_value strict_array_value() {
     amf_value v;
@@ -186,13 +188,13 @@ TEST(amf0, string_form_follows_length) {
 // ---- objects and arrays ----------------------------------------------------------------------
 
 // ECMA array count is advisory: FMLE and Flash write 0 whatever follows.
-constexpr auto ecma_array_count_zero = wire(bytes(0x08),                           // ECMA array
-                                            bytes(0x00, 0x00, 0x00, 0x00),          // count 0 (wrong)
-                                            bytes(0x00, 0x01), text("w"),           // key "w"
+constexpr auto ecma_array_count_zero = wire(bytes(0x08),                    // ECMA array
+                                            bytes(0x00, 0x00, 0x00, 0x00),  // count 0 (wrong)
+                                            bytes(0x00, 0x01), text("w"),   // key "w"
                                             bytes(0x00, 0x40, 0x94, 0, 0, 0, 0, 0, 0),  // 1280
-                                            bytes(0x00, 0x01), text("h"),           // key "h"
+                                            bytes(0x00, 0x01), text("h"),               // key "h"
                                             bytes(0x00, 0x40, 0x86, 0x80, 0, 0, 0, 0, 0),  // 720
-                                            bytes(0x00, 0x00, 0x09));               // object end
+                                            bytes(0x00, 0x00, 0x09));  // object end
 
 TEST(amf0, ecma_array_count_is_advisory) {
     EXPECT_EQ(decode_one(ecma_array_count_zero),
@@ -201,11 +203,12 @@ TEST(amf0, ecma_array_count_is_advisory) {
 }
 
 // lal (before its PR #237) ended onMetaData's ECMA array without the object-end marker.
-constexpr auto ecma_array_without_end = wire(bytes(0x08),                          // ECMA array
-                                             bytes(0x00, 0x00, 0x00, 0x01),         // count 1
-                                             bytes(0x00, 0x05), text("width"),      // key "width"
-                                             bytes(0x00, 0x40, 0x94, 0, 0, 0, 0, 0, 0));  // 1280
-                                                                                    // (end of input)
+constexpr auto ecma_array_without_end =
+    wire(bytes(0x08),                                 // ECMA array
+         bytes(0x00, 0x00, 0x00, 0x01),               // count 1
+         bytes(0x00, 0x05), text("width"),            // key "width"
+         bytes(0x00, 0x40, 0x94, 0, 0, 0, 0, 0, 0));  // 1280
+                                                      // (end of input)
 
 TEST(amf0, ecma_array_missing_its_end_at_end_of_input_is_accepted) {
     EXPECT_EQ(decode_one(ecma_array_without_end),
@@ -229,10 +232,10 @@ TEST(amf0, object_requires_its_end) {
     EXPECT_EQ(decode_failure(no_end), error::truncated);
 }
 
-constexpr auto empty_key_property = wire(bytes(0x03),                   // object
-                                         bytes(0x00, 0x00),             // key "" (not followed by 09)
-                                         bytes(0x05),                   //   null
-                                         bytes(0x00, 0x00, 0x09));      // object end
+constexpr auto empty_key_property = wire(bytes(0x03),               // object
+                                         bytes(0x00, 0x00),         // key "" (not followed by 09)
+                                         bytes(0x05),               //   null
+                                         bytes(0x00, 0x00, 0x09));  // object end
 
 TEST(amf0, empty_key_with_a_value_is_a_property) {
     EXPECT_EQ(decode_one(empty_key_property),
@@ -243,12 +246,12 @@ TEST(amf0, empty_key_with_a_value_is_a_property) {
 // ---- references (§2.9) -----------------------------------------------------------------------
 
 // Table: 0 the outer array, 1 the object {n: 7}, then a reference to 1.
-constexpr auto reference_wire = wire(bytes(0x0A, 0x00, 0x00, 0x00, 0x02),      // strict array, 2
-                                     bytes(0x03),                              //   object (index 1)
-                                     bytes(0x00, 0x01), text("n"),             //     key "n"
+constexpr auto reference_wire = wire(bytes(0x0A, 0x00, 0x00, 0x00, 0x02),  // strict array, 2
+                                     bytes(0x03),                          //   object (index 1)
+                                     bytes(0x00, 0x01), text("n"),         //     key "n"
                                      bytes(0x00, 0x40, 0x1C, 0, 0, 0, 0, 0, 0),  //     7
-                                     bytes(0x00, 0x00, 0x09),                  //   object end
-                                     bytes(0x07, 0x00, 0x01));                 //   reference 1
+                                     bytes(0x00, 0x00, 0x09),                    //   object end
+                                     bytes(0x07, 0x00, 0x01));                   //   reference 1
 
 TEST(amf0, reference_resolves_to_a_copy) {
     const auto v = decode_one(reference_wire);
@@ -306,14 +309,15 @@ std::vector<std::uint8_t> nested_strict_arrays(std::size_t depth) {
     std::vector<std::uint8_t> in;
     for (std::size_t i = 0; i < depth; ++i)
         in.insert(in.end(), {0x0A, 0x00, 0x00, 0x00, 0x01});  // strict array of one
-    in.push_back(0x05);                                        // null
+    in.push_back(0x05);                                       // null
     return in;
 }
 
 TEST(amf0, nesting_is_bounded) {
     amf_limits limits;
     EXPECT_NO_FATAL_FAILURE(decode_one(nested_strict_arrays(limits.max_depth)));
-    EXPECT_EQ(decode_failure(nested_strict_arrays(limits.max_depth + 1)), error::amf_depth_exceeded);
+    EXPECT_EQ(decode_failure(nested_strict_arrays(limits.max_depth + 1)),
+              error::amf_depth_exceeded);
     EXPECT_EQ(decode_failure(nested_strict_arrays(100000)), error::amf_depth_exceeded);
 }
 
@@ -357,12 +361,12 @@ TEST(amf0, string_length_is_bounded) {
 }
 
 TEST(amf0, huge_declared_lengths_with_short_input_are_truncated) {
-    constexpr auto string_ffff = bytes(0x02, 0xFF, 0xFF, 'a');                  // 65535 declared
-    constexpr auto long_string = bytes(0x0C, 0x00, 0x0F, 0xFF, 0xFF, 'a');      // 1 MiB - 1
-    constexpr auto xml = bytes(0x0F, 0x00, 0x0F, 0xFF, 0xFF, 'a');              // 1 MiB - 1
-    constexpr auto class_name = bytes(0x10, 0xFF, 0xFF, 'F');                   // 65535
-    constexpr auto key = bytes(0x03, 0xFF, 0xFF, 'k');                          // 65535
-    constexpr auto array = bytes(0x0A, 0x00, 0x00, 0xFF, 0xFF, 0x05);           // 65535 elements
+    constexpr auto string_ffff = bytes(0x02, 0xFF, 0xFF, 'a');              // 65535 declared
+    constexpr auto long_string = bytes(0x0C, 0x00, 0x0F, 0xFF, 0xFF, 'a');  // 1 MiB - 1
+    constexpr auto xml = bytes(0x0F, 0x00, 0x0F, 0xFF, 0xFF, 'a');          // 1 MiB - 1
+    constexpr auto class_name = bytes(0x10, 0xFF, 0xFF, 'F');               // 65535
+    constexpr auto key = bytes(0x03, 0xFF, 0xFF, 'k');                      // 65535
+    constexpr auto array = bytes(0x0A, 0x00, 0x00, 0xFF, 0xFF, 0x05);       // 65535 elements
     for (std::span<const std::uint8_t> in :
          {std::span<const std::uint8_t>(string_ffff), std::span<const std::uint8_t>(long_string),
           std::span<const std::uint8_t>(xml), std::span<const std::uint8_t>(class_name),
@@ -384,7 +388,8 @@ TEST(amf0, huge_declared_lengths_with_short_input_are_truncated) {
 // decoded size for 6 bytes of input.
 std::vector<std::uint8_t> reference_doubling(int levels) {
     std::vector<std::uint8_t> in = {0x0A, 0x00, 0x00, 0x00, static_cast<std::uint8_t>(levels + 1),
-                                    0x0A, 0x00, 0x00, 0x00, 0x01, 0x05};  // index 1: [null]
+                                    0x0A, 0x00, 0x00, 0x00, 0x01,
+                                    0x05};  // index 1: [null]
     for (int i = 0; i < levels; ++i) {
         const auto previous = static_cast<std::uint8_t>(i + 1);
         in.insert(in.end(), {0x0A, 0x00, 0x00, 0x00, 0x02,  // strict array of 2 (index i + 2)
@@ -414,19 +419,19 @@ TEST(amf0, memory_bound_counts_strings) {
 // ffmpeg 5.1 publishing to rtmp://127.0.0.1/live/key (libavformat/rtmpproto.c gen_connect): the
 // command name, transaction id 1, and the command object with app, type (publishers only),
 // flashVer and tcUrl, in that order.
-constexpr auto ffmpeg_connect = wire(
-    bytes(0x02, 0x00, 0x07), text("connect"),                          // string "connect"
-    bytes(0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0),                         // number 1 (transaction)
-    bytes(0x03),                                                       // object
-    bytes(0x00, 0x03), text("app"),                                    //   key "app"
-    bytes(0x02, 0x00, 0x04), text("live"),                             //     "live"
-    bytes(0x00, 0x04), text("type"),                                   //   key "type"
-    bytes(0x02, 0x00, 0x0A), text("nonprivate"),                       //     "nonprivate"
-    bytes(0x00, 0x08), text("flashVer"),                               //   key "flashVer"
-    bytes(0x02, 0x00, 0x24), text("FMLE/3.0 (compatible; Lavf59.27.100)"),
-    bytes(0x00, 0x05), text("tcUrl"),                                  //   key "tcUrl"
-    bytes(0x02, 0x00, 0x1A), text("rtmp://127.0.0.1:1935/live"),       //     tcUrl
-    bytes(0x00, 0x00, 0x09));                                          // object end
+constexpr auto ffmpeg_connect =
+    wire(bytes(0x02, 0x00, 0x07), text("connect"),     // string "connect"
+         bytes(0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0),    // number 1 (transaction)
+         bytes(0x03),                                  // object
+         bytes(0x00, 0x03), text("app"),               //   key "app"
+         bytes(0x02, 0x00, 0x04), text("live"),        //     "live"
+         bytes(0x00, 0x04), text("type"),              //   key "type"
+         bytes(0x02, 0x00, 0x0A), text("nonprivate"),  //     "nonprivate"
+         bytes(0x00, 0x08), text("flashVer"),          //   key "flashVer"
+         bytes(0x02, 0x00, 0x24), text("FMLE/3.0 (compatible; Lavf59.27.100)"), bytes(0x00, 0x05),
+         text("tcUrl"),                                                //   key "tcUrl"
+         bytes(0x02, 0x00, 0x1A), text("rtmp://127.0.0.1:1935/live"),  //     tcUrl
+         bytes(0x00, 0x00, 0x09));                                     // object end
 
 TEST(amf0, ffmpeg_connect_command_decodes) {
     byte_reader r(ffmpeg_connect);
@@ -452,19 +457,19 @@ TEST(amf0, ffmpeg_connect_command_decodes) {
 
 // ffmpeg 5.1 (libavformat/flvenc.c) before the first media: @setDataFrame, onMetaData and an
 // ECMA array with the real count (abridged here to four of its properties).
-constexpr auto ffmpeg_set_data_frame = wire(
-    bytes(0x02, 0x00, 0x0D), text("@setDataFrame"),                  // string "@setDataFrame"
-    bytes(0x02, 0x00, 0x0A), text("onMetaData"),                     // string "onMetaData"
-    bytes(0x08, 0x00, 0x00, 0x00, 0x04),                             // ECMA array, count 4
-    bytes(0x00, 0x08), text("duration"),                             //   key "duration"
-    bytes(0x00, 0, 0, 0, 0, 0, 0, 0, 0),                             //     0
-    bytes(0x00, 0x05), text("width"),                                //   key "width"
-    bytes(0x00, 0x40, 0x94, 0, 0, 0, 0, 0, 0),                       //     1280
-    bytes(0x00, 0x06), text("stereo"),                               //   key "stereo"
-    bytes(0x01, 0x01),                                               //     true
-    bytes(0x00, 0x07), text("encoder"),                              //   key "encoder"
-    bytes(0x02, 0x00, 0x0D), text("Lavf59.27.100"),                  //     "Lavf59.27.100"
-    bytes(0x00, 0x00, 0x09));                                        // object end
+constexpr auto ffmpeg_set_data_frame =
+    wire(bytes(0x02, 0x00, 0x0D), text("@setDataFrame"),  // string "@setDataFrame"
+         bytes(0x02, 0x00, 0x0A), text("onMetaData"),     // string "onMetaData"
+         bytes(0x08, 0x00, 0x00, 0x00, 0x04),             // ECMA array, count 4
+         bytes(0x00, 0x08), text("duration"),             //   key "duration"
+         bytes(0x00, 0, 0, 0, 0, 0, 0, 0, 0),             //     0
+         bytes(0x00, 0x05), text("width"),                //   key "width"
+         bytes(0x00, 0x40, 0x94, 0, 0, 0, 0, 0, 0),       //     1280
+         bytes(0x00, 0x06), text("stereo"),               //   key "stereo"
+         bytes(0x01, 0x01),                               //     true
+         bytes(0x00, 0x07), text("encoder"),              //   key "encoder"
+         bytes(0x02, 0x00, 0x0D), text("Lavf59.27.100"),  //     "Lavf59.27.100"
+         bytes(0x00, 0x00, 0x09));                        // object end
 
 TEST(amf0, ffmpeg_on_metadata_decodes) {
     byte_reader r(ffmpeg_set_data_frame);
@@ -504,7 +509,7 @@ TEST(amf0, nested_values_round_trip) {
 TEST(amf0, integer_outside_u29_range_is_written_as_number) {
     amf_value big;
     big.kind = amf_kind::integer;
-    big.integer = 1 << 28;  // one past U29's largest
+    big.integer = 1 << 28;                                                 // one past U29's largest
     constexpr auto as_number = bytes(0x00, 0x41, 0xB0, 0, 0, 0, 0, 0, 0);  // number 268435456
     EXPECT_EQ(encode(big), to_vector(as_number));
 }

@@ -26,7 +26,8 @@ consteval std::array<std::uint8_t, N - 1> text(const char (&s)[N]) {
 }
 
 template <std::size_t... N>
-consteval std::array<std::uint8_t, (N + ... + 0)> wire(const std::array<std::uint8_t, N>&... parts) {
+consteval std::array<std::uint8_t, (N + ... + 0)> wire(
+    const std::array<std::uint8_t, N>&... parts) {
     std::array<std::uint8_t, (N + ... + 0)> out{};
     std::size_t at = 0;
     ((std::copy(parts.begin(), parts.end(), out.begin() + static_cast<std::ptrdiff_t>(at)),

@@ -26,7 +26,8 @@ TEST(byte_reader, big_and_little_endian_fields) {
     EXPECT_EQ(r.remaining(), 1u);
 
     byte_reader le(octets);
-    ASSERT_TRUE(le.read_u32le(u32));  // the message stream id's byte order (RTMP 1.0 spec 5.3.1.2.1)
+    ASSERT_TRUE(
+        le.read_u32le(u32));  // the message stream id's byte order (RTMP 1.0 spec 5.3.1.2.1)
     EXPECT_EQ(u32, 0x04030201u);
     ASSERT_TRUE(le.read_u32be(u32));
     EXPECT_EQ(u32, 0x05060708u);

@@ -1,12 +1,12 @@
 #include "protocol/byte_writer.hpp"
 
-#include "protocol/byte_reader.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
+
+#include "protocol/byte_reader.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -35,7 +35,8 @@ TEST(byte_writer, double_is_ieee_big_endian) {
 
 TEST(byte_writer, u29_is_shortest_and_reads_back) {
     const std::pair<std::uint32_t, std::size_t> cases[] = {
-        {0, 1}, {0x7F, 1}, {0x80, 2}, {0x3FFF, 2}, {0x4000, 3}, {0x1FFFFF, 3}, {0x200000, 4}, {0x1FFFFFFF, 4},
+        {0, 1},      {0x7F, 1},     {0x80, 2},     {0x3FFF, 2},
+        {0x4000, 3}, {0x1FFFFF, 3}, {0x200000, 4}, {0x1FFFFFFF, 4},
     };
     for (const auto& [value, length] : cases) {
         bytes out;

@@ -1,7 +1,5 @@
 #include "protocol/chunk_decoder.hpp"
 
-#include "protocol/control.hpp"
-
 #include <gtest/gtest.h>
 
 #include <array>
@@ -11,6 +9,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "protocol/control.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -61,7 +61,7 @@ decoded to_decoded(const message& m) {
 
 struct outcome {
     std::vector<decoded> messages;
-    error_code ec;          // the first error other than need_more, or need_more
+    error_code ec;  // the first error other than need_more, or need_more
     std::uint64_t consumed = 0;
 
     // Octets consumed before an error depend on where a cut header was buffered; messages and
@@ -104,7 +104,9 @@ outcome decode_cut(view in, const std::vector<std::size_t>& cuts,
     return o;
 }
 
-outcome decode_whole(view in, chunk_decoder_limits limits = {}) { return decode_cut(in, {}, limits); }
+outcome decode_whole(view in, chunk_decoder_limits limits = {}) {
+    return decode_cut(in, {}, limits);
+}
 
 // The outcome must not depend on how the input is cut: at each single offset, into two and
 // three pieces around it, and byte by byte.
@@ -134,11 +136,11 @@ decoded msg(std::uint32_t csid, std::uint32_t ts, message_type type, std::uint32
 
 // connect-like command, 5 octets of body, on chunk stream 3 in one chunk.
 constexpr std::array<std::uint8_t, 17> fmt0_csid3 = {
-    0x03,                    // fmt 0, csid 3
-    0x00, 0x03, 0xE8,        // timestamp 1000
-    0x00, 0x00, 0x05,        // message length 5
-    0x14,                    // type 20: command AMF0
-    0x01, 0x00, 0x00, 0x00,  // message stream id 1 (little-endian)
+    0x03,                          // fmt 0, csid 3
+    0x00, 0x03, 0xE8,              // timestamp 1000
+    0x00, 0x00, 0x05,              // message length 5
+    0x14,                          // type 20: command AMF0
+    0x01, 0x00, 0x00, 0x00,        // message stream id 1 (little-endian)
     0x05, 0x00, 0x00, 0x00, 0x00,  // payload: AMF0 null, then four octets
 };
 
@@ -154,39 +156,33 @@ TEST(chunk_decoder, format0_one_octet_basic_header) {
 
 // The same one-octet message (type 8, audio) on chunk streams whose ids need each basic header.
 constexpr std::array<std::uint8_t, 13> fmt0_csid2 = {
-    0x02,                                        // fmt 0, csid 2 (lowest: 0 and 1 mark longer forms)
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,    // ts 0, length 1, type 8
-    0x00, 0x00, 0x00, 0x00, 0xAA,                // msid 0; payload
+    0x02,                                      // fmt 0, csid 2 (lowest: 0 and 1 mark longer forms)
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,  // ts 0, length 1, type 8
+    0x00, 0x00, 0x00, 0x00, 0xAA,              // msid 0; payload
 };
 constexpr std::array<std::uint8_t, 13> fmt0_csid63 = {
-    0x3F,                                        // fmt 0, csid 63: highest one-octet id
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0xAB,
+    0x3F,  // fmt 0, csid 63: highest one-octet id
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0xAB,
 };
 constexpr std::array<std::uint8_t, 14> fmt0_csid64 = {
-    0x00, 0x00,                                  // fmt 0, marker 0; id - 64 = 0: csid 64
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0xAC,
+    0x00, 0x00,  // fmt 0, marker 0; id - 64 = 0: csid 64
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0xAC,
 };
 constexpr std::array<std::uint8_t, 14> fmt0_csid319 = {
-    0x00, 0xFF,                                  // marker 0; id - 64 = 255: csid 319
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0xAD,
+    0x00, 0xFF,  // marker 0; id - 64 = 255: csid 319
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0xAD,
 };
 constexpr std::array<std::uint8_t, 15> fmt0_csid320 = {
-    0x01, 0x00, 0x01,                            // marker 1; id - 64 = 256 (LE): csid 320
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0xAE,
+    0x01, 0x00, 0x01,  // marker 1; id - 64 = 256 (LE): csid 320
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0xAE,
 };
 constexpr std::array<std::uint8_t, 15> fmt0_csid65599 = {
-    0x01, 0xFF, 0xFF,                            // marker 1; id - 64 = 65535: csid 65599
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0xAF,
+    0x01, 0xFF, 0xFF,  // marker 1; id - 64 = 65535: csid 65599
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0xAF,
 };
 constexpr std::array<std::uint8_t, 15> fmt0_csid64_three_octets = {
-    0x01, 0x00, 0x00,                            // marker 1 spelling a low id: csid 64 again
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-    0x00, 0x00, 0x00, 0x00, 0xB0,
+    0x01, 0x00, 0x00,  // marker 1 spelling a low id: csid 64 again
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0xB0,
 };
 
 TEST(chunk_decoder, basic_header_forms) {
@@ -195,9 +191,9 @@ TEST(chunk_decoder, basic_header_forms) {
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::need_more);
     const std::vector<decoded> expected = {
-        msg(2, 0, message_type::audio, 0, {0xAA}),     msg(63, 0, message_type::audio, 0, {0xAB}),
-        msg(64, 0, message_type::audio, 0, {0xAC}),    msg(319, 0, message_type::audio, 0, {0xAD}),
-        msg(320, 0, message_type::audio, 0, {0xAE}),   msg(65599, 0, message_type::audio, 0, {0xAF}),
+        msg(2, 0, message_type::audio, 0, {0xAA}),   msg(63, 0, message_type::audio, 0, {0xAB}),
+        msg(64, 0, message_type::audio, 0, {0xAC}),  msg(319, 0, message_type::audio, 0, {0xAD}),
+        msg(320, 0, message_type::audio, 0, {0xAE}), msg(65599, 0, message_type::audio, 0, {0xAF}),
         msg(64, 0, message_type::audio, 0, {0xB0}),
     };
     EXPECT_EQ(o.messages, expected);
@@ -218,28 +214,31 @@ constexpr std::array<std::uint8_t, 14> video_ts1000 = {
     0x17, 0x01,              // payload
 };
 constexpr std::array<std::uint8_t, 6> video_delta40 = {
-    0x84,                    // fmt 2, csid 4
-    0x00, 0x00, 0x28,        // timestamp delta 40
-    0x27, 0x01,              // payload (length and type inherited)
+    0x84,              // fmt 2, csid 4
+    0x00, 0x00, 0x28,  // timestamp delta 40
+    0x27, 0x01,        // payload (length and type inherited)
 };
 constexpr std::array<std::uint8_t, 3> video_repeat = {
-    0xC4,                    // fmt 3, csid 4: everything inherited, delta 40 again
-    0x27, 0x02,              // payload
+    0xC4,        // fmt 3, csid 4: everything inherited, delta 40 again
+    0x27, 0x02,  // payload
 };
 constexpr std::array<std::uint8_t, 11> audio_delta20 = {
-    0x44,                    // fmt 1, csid 4
-    0x00, 0x00, 0x14,        // timestamp delta 20
-    0x00, 0x00, 0x03,        // length 3
-    0x08,                    // type 8: audio
-    0xAF, 0x01, 0x21,        // payload
+    0x44,              // fmt 1, csid 4
+    0x00, 0x00, 0x14,  // timestamp delta 20
+    0x00, 0x00, 0x03,  // length 3
+    0x08,              // type 8: audio
+    0xAF, 0x01, 0x21,  // payload
 };
 constexpr std::array<std::uint8_t, 4> audio_repeat = {
-    0xC4,                    // fmt 3: delta 20, length 3, type 8 inherited
-    0xAF, 0x01, 0x22,
+    0xC4,  // fmt 3: delta 20, length 3, type 8 inherited
+    0xAF,
+    0x01,
+    0x22,
 };
 
 TEST(chunk_decoder, formats_1_2_3_and_deltas) {
-    const auto in = concat({video_ts1000, video_delta40, video_repeat, audio_delta20, audio_repeat});
+    const auto in =
+        concat({video_ts1000, video_delta40, video_repeat, audio_delta20, audio_repeat});
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::need_more);
     const std::vector<decoded> expected = {
@@ -273,9 +272,9 @@ constexpr std::array<std::uint8_t, 17> ts_near_wrap = {
     0x01,                    // payload
 };
 constexpr std::array<std::uint8_t, 5> ts_wrap_delta32 = {
-    0x85,                    // fmt 2, csid 5
-    0x00, 0x00, 0x20,        // delta 32
-    0x02,                    // payload
+    0x85,              // fmt 2, csid 5
+    0x00, 0x00, 0x20,  // delta 32
+    0x02,              // payload
 };
 
 TEST(chunk_decoder, timestamp_wraps) {
@@ -302,9 +301,9 @@ constexpr std::array<std::uint8_t, 1> continue_7 = {0xC7};  // fmt 3, csid 7
 TEST(chunk_decoder, interleaved_chunk_streams) {
     const auto a = pattern(200, 0x11);
     const auto b = pattern(200, 0x53);
-    const auto in = concat({interleave_first_6, slice(a, 0, 128), interleave_first_7,
-                            slice(b, 0, 128), continue_7, slice(b, 128, 72), continue_6,
-                            slice(a, 128, 72)});
+    const auto in =
+        concat({interleave_first_6, slice(a, 0, 128), interleave_first_7, slice(b, 0, 128),
+                continue_7, slice(b, 128, 72), continue_6, slice(a, 128, 72)});
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::need_more);
     const std::vector<decoded> expected = {msg(7, 11, message_type::audio, 1, b),
@@ -315,8 +314,8 @@ TEST(chunk_decoder, interleaved_chunk_streams) {
 
 // A format 2 header in the middle of a message (out of spec; some encoders do it) continues it.
 constexpr std::array<std::uint8_t, 4> midmessage_fmt2_6 = {
-    0x86,                    // fmt 2, csid 6
-    0x00, 0x00, 0x05,        // delta 5: ignored, the message keeps its timestamp
+    0x86,              // fmt 2, csid 6
+    0x00, 0x00, 0x05,  // delta 5: ignored, the message keeps its timestamp
 };
 // A format 1 header in the middle of a message with the same length continues it too.
 constexpr std::array<std::uint8_t, 8> midmessage_fmt1_6_same_length = {
@@ -343,8 +342,8 @@ TEST(chunk_decoder, header_inside_a_message_continues_it) {
 
 TEST(chunk_decoder, error_message_length_changed) {
     const auto a = pattern(200);
-    const auto in = concat({interleave_first_6, slice(a, 0, 128), midmessage_fmt1_6_new_length,
-                            slice(a, 128, 72)});
+    const auto in = concat(
+        {interleave_first_6, slice(a, 0, 128), midmessage_fmt1_6_new_length, slice(a, 128, 72)});
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::message_length_changed);
     EXPECT_TRUE(o.messages.empty());
@@ -372,13 +371,13 @@ constexpr std::array<std::uint8_t, 5> ext_continuation_repeated = {
 };
 // What peers that follow the 2009 spec's reading write: the basic header alone.
 constexpr std::array<std::uint8_t, 1> ext_continuation_bare = {
-    0xC4,                    // fmt 3, csid 4; payload follows at once
+    0xC4,  // fmt 3, csid 4; payload follows at once
 };
 
 TEST(chunk_decoder, extended_timestamp_repeated_on_continuation) {
     const auto a = pattern(256);
-    const auto in = concat({ext_first_chunk, slice(a, 0, 128), ext_continuation_repeated,
-                            slice(a, 128, 128)});
+    const auto in =
+        concat({ext_first_chunk, slice(a, 0, 128), ext_continuation_repeated, slice(a, 128, 128)});
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::need_more);
     ASSERT_EQ(o.messages.size(), 1u);
@@ -390,9 +389,9 @@ TEST(chunk_decoder, extended_timestamp_left_out_on_continuation) {
     const auto a = pattern(256);
     const auto b = pattern(256, 0x77);
     // Two messages, so that the second one is read with what the first one taught.
-    const auto in = concat({ext_first_chunk, slice(a, 0, 128), ext_continuation_bare,
-                            slice(a, 128, 128), ext_first_chunk, slice(b, 0, 128),
-                            ext_continuation_bare, slice(b, 128, 128)});
+    const auto in =
+        concat({ext_first_chunk, slice(a, 0, 128), ext_continuation_bare, slice(a, 128, 128),
+                ext_first_chunk, slice(b, 0, 128), ext_continuation_bare, slice(b, 128, 128)});
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::need_more);
     const std::vector<decoded> expected = {msg(4, 0x01000000, message_type::video, 1, a),
@@ -464,11 +463,11 @@ constexpr std::array<std::uint8_t, 12> control_header_fmt0 = {
 };
 constexpr std::array<std::uint8_t, 16> set_chunk_size_64 = {
     0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00,  // as above
-    0x00, 0x00, 0x00, 0x40,  // chunk size 64
+    0x00, 0x00, 0x00, 0x40,                                                  // chunk size 64
 };
 constexpr std::array<std::uint8_t, 16> set_chunk_size_4096 = {
-    0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x10, 0x00,  // chunk size 4096
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,  // chunk size 4096
 };
 constexpr std::array<std::uint8_t, 16> abort_csid6 = {
     0x02, 0x00, 0x00, 0x00,  // fmt 0, csid 2, ts 0
@@ -551,8 +550,8 @@ TEST(chunk_decoder, abort_frees_the_in_progress_slot) {
 
 TEST(chunk_decoder, abort_of_an_idle_or_unknown_stream_changes_nothing) {
     constexpr std::array<std::uint8_t, 16> abort_csid9 = {
-        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x09,  // chunk stream id 9: never seen
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x02,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09,  // chunk stream id 9: never seen
     };
     const auto in = concat({video_ts1000, abort_csid9, abort_csid6, video_delta40});
     const auto o = decode_whole(in);
@@ -582,19 +581,17 @@ TEST(chunk_decoder, ffmpeg51_publish_capture) {
     const auto in = read_data("ffmpeg51_publish.bin");
     ASSERT_EQ(in.size(), 3515u);
     const std::vector<expected_message> expected = {
-        {3, message_type::command_amf0, 0, 0, 140},   // connect
-        {3, message_type::command_amf0, 0, 0, 32},    // releaseStream
-        {3, message_type::command_amf0, 0, 0, 28},    // FCPublish
-        {3, message_type::command_amf0, 0, 0, 25},    // createStream
-        {8, message_type::command_amf0, 1, 0, 33},    // publish
-        {4, message_type::data_amf0, 1, 0, 309},      // @setDataFrame onMetaData
-        {6, message_type::video, 1, 0, 52},           // AVC sequence header
-        {4, message_type::audio, 1, 0, 7},            // AAC sequence header
-        {6, message_type::video, 1, 0, 1944},         // keyframe, 16 chunks
-        {6, message_type::video, 1, 100, 229},
-        {4, message_type::audio, 1, 177, 260},
-        {6, message_type::video, 1, 200, 49},
-        {4, message_type::audio, 1, 200, 260},
+        {3, message_type::command_amf0, 0, 0, 140},  // connect
+        {3, message_type::command_amf0, 0, 0, 32},   // releaseStream
+        {3, message_type::command_amf0, 0, 0, 28},   // FCPublish
+        {3, message_type::command_amf0, 0, 0, 25},   // createStream
+        {8, message_type::command_amf0, 1, 0, 33},   // publish
+        {4, message_type::data_amf0, 1, 0, 309},     // @setDataFrame onMetaData
+        {6, message_type::video, 1, 0, 52},          // AVC sequence header
+        {4, message_type::audio, 1, 0, 7},           // AAC sequence header
+        {6, message_type::video, 1, 0, 1944},        // keyframe, 16 chunks
+        {6, message_type::video, 1, 100, 229},      {4, message_type::audio, 1, 177, 260},
+        {6, message_type::video, 1, 200, 49},       {4, message_type::audio, 1, 200, 260},
     };
     const auto o = decode_whole(in);
     EXPECT_EQ(o.ec, error::need_more);
@@ -614,8 +611,8 @@ TEST(chunk_decoder, ffmpeg51_publish_capture) {
         0x02, 0x00, 0x07, 'c', 'o', 'n', 'n', 'e', 'c', 't',
     };
     ASSERT_GE(o.messages[0].payload.size(), connect_name.size());
-    EXPECT_TRUE(std::equal(connect_name.begin(), connect_name.end(),
-                           o.messages[0].payload.begin()));
+    EXPECT_TRUE(
+        std::equal(connect_name.begin(), connect_name.end(), o.messages[0].payload.begin()));
     expect_split_invariant(in);
 }
 
@@ -670,7 +667,8 @@ TEST(chunk_decoder, error_chunk_unknown_stream) {
 
 bytes set_chunk_size_of(std::uint32_t size) {
     bytes in(control_header_fmt0.begin(), control_header_fmt0.end());
-    for (int shift = 24; shift >= 0; shift -= 8) in.push_back(static_cast<std::uint8_t>(size >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        in.push_back(static_cast<std::uint8_t>(size >> shift));
     return in;
 }
 

@@ -1,8 +1,5 @@
 #include "protocol/chunk_encoder.hpp"
 
-#include "protocol/chunk_decoder.hpp"
-#include "protocol/control.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +7,9 @@
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "protocol/chunk_decoder.hpp"
+#include "protocol/control.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -75,21 +75,21 @@ constexpr std::array<std::uint8_t, 12> video_ts1000_header = {
     0x01, 0x00, 0x00, 0x00,  // msid 1 (little-endian)
 };
 constexpr std::array<std::uint8_t, 4> delta40_header = {
-    0x84,                    // fmt 2, csid 4: same length, type and stream; delta not yet known
-    0x00, 0x00, 0x28,        // delta 40
+    0x84,              // fmt 2, csid 4: same length, type and stream; delta not yet known
+    0x00, 0x00, 0x28,  // delta 40
 };
 constexpr std::array<std::uint8_t, 1> repeat_header = {
-    0xC4,                    // fmt 3, csid 4: delta 40 again
+    0xC4,  // fmt 3, csid 4: delta 40 again
 };
 constexpr std::array<std::uint8_t, 8> audio_delta20_header = {
-    0x44,                    // fmt 1, csid 4: new length and type
-    0x00, 0x00, 0x14,        // delta 20
-    0x00, 0x00, 0x03,        // length 3
-    0x08,                    // audio
+    0x44,              // fmt 1, csid 4: new length and type
+    0x00, 0x00, 0x14,  // delta 20
+    0x00, 0x00, 0x03,  // length 3
+    0x08,              // audio
 };
 constexpr std::array<std::uint8_t, 4> delta20_header = {
-    0x84,                    // fmt 2, csid 4: after a fmt 0 no delta is known to repeat
-    0x00, 0x00, 0x14,        // delta 20
+    0x84,              // fmt 2, csid 4: after a fmt 0 no delta is known to repeat
+    0x00, 0x00, 0x14,  // delta 20
 };
 constexpr std::array<std::uint8_t, 12> audio_other_stream_header = {
     0x04,                    // fmt 0: another message stream
@@ -136,11 +136,11 @@ TEST(chunk_encoder, basic_header_forms) {
         bytes basic_header;
     };
     const std::vector<form> forms = {
-        {2, {0x02}},                // one octet
-        {63, {0x3F}},               // one octet, highest
-        {64, {0x00, 0x00}},         // marker 0, id - 64 = 0
-        {319, {0x00, 0xFF}},        // marker 0, id - 64 = 255
-        {320, {0x01, 0x00, 0x01}},  // marker 1, id - 64 = 256 little-endian
+        {2, {0x02}},                  // one octet
+        {63, {0x3F}},                 // one octet, highest
+        {64, {0x00, 0x00}},           // marker 0, id - 64 = 0
+        {319, {0x00, 0xFF}},          // marker 0, id - 64 = 255
+        {320, {0x01, 0x00, 0x01}},    // marker 1, id - 64 = 256 little-endian
         {65599, {0x01, 0xFF, 0xFF}},  // marker 1, id - 64 = 65535
     };
     for (const auto& f : forms) {
@@ -202,13 +202,15 @@ TEST(chunk_encoder, extended_delta_and_its_repetition) {
         0x01, 0x00, 0x00, 0x00,  // extended delta 0x01000000
         0x02,                    // payload
     };
-    EXPECT_EQ(encode_one(e, make(5, 0x01000000, message_type::audio, 1, {0x02})), to_bytes(fmt2_ext));
+    EXPECT_EQ(encode_one(e, make(5, 0x01000000, message_type::audio, 1, {0x02})),
+              to_bytes(fmt2_ext));
     constexpr std::array<std::uint8_t, 6> fmt3_ext = {
         0xC5,                    // fmt 3, csid 5: the extended delta is repeated
         0x01, 0x00, 0x00, 0x00,  // extended field follows the fmt 3 header too
         0x03,                    // payload
     };
-    EXPECT_EQ(encode_one(e, make(5, 0x02000000, message_type::audio, 1, {0x03})), to_bytes(fmt3_ext));
+    EXPECT_EQ(encode_one(e, make(5, 0x02000000, message_type::audio, 1, {0x03})),
+              to_bytes(fmt3_ext));
 }
 
 TEST(chunk_encoder, empty_payload_is_a_header_alone) {
@@ -259,9 +261,9 @@ TEST(chunk_encoder, chunks_at_the_set_size) {
 // repeated and changing deltas, another message stream, a timestamp going back, and extended
 // timestamps, so that every header format occurs.
 std::vector<message> round_trip_messages() {
-    const std::vector<std::size_t> sizes = {0,    1,     2,     3,     4,     5,      127,
-                                            128,  129,   255,   256,   257,   4095,   4096,
-                                            4097, 8192,  65535, 65536, 65537, 131072, 200000};
+    const std::vector<std::size_t> sizes = {0,    1,    2,     3,     4,     5,      127,
+                                            128,  129,  255,   256,   257,   4095,   4096,
+                                            4097, 8192, 65535, 65536, 65537, 131072, 200000};
     const std::array<std::uint32_t, 7> csids = {3, 4, 6, 64, 319, 320, 65599};
     std::vector<message> out;
     std::uint32_t ts = 0;
@@ -277,8 +279,10 @@ std::vector<message> round_trip_messages() {
         const auto m_ts = (i % 13 == 12) ? ts - 500 : ts;  // now and then back in time
         out.push_back(make(csid, m_ts, type, msid, pattern(size, static_cast<std::uint8_t>(i))));
         // The same message again on the same chunk stream: fmt 3 or fmt 2 headers.
-        out.push_back(make(csid, m_ts + 40, type, msid, pattern(size, static_cast<std::uint8_t>(i + 1))));
-        out.push_back(make(csid, m_ts + 80, type, msid, pattern(size, static_cast<std::uint8_t>(i + 2))));
+        out.push_back(
+            make(csid, m_ts + 40, type, msid, pattern(size, static_cast<std::uint8_t>(i + 1))));
+        out.push_back(
+            make(csid, m_ts + 80, type, msid, pattern(size, static_cast<std::uint8_t>(i + 2))));
     }
     return out;
 }
@@ -321,10 +325,8 @@ TEST(chunk_encoder, round_trip_through_decoder) {
         e.set_chunk_size(chunk_size);
         for (const auto& m : messages) e.encode(m, wire);
 
-        for (const auto& [seed, max_piece] : {std::pair<std::uint32_t, std::size_t>{0, 0},
-                                              {1, 7},
-                                              {2, 300},
-                                              {3, 70000}}) {
+        for (const auto& [seed, max_piece] :
+             {std::pair<std::uint32_t, std::size_t>{0, 0}, {1, 7}, {2, 300}, {3, 70000}}) {
             SCOPED_TRACE(seed);
             std::vector<message> got;
             if (max_piece == 0) {

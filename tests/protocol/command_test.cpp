@@ -1,9 +1,5 @@
 #include "protocol/command.hpp"
 
-#include "protocol/amf0.hpp"
-#include "protocol/chunk_decoder.hpp"
-#include "protocol/amf_wire.hpp"
-
 #include <gtest/gtest.h>
 
 #include <array>
@@ -14,6 +10,10 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "protocol/amf0.hpp"
+#include "protocol/amf_wire.hpp"
+#include "protocol/chunk_decoder.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -105,85 +105,85 @@ amf_value null() { return amf_value::make_null(); }
 
 // onStatus(0, null, {level "status", code "NetStream.Publish.Start",
 // description "key is now published.", details "key"}) on message stream 1.
-constexpr auto on_status_publish_start = wire(
-    bytes(0x02, 0x00, 0x08), text("onStatus"),                         // command name
-    bytes(0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        // transaction id 0.0
-    bytes(0x05),                                                        // command object: null
-    bytes(0x03),                                                        // information object
-    bytes(0x00, 0x05), text("level"),                                   //   key
-    bytes(0x02, 0x00, 0x06), text("status"),                            //   string
-    bytes(0x00, 0x04), text("code"),                                    //   key
-    bytes(0x02, 0x00, 0x17), text("NetStream.Publish.Start"),           //   string (23)
-    bytes(0x00, 0x0B), text("description"),                             //   key
-    bytes(0x02, 0x00, 0x15), text("key is now published."),             //   string (21)
-    bytes(0x00, 0x07), text("details"),                                 //   key
-    bytes(0x02, 0x00, 0x03), text("key"),                               //   string
-    bytes(0x00, 0x00, 0x09));                                           //   object end
+constexpr auto on_status_publish_start =
+    wire(bytes(0x02, 0x00, 0x08), text("onStatus"),                    // command name
+         bytes(0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),  // transaction id 0.0
+         bytes(0x05),                                                  // command object: null
+         bytes(0x03),                                                  // information object
+         bytes(0x00, 0x05), text("level"),                             //   key
+         bytes(0x02, 0x00, 0x06), text("status"),                      //   string
+         bytes(0x00, 0x04), text("code"),                              //   key
+         bytes(0x02, 0x00, 0x17), text("NetStream.Publish.Start"),     //   string (23)
+         bytes(0x00, 0x0B), text("description"),                       //   key
+         bytes(0x02, 0x00, 0x15), text("key is now published."),       //   string (21)
+         bytes(0x00, 0x07), text("details"),                           //   key
+         bytes(0x02, 0x00, 0x03), text("key"),                         //   string
+         bytes(0x00, 0x00, 0x09));                                     //   object end
 
 // _result(1, {fmsVer, capabilities 31, mode 1},
 //         {level "status", code "NetConnection.Connect.Success", description, objectEncoding 3}).
-constexpr auto connect_result_amf3 = wire(
-    bytes(0x02, 0x00, 0x07), text("_result"),                          // command name
-    bytes(0x00, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        // transaction id 1.0
-    bytes(0x03),                                                        // properties object
-    bytes(0x00, 0x06), text("fmsVer"),                                  //   key
-    bytes(0x02, 0x00, 0x0D), text("FMS/3,0,1,123"),                     //   string (13)
-    bytes(0x00, 0x0C), text("capabilities"),                            //   key
-    bytes(0x00, 0x40, 0x3F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        //   31.0
-    bytes(0x00, 0x04), text("mode"),                                    //   key
-    bytes(0x00, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        //   1.0
-    bytes(0x00, 0x00, 0x09),                                            //   object end
-    bytes(0x03),                                                        // information object
-    bytes(0x00, 0x05), text("level"),                                   //   key
-    bytes(0x02, 0x00, 0x06), text("status"),                            //   string
-    bytes(0x00, 0x04), text("code"),                                    //   key
-    bytes(0x02, 0x00, 0x1D), text("NetConnection.Connect.Success"),     //   string (29)
-    bytes(0x00, 0x0B), text("description"),                             //   key
-    bytes(0x02, 0x00, 0x15), text("Connection succeeded."),             //   string (21)
-    bytes(0x00, 0x0E), text("objectEncoding"),                          //   key
-    bytes(0x00, 0x40, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        //   3.0
-    bytes(0x00, 0x00, 0x09));                                           //   object end
+constexpr auto connect_result_amf3 =
+    wire(bytes(0x02, 0x00, 0x07), text("_result"),                        // command name
+         bytes(0x00, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),     // transaction id 1.0
+         bytes(0x03),                                                     // properties object
+         bytes(0x00, 0x06), text("fmsVer"),                               //   key
+         bytes(0x02, 0x00, 0x0D), text("FMS/3,0,1,123"),                  //   string (13)
+         bytes(0x00, 0x0C), text("capabilities"),                         //   key
+         bytes(0x00, 0x40, 0x3F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),     //   31.0
+         bytes(0x00, 0x04), text("mode"),                                 //   key
+         bytes(0x00, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),     //   1.0
+         bytes(0x00, 0x00, 0x09),                                         //   object end
+         bytes(0x03),                                                     // information object
+         bytes(0x00, 0x05), text("level"),                                //   key
+         bytes(0x02, 0x00, 0x06), text("status"),                         //   string
+         bytes(0x00, 0x04), text("code"),                                 //   key
+         bytes(0x02, 0x00, 0x1D), text("NetConnection.Connect.Success"),  //   string (29)
+         bytes(0x00, 0x0B), text("description"),                          //   key
+         bytes(0x02, 0x00, 0x15), text("Connection succeeded."),          //   string (21)
+         bytes(0x00, 0x0E), text("objectEncoding"),                       //   key
+         bytes(0x00, 0x40, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),     //   3.0
+         bytes(0x00, 0x00, 0x09));                                        //   object end
 
 // _error(2, null, {level "error", code "NetConnection.Connect.Rejected", description "no"}).
-constexpr auto error_rejected = wire(
-    bytes(0x02, 0x00, 0x06), text("_error"),                            // command name
-    bytes(0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        // transaction id 2.0
-    bytes(0x05),                                                        // command object: null
-    bytes(0x03),                                                        // information object
-    bytes(0x00, 0x05), text("level"),                                   //   key
-    bytes(0x02, 0x00, 0x05), text("error"),                             //   string
-    bytes(0x00, 0x04), text("code"),                                    //   key
-    bytes(0x02, 0x00, 0x1E), text("NetConnection.Connect.Rejected"),    //   string (30)
-    bytes(0x00, 0x0B), text("description"),                             //   key
-    bytes(0x02, 0x00, 0x02), text("no"),                                //   string
-    bytes(0x00, 0x00, 0x09));                                           //   object end
+constexpr auto error_rejected =
+    wire(bytes(0x02, 0x00, 0x06), text("_error"),                          // command name
+         bytes(0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),      // transaction id 2.0
+         bytes(0x05),                                                      // command object: null
+         bytes(0x03),                                                      // information object
+         bytes(0x00, 0x05), text("level"),                                 //   key
+         bytes(0x02, 0x00, 0x05), text("error"),                           //   string
+         bytes(0x00, 0x04), text("code"),                                  //   key
+         bytes(0x02, 0x00, 0x1E), text("NetConnection.Connect.Rejected"),  //   string (30)
+         bytes(0x00, 0x0B), text("description"),                           //   key
+         bytes(0x02, 0x00, 0x02), text("no"),                              //   string
+         bytes(0x00, 0x00, 0x09));                                         //   object end
 
 // _result(4, null, 1.0): createStream's answer.
-constexpr auto result_stream_1 = wire(
-    bytes(0x02, 0x00, 0x07), text("_result"),                          // command name
-    bytes(0x00, 0x40, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        // transaction id 4.0
-    bytes(0x05),                                                        // command object: null
-    bytes(0x00, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00));       // stream id 1.0
+constexpr auto result_stream_1 =
+    wire(bytes(0x02, 0x00, 0x07), text("_result"),                      // command name
+         bytes(0x00, 0x40, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),   // transaction id 4.0
+         bytes(0x05),                                                   // command object: null
+         bytes(0x00, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00));  // stream id 1.0
 
 // onMetaData data message: "onMetaData", ECMA array {width: 320.0}.
-constexpr auto on_meta_data = wire(
-    bytes(0x02, 0x00, 0x0A), text("onMetaData"),                       // handler name
-    bytes(0x08, 0x00, 0x00, 0x00, 0x01),                                // ECMA array, count 1
-    bytes(0x00, 0x05), text("width"),                                   //   key
-    bytes(0x00, 0x40, 0x74, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        //   320.0
-    bytes(0x00, 0x00, 0x09));                                           //   object end
+constexpr auto on_meta_data =
+    wire(bytes(0x02, 0x00, 0x0A), text("onMetaData"),                  // handler name
+         bytes(0x08, 0x00, 0x00, 0x00, 0x01),                          // ECMA array, count 1
+         bytes(0x00, 0x05), text("width"),                             //   key
+         bytes(0x00, 0x40, 0x74, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),  //   320.0
+         bytes(0x00, 0x00, 0x09));                                     //   object end
 
 // "@setDataFrame" then the onMetaData above, as a publisher sends it.
-constexpr auto set_data_frame = wire(
-    bytes(0x02, 0x00, 0x0D), text("@setDataFrame"),                    // handler name
-    on_meta_data);                                                      // what players get
+constexpr auto set_data_frame =
+    wire(bytes(0x02, 0x00, 0x0D), text("@setDataFrame"),  // handler name
+         on_meta_data);                                   // what players get
 
 // createStream(2, null) with the AMF3 format byte of type 17 in front.
-constexpr auto create_stream_amf3 = wire(
-    bytes(0x00),                                                        // AMF3 format byte
-    bytes(0x02, 0x00, 0x0C), text("createStream"),                      // command name
-    bytes(0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),        // transaction id 2.0
-    bytes(0x05));                                                       // command object: null
+constexpr auto create_stream_amf3 =
+    wire(bytes(0x00),                                                  // AMF3 format byte
+         bytes(0x02, 0x00, 0x0C), text("createStream"),                // command name
+         bytes(0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),  // transaction id 2.0
+         bytes(0x05));                                                 // command object: null
 
 // ---------------------------------------------------------------------------------------------
 // ffmpeg 5.1 captures
@@ -306,8 +306,8 @@ TEST(command_capture, ffmpeg_play_sequence) {
 // Builders
 
 TEST(command_build, on_status_bytes) {
-    const message m = make_on_status(1, "status", "NetStream.Publish.Start",
-                                     "key is now published.", "key");
+    const message m =
+        make_on_status(1, "status", "NetStream.Publish.Start", "key is now published.", "key");
     EXPECT_EQ(payload_of(m), test::to_vector(on_status_publish_start));
     EXPECT_EQ(m.type(), message_type::command_amf0);
     EXPECT_EQ(m.chunk_stream_id, chunk_stream::stream_command);
@@ -367,8 +367,7 @@ TEST(command_build, make_command_round_trips) {
 }
 
 TEST(command_build, make_data_bytes) {
-    const std::array<amf_value, 1> values = {
-        amf_value::make_ecma_array({{"width", num(320)}})};
+    const std::array<amf_value, 1> values = {amf_value::make_ecma_array({{"width", num(320)}})};
     const message m = make_data(5, 1, "onMetaData", values);
     EXPECT_EQ(payload_of(m), test::to_vector(on_meta_data));
     EXPECT_EQ(m.type(), message_type::data_amf0);
@@ -389,8 +388,8 @@ TEST(command_parse, amf3_command_skips_format_byte) {
     EXPECT_TRUE(c->command_object.is(amf_kind::null));
     EXPECT_TRUE(c->arguments.empty());
     // The same bytes without the format byte as type 20 mean the same command.
-    auto same = parse_command(message_of(message_type::command_amf0,
-                                         std::span(create_stream_amf3).subspan(1)));
+    auto same = parse_command(
+        message_of(message_type::command_amf0, std::span(create_stream_amf3).subspan(1)));
     ASSERT_TRUE(same);
     EXPECT_EQ(same->name, c->name);
     EXPECT_EQ(same->transaction_id, c->transaction_id);
@@ -405,7 +404,7 @@ TEST(command_parse, missing_command_object_reads_as_null) {
 
 TEST(command_parse, long_string_name_accepted) {
     constexpr auto body = wire(bytes(0x0C, 0x00, 0x00, 0x00, 0x04), text("play"),  // long string
-                               bytes(0x00, 0, 0, 0, 0, 0, 0, 0, 0));              // 0.0
+                               bytes(0x00, 0, 0, 0, 0, 0, 0, 0, 0));               // 0.0
     auto c = parse_command(message_of(message_type::command_amf0, body));
     ASSERT_TRUE(c);
     EXPECT_EQ(c->name, "play");
@@ -434,9 +433,9 @@ TEST(command_parse, not_a_command_type_is_message_malformed) {
 
 TEST(command_parse, body_not_starting_with_string_is_message_malformed) {
     const std::vector<bytes_t> bodies = {
-        {},                                              // empty
-        encode_all({num(1), str("connect")}),            // a number first
-        encode_all({null()}),                            // null first
+        {},                                    // empty
+        encode_all({num(1), str("connect")}),  // a number first
+        encode_all({null()}),                  // null first
     };
     for (const auto& body : bodies) {
         auto c = parse_command(message_of(message_type::command_amf0, body));
@@ -453,9 +452,9 @@ TEST(command_parse, body_not_starting_with_string_is_message_malformed) {
 }
 
 TEST(command_parse, missing_or_mistyped_transaction_id_is_command_malformed) {
-    for (const auto& m : {command_message({str("connect")}),
-                          command_message({str("connect"), str("1")}),
-                          command_message({str("connect"), null()})}) {
+    for (const auto& m :
+         {command_message({str("connect")}), command_message({str("connect"), str("1")}),
+          command_message({str("connect"), null()})}) {
         auto c = parse_command(m);
         ASSERT_FALSE(c);
         EXPECT_EQ(c.error(), error::command_malformed);
@@ -483,15 +482,15 @@ TEST(command_parse, amf_errors_pass_through) {
     amf_limits small;
     small.max_total_bytes = 64;
     const std::vector<case_t> cases = {
-        {{0x02, 0x00, 0x05, 'a'}, {}, error::truncated},                     // name cut short
-        {with({0x09}), {}, error::amf_unknown_marker},                       // stray object end
-        {with({0x0D}), {}, error::amf_unsupported},                          // unsupported marker
-        {with({0x07, 0x00, 0x05}), {}, error::amf_bad_reference},            // no such reference
+        {{0x02, 0x00, 0x05, 'a'}, {}, error::truncated},           // name cut short
+        {with({0x09}), {}, error::amf_unknown_marker},             // stray object end
+        {with({0x0D}), {}, error::amf_unsupported},                // unsupported marker
+        {with({0x07, 0x00, 0x05}), {}, error::amf_bad_reference},  // no such reference
         {with({0x03, 0x00, 0x01, 'a', 0x03, 0x00, 0x00, 0x09, 0x00, 0x00, 0x09}), shallow,
-         error::amf_depth_exceeded},                                         // object in object
+         error::amf_depth_exceeded},  // object in object
         {encode_all({str("abc"), num(1)}), short_strings, error::amf_string_too_long},
         {with({0x0A, 0x00, 0x00, 0x00, 0x02, 0x05, 0x05}), few_elements,
-         error::amf_too_many_elements},                                      // 2-element array
+         error::amf_too_many_elements},  // 2-element array
         {encode_all({str("x"), num(1), null(), null(), null()}), small, error::amf_too_large},
     };
     for (const auto& c : cases) {
@@ -537,9 +536,10 @@ TEST(command_typed, connect_flash_fields_and_four_cc_list) {
 }
 
 TEST(command_typed, connect_null_optionals_take_defaults) {
-    auto cc = parse_connect(connect_with(amf_value::make_ecma_array(
-        {{"app", str("live/sub?token=1")}, {"swfUrl", amf_value::make_undefined()},
-         {"objectEncoding", null()}})));
+    auto cc = parse_connect(
+        connect_with(amf_value::make_ecma_array({{"app", str("live/sub?token=1")},
+                                                 {"swfUrl", amf_value::make_undefined()},
+                                                 {"objectEncoding", null()}})));
     ASSERT_TRUE(cc) << cc.error().message();
     EXPECT_EQ(cc->app, "live/sub?token=1");
     EXPECT_EQ(cc->swf_url, "");
@@ -551,15 +551,15 @@ TEST(command_typed, connect_errors_are_command_malformed) {
     numbers_list.kind = amf_kind::strict_array;
     numbers_list.elements = {num(1)};
     const std::vector<amf_value> objects = {
-        null(),                                                        // no command object
-        amf_value::make_object({{"tcUrl", str("rtmp://h/live")}}),    // no app
-        amf_value::make_object({{"app", num(1)}}),                     // app not a string
+        null(),                                                     // no command object
+        amf_value::make_object({{"tcUrl", str("rtmp://h/live")}}),  // no app
+        amf_value::make_object({{"app", num(1)}}),                  // app not a string
         connect_object({{"tcUrl", num(1)}}),
         connect_object({{"flashVer", boolean(true)}}),
         connect_object({{"swfUrl", num(1)}}),
         connect_object({{"pageUrl", num(1)}}),
         connect_object({{"objectEncoding", str("3")}}),
-        connect_object({{"objectEncoding", num(1)}}),                  // neither AMF0 nor AMF3
+        connect_object({{"objectEncoding", num(1)}}),  // neither AMF0 nor AMF3
         connect_object({{"fourCcList", str("hvc1")}}),
         connect_object({{"fourCcList", numbers_list}}),
     };
@@ -578,8 +578,8 @@ TEST(command_typed, publish_defaults_and_errors) {
     EXPECT_EQ(p->type, "live");
     EXPECT_EQ(parse_publish(stream_command({str("k"), null()}))->type, "live");
     EXPECT_EQ(parse_publish(stream_command({str("k"), str("append")}))->type, "append");
-    for (const auto& args : std::vector<std::vector<amf_value>>{
-             {}, {null()}, {boolean(false)}, {str("k"), num(1)}}) {
+    for (const auto& args :
+         std::vector<std::vector<amf_value>>{{}, {null()}, {boolean(false)}, {str("k"), num(1)}}) {
         auto r = parse_publish(stream_command(args));
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error(), error::command_malformed);
@@ -603,9 +603,12 @@ TEST(command_typed, play_arguments_and_normalised_start) {
     EXPECT_EQ(defaults->start, -2);
     EXPECT_EQ(defaults->duration, -1);
     EXPECT_TRUE(defaults->reset);
-    for (const auto& args : std::vector<std::vector<amf_value>>{
-             {}, {num(1)}, {str("k"), str("0")}, {str("k"), num(0), boolean(true)},
-             {str("k"), num(0), num(0), str("yes")}}) {
+    for (const auto& args :
+         std::vector<std::vector<amf_value>>{{},
+                                             {num(1)},
+                                             {str("k"), str("0")},
+                                             {str("k"), num(0), boolean(true)},
+                                             {str("k"), num(0), num(0), str("yes")}}) {
         auto r = parse_play(stream_command(args));
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error(), error::command_malformed);
@@ -613,17 +616,20 @@ TEST(command_typed, play_arguments_and_normalised_start) {
 }
 
 TEST(command_typed, play2_stream_name) {
-    const auto options = amf_value::make_object(
-        {{"streamName", str("key_720")}, {"oldStreamName", str("key_480")},
-         {"transition", str("switch")}, {"start", num(-2)}});
+    const auto options = amf_value::make_object({{"streamName", str("key_720")},
+                                                 {"oldStreamName", str("key_480")},
+                                                 {"transition", str("switch")},
+                                                 {"start", num(-2)}});
     auto p = parse_play2(stream_command({options}));
     ASSERT_TRUE(p);
     EXPECT_EQ(p->transaction_id, 7);
     EXPECT_EQ(p->stream_name, "key_720");
     EXPECT_EQ(p->parameters, options);
-    for (const auto& args : std::vector<std::vector<amf_value>>{
-             {}, {str("key")}, {amf_value::make_object({{"start", num(0)}})},
-             {amf_value::make_object({{"streamName", num(1)}})}}) {
+    for (const auto& args :
+         std::vector<std::vector<amf_value>>{{},
+                                             {str("key")},
+                                             {amf_value::make_object({{"start", num(0)}})},
+                                             {amf_value::make_object({{"streamName", num(1)}})}}) {
         auto r = parse_play2(stream_command(args));
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error(), error::command_malformed);
@@ -636,9 +642,14 @@ TEST(command_typed, delete_stream_id) {
     EXPECT_EQ(d->transaction_id, 7);
     EXPECT_EQ(d->stream_id, 1u);
     EXPECT_EQ(parse_delete_stream(stream_command({num(4294967295.0)}))->stream_id, 4294967295u);
-    for (const auto& args : std::vector<std::vector<amf_value>>{
-             {}, {null()}, {str("1")}, {num(-1)}, {num(1.5)}, {num(4294967296.0)},
-             {num(std::numeric_limits<double>::quiet_NaN())}}) {
+    for (const auto& args :
+         std::vector<std::vector<amf_value>>{{},
+                                             {null()},
+                                             {str("1")},
+                                             {num(-1)},
+                                             {num(1.5)},
+                                             {num(4294967296.0)},
+                                             {num(std::numeric_limits<double>::quiet_NaN())}}) {
         auto r = parse_delete_stream(stream_command(args));
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error(), error::command_malformed);
@@ -670,8 +681,8 @@ TEST(command_typed, pause_flag_and_position) {
     ASSERT_TRUE(no_position);
     EXPECT_TRUE(no_position->pause);
     EXPECT_EQ(no_position->milliseconds, 0);
-    for (const auto& args : std::vector<std::vector<amf_value>>{
-             {}, {num(1)}, {boolean(true), str("0")}}) {
+    for (const auto& args :
+         std::vector<std::vector<amf_value>>{{}, {num(1)}, {boolean(true), str("0")}}) {
         auto r = parse_pause(stream_command(args));
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error(), error::command_malformed);
@@ -760,9 +771,9 @@ TEST(command_data, strip_other_data_returns_same_bytes) {
 
 TEST(command_data, strip_errors_are_message_malformed) {
     const std::vector<message> bad = {
-        message_of(message_type::command_amf0, set_data_frame),          // not data
-        message_of(message_type::data_amf0, bytes_t{}),                  // empty
-        message_of(message_type::data_amf0, encode_all({num(1)})),       // not a string
+        message_of(message_type::command_amf0, set_data_frame),                    // not data
+        message_of(message_type::data_amf0, bytes_t{}),                            // empty
+        message_of(message_type::data_amf0, encode_all({num(1)})),                 // not a string
         message_of(message_type::data_amf0, std::span(set_data_frame).first(10)),  // cut name
         message_of(message_type::data_amf0, bytes_t{0x0C, 0x00, 0x00}),  // cut long length
         message_of(message_type::data_amf3, bytes_t{}),                  // no format byte

@@ -100,7 +100,8 @@ TEST(control, builders_write_spec_bodies) {
 }
 
 TEST(control, parse_reads_every_type) {
-    auto parsed = parse_control(control_message_of(message_type::set_chunk_size, set_chunk_size_4096));
+    auto parsed =
+        parse_control(control_message_of(message_type::set_chunk_size, set_chunk_size_4096));
     ASSERT_TRUE(parsed);
     EXPECT_EQ(parsed->type, message_type::set_chunk_size);
     EXPECT_EQ(parsed->value, 4096u);
@@ -132,7 +133,8 @@ TEST(control, parse_reads_every_type) {
     EXPECT_EQ(parsed->value, 1u);
     EXPECT_EQ(parsed->value2, 0u);
 
-    parsed = parse_control(control_message_of(message_type::user_control, set_buffer_length_1_3000));
+    parsed =
+        parse_control(control_message_of(message_type::user_control, set_buffer_length_1_3000));
     ASSERT_TRUE(parsed);
     EXPECT_EQ(parsed->event, user_control_event::set_buffer_length);
     EXPECT_EQ(parsed->value, 1u);
@@ -161,7 +163,8 @@ TEST(control, undefined_user_control_event_without_data_is_accepted) {
     constexpr std::array<std::uint8_t, 2> swf_verify_request = {
         0x00, 0x1A,  // event type 26
     };
-    const auto parsed = parse_control(control_message_of(message_type::user_control, swf_verify_request));
+    const auto parsed =
+        parse_control(control_message_of(message_type::user_control, swf_verify_request));
     ASSERT_TRUE(parsed);
     EXPECT_EQ(static_cast<std::uint16_t>(parsed->event), 26u);
     EXPECT_EQ(parsed->value, 0u);
@@ -169,15 +172,16 @@ TEST(control, undefined_user_control_event_without_data_is_accepted) {
 
 TEST(control, short_bodies_are_malformed) {
     constexpr std::array<std::uint8_t, 3> three = {0x00, 0x00, 0x10};
-    for (const auto type : {message_type::set_chunk_size, message_type::abort,
-                            message_type::acknowledgement, message_type::window_ack_size,
-                            message_type::set_peer_bandwidth}) {
+    for (const auto type :
+         {message_type::set_chunk_size, message_type::abort, message_type::acknowledgement,
+          message_type::window_ack_size, message_type::set_peer_bandwidth}) {
         const auto parsed = parse_control(control_message_of(type, three));
         ASSERT_FALSE(parsed) << static_cast<int>(type);
         EXPECT_EQ(parsed.error(), make_error_code(error::control_message_malformed));
     }
     // Set Peer Bandwidth without its limit type octet.
-    auto parsed = parse_control(control_message_of(message_type::set_peer_bandwidth, window_2500000));
+    auto parsed =
+        parse_control(control_message_of(message_type::set_peer_bandwidth, window_2500000));
     ASSERT_FALSE(parsed);
     EXPECT_EQ(parsed.error(), make_error_code(error::control_message_malformed));
     // User control: no event type; StreamBegin without its stream id; SetBufferLength without
@@ -186,8 +190,8 @@ TEST(control, short_bodies_are_malformed) {
     parsed = parse_control(control_message_of(message_type::user_control, one));
     ASSERT_FALSE(parsed);
     EXPECT_EQ(parsed.error(), make_error_code(error::control_message_malformed));
-    parsed = parse_control(control_message_of(message_type::user_control,
-                                              std::span(stream_begin_1).first(4)));
+    parsed = parse_control(
+        control_message_of(message_type::user_control, std::span(stream_begin_1).first(4)));
     ASSERT_FALSE(parsed);
     EXPECT_EQ(parsed.error(), make_error_code(error::control_message_malformed));
     parsed = parse_control(control_message_of(message_type::user_control,

@@ -1,7 +1,5 @@
 #include "protocol/flv.hpp"
 
-#include "tests/protocol/amf_wire.hpp"
-
 #include <gtest/gtest.h>
 
 #include <array>
@@ -9,6 +7,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "tests/protocol/amf_wire.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -23,89 +23,92 @@ std::vector<std::uint8_t> vec(std::span<const std::uint8_t> s) { return {s.begin
 // ---- audio/video tag bodies (RTMP message payloads) ------------------------------------------
 
 // Legacy AVC (FLV 10.1 E.4.3.1, E.4.3.2), as ffmpeg and OBS send it.
-constexpr auto avc_sequence_header = wire(bytes(0x17),              // frame type 1 key | codec 7 AVC
-                                          bytes(0x00),              // AVCPacketType 0: sequence header
+constexpr auto avc_sequence_header = wire(bytes(0x17),  // frame type 1 key | codec 7 AVC
+                                          bytes(0x00),  // AVCPacketType 0: sequence header
                                           bytes(0x00, 0x00, 0x00),  // composition time 0
                                           bytes(0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1));  // avcC start
-constexpr auto avc_keyframe = wire(bytes(0x17),                     // frame type 1 key | codec 7 AVC
-                                   bytes(0x01),                     // AVCPacketType 1: NALUs
-                                   bytes(0x00, 0x00, 0x50),         // composition time 80
+constexpr auto avc_keyframe = wire(bytes(0x17),              // frame type 1 key | codec 7 AVC
+                                   bytes(0x01),              // AVCPacketType 1: NALUs
+                                   bytes(0x00, 0x00, 0x50),  // composition time 80
                                    bytes(0x00, 0x00, 0x00, 0x02, 0x65, 0x88));  // NALU length, IDR
-constexpr auto avc_inter_frame = wire(bytes(0x27),                  // frame type 2 inter | codec 7
-                                      bytes(0x01),                  // AVCPacketType 1: NALUs
-                                      bytes(0x00, 0x00, 0x00),      // composition time 0
+constexpr auto avc_inter_frame = wire(bytes(0x27),              // frame type 2 inter | codec 7
+                                      bytes(0x01),              // AVCPacketType 1: NALUs
+                                      bytes(0x00, 0x00, 0x00),  // composition time 0
                                       bytes(0x00, 0x00, 0x00, 0x02, 0x41, 0x9A));  // NALU, P slice
-constexpr auto avc_end_of_sequence = bytes(0x17,                    // frame type 1 key | codec 7
-                                           0x02,                    // AVCPacketType 2: end of sequence
-                                           0x00, 0x00, 0x00);       // composition time 0
+constexpr auto avc_end_of_sequence = bytes(0x17,               // frame type 1 key | codec 7
+                                           0x02,               // AVCPacketType 2: end of sequence
+                                           0x00, 0x00, 0x00);  // composition time 0
 // Legacy HEVC with codec id 12 (the pre-Enhanced-RTMP convention of SRS and OBS forks).
-constexpr auto hevc12_sequence_header = bytes(0x1C,                 // frame type 1 key | codec 12
-                                              0x00,                 // packet type 0: sequence header
-                                              0x00, 0x00, 0x00,     // composition time
-                                              0x01, 0x01);          // hvcC start
-constexpr auto hevc12_keyframe = bytes(0x1C,                        // frame type 1 key | codec 12
-                                       0x01,                        // packet type 1: NALUs
-                                       0x00, 0x00, 0x00,            // composition time
-                                       0x26, 0x01);                 // NALU bytes
+constexpr auto hevc12_sequence_header = bytes(0x1C,              // frame type 1 key | codec 12
+                                              0x00,              // packet type 0: sequence header
+                                              0x00, 0x00, 0x00,  // composition time
+                                              0x01, 0x01);       // hvcC start
+constexpr auto hevc12_keyframe = bytes(0x1C,                     // frame type 1 key | codec 12
+                                       0x01,                     // packet type 1: NALUs
+                                       0x00, 0x00, 0x00,         // composition time
+                                       0x26, 0x01);              // NALU bytes
 // VP6 (codec 4): no packet type octet, the frame type alone decides.
-constexpr auto vp6_keyframe = bytes(0x14,                           // frame type 1 key | codec 4 VP6
-                                    0x00, 0x00);                    // VP6 adjustment, frame data
-constexpr auto vp6_inter_frame = bytes(0x24,                        // frame type 2 inter | codec 4
+constexpr auto vp6_keyframe = bytes(0x14,         // frame type 1 key | codec 4 VP6
+                                    0x00, 0x00);  // VP6 adjustment, frame data
+constexpr auto vp6_inter_frame = bytes(0x24,      // frame type 2 inter | codec 4
                                        0x00, 0x00);
 
 // Enhanced RTMP v1: IsExHeader (bit 7), frame type (bits 4-6), VideoPacketType (bits 0-3), FourCC.
-constexpr auto hvc1_sequence_start = wire(bytes(0x90),              // ex | frame type 1 | SequenceStart
-                                          text("hvc1"),             // FourCC
-                                          bytes(0x01, 0x01, 0x60)); // HEVCDecoderConfigurationRecord
-constexpr auto hvc1_keyframe = wire(bytes(0x91),                    // ex | frame type 1 | CodedFrames
-                                    text("hvc1"),                   // FourCC
-                                    bytes(0x00, 0x00, 0x00),        // composition time (SI24)
+constexpr auto hvc1_sequence_start =
+    wire(bytes(0x90),                                         // ex | frame type 1 | SequenceStart
+         text("hvc1"),                                        // FourCC
+         bytes(0x01, 0x01, 0x60));                            // HEVCDecoderConfigurationRecord
+constexpr auto hvc1_keyframe = wire(bytes(0x91),              // ex | frame type 1 | CodedFrames
+                                    text("hvc1"),             // FourCC
+                                    bytes(0x00, 0x00, 0x00),  // composition time (SI24)
                                     bytes(0x00, 0x00, 0x00, 0x02, 0x26, 0x01));  // NALU
-constexpr auto hvc1_inter_frame_x = wire(bytes(0xA3),               // ex | frame type 2 | CodedFramesX
-                                         text("hvc1"),              // FourCC, no composition time
+constexpr auto hvc1_inter_frame_x = wire(bytes(0xA3),   // ex | frame type 2 | CodedFramesX
+                                         text("hvc1"),  // FourCC, no composition time
                                          bytes(0x00, 0x00, 0x00, 0x02, 0x02, 0x01));  // NALU
-constexpr auto hvc1_sequence_end = wire(bytes(0x92),                // ex | frame type 1 | SequenceEnd
-                                        text("hvc1"));              // FourCC
-constexpr auto hvc1_metadata = wire(bytes(0x94),                    // ex | frame type 1 | Metadata
-                                    text("hvc1"),                   // FourCC
-                                    bytes(0x02, 0x00, 0x0A));       // AMF0 "colorInfo" begins
-constexpr auto av01_sequence_start = wire(bytes(0x90),              // ex | frame type 1 | SequenceStart
-                                          text("av01"),             // FourCC
-                                          bytes(0x81, 0x08, 0x0C, 0x00));  // AV1CodecConfigurationRecord
-constexpr auto av01_mpeg2ts_sequence_start = wire(bytes(0x95),      // ex | frame 1 | MPEG2TSSequenceStart
-                                                  text("av01"),     // FourCC
-                                                  bytes(0x80, 0x04, 0x81, 0x08));  // AV1 video descriptor
-constexpr auto av01_keyframe = wire(bytes(0x91),                    // ex | frame type 1 | CodedFrames
-                                    text("av01"),                   // FourCC (AV1: no composition time)
-                                    bytes(0x12, 0x00, 0x0A, 0x0B)); // OBUs
-constexpr auto av01_inter_frame = wire(bytes(0xA1),                 // ex | frame type 2 | CodedFrames
-                                       text("av01"),                // FourCC
-                                       bytes(0x32, 0x10));          // OBUs
-constexpr auto ex_command_frame = bytes(0xD1,                       // ex | frame type 5 command | 1
-                                        0x00);                      // VideoCommand StartSeek
+constexpr auto hvc1_sequence_end = wire(bytes(0x92),           // ex | frame type 1 | SequenceEnd
+                                        text("hvc1"));         // FourCC
+constexpr auto hvc1_metadata = wire(bytes(0x94),               // ex | frame type 1 | Metadata
+                                    text("hvc1"),              // FourCC
+                                    bytes(0x02, 0x00, 0x0A));  // AMF0 "colorInfo" begins
+constexpr auto av01_sequence_start =
+    wire(bytes(0x90),                     // ex | frame type 1 | SequenceStart
+         text("av01"),                    // FourCC
+         bytes(0x81, 0x08, 0x0C, 0x00));  // AV1CodecConfigurationRecord
+constexpr auto av01_mpeg2ts_sequence_start =
+    wire(bytes(0x95),                              // ex | frame 1 | MPEG2TSSequenceStart
+         text("av01"),                             // FourCC
+         bytes(0x80, 0x04, 0x81, 0x08));           // AV1 video descriptor
+constexpr auto av01_keyframe = wire(bytes(0x91),   // ex | frame type 1 | CodedFrames
+                                    text("av01"),  // FourCC (AV1: no composition time)
+                                    bytes(0x12, 0x00, 0x0A, 0x0B));  // OBUs
+constexpr auto av01_inter_frame = wire(bytes(0xA1),         // ex | frame type 2 | CodedFrames
+                                       text("av01"),        // FourCC
+                                       bytes(0x32, 0x10));  // OBUs
+constexpr auto ex_command_frame = bytes(0xD1,               // ex | frame type 5 command | 1
+                                        0x00);              // VideoCommand StartSeek
 // Enhanced RTMP v2 wrappers.
-constexpr auto hvc1_multitrack_sequence_start = wire(bytes(0x96),   // ex | frame type 1 | Multitrack
-                                                     bytes(0x00),   // OneTrack | SequenceStart
-                                                     text("hvc1"),  // FourCC
-                                                     bytes(0x00),   // track id
+constexpr auto hvc1_multitrack_sequence_start = wire(bytes(0x96),  // ex | frame type 1 | Multitrack
+                                                     bytes(0x00),  // OneTrack | SequenceStart
+                                                     text("hvc1"),        // FourCC
+                                                     bytes(0x00),         // track id
                                                      bytes(0x01, 0x01));  // hvcC start
-constexpr auto many_codecs_keyframe = bytes(0x96,                   // ex | frame type 1 | Multitrack
-                                            0x21,                   // ManyTracksManyCodecs | CodedFrames
-                                            'h', 'v', 'c', '1',     // per-track FourCC
-                                            0x00);                  // track id
-constexpr auto mod_ex_keyframe = wire(bytes(0x97),                  // ex | frame type 1 | ModEx
-                                      bytes(0x02),                  // modExDataSize - 1: 3 octets
-                                      bytes(0x00, 0x01, 0x02),      // TimestampOffsetNano
-                                      bytes(0x01),                  // ModExType 0 | CodedFrames
-                                      text("hvc1"),                 // FourCC
-                                      bytes(0x00, 0x00, 0x00));     // composition time
-constexpr auto mod_ex_sequence_end = wire(bytes(0x97),              // ex | frame type 1 | ModEx
-                                          bytes(0x00),              // modExDataSize - 1: 1 octet
-                                          bytes(0x00),              // modifier data
-                                          bytes(0x02),              // ModExType 0 | SequenceEnd
-                                          text("av01"));            // FourCC
-constexpr auto nested_multitrack = bytes(0x96,                      // ex | frame type 1 | Multitrack
-                                         0x06,                      // OneTrack | Multitrack: not allowed
+constexpr auto many_codecs_keyframe = bytes(0x96,  // ex | frame type 1 | Multitrack
+                                            0x21,  // ManyTracksManyCodecs | CodedFrames
+                                            'h', 'v', 'c', '1',  // per-track FourCC
+                                            0x00);               // track id
+constexpr auto mod_ex_keyframe = wire(bytes(0x97),               // ex | frame type 1 | ModEx
+                                      bytes(0x02),               // modExDataSize - 1: 3 octets
+                                      bytes(0x00, 0x01, 0x02),   // TimestampOffsetNano
+                                      bytes(0x01),               // ModExType 0 | CodedFrames
+                                      text("hvc1"),              // FourCC
+                                      bytes(0x00, 0x00, 0x00));  // composition time
+constexpr auto mod_ex_sequence_end = wire(bytes(0x97),           // ex | frame type 1 | ModEx
+                                          bytes(0x00),           // modExDataSize - 1: 1 octet
+                                          bytes(0x00),           // modifier data
+                                          bytes(0x02),           // ModExType 0 | SequenceEnd
+                                          text("av01"));         // FourCC
+constexpr auto nested_multitrack = bytes(0x96,                   // ex | frame type 1 | Multitrack
+                                         0x06,  // OneTrack | Multitrack: not allowed
                                          'h', 'v', 'c', '1');
 
 std::vector<std::uint8_t> mod_ex_wide_sequence_start() {
@@ -119,14 +122,14 @@ std::vector<std::uint8_t> mod_ex_wide_sequence_start() {
 }
 
 // Audio (E.4.2.1): SoundFormat (4) | rate (2) | size (1) | type (1).
-constexpr auto aac_sequence_header = bytes(0xAF,                    // AAC | 44 kHz | 16 bit | stereo
-                                           0x00,                    // AACPacketType 0: sequence header
-                                           0x12, 0x10);             // AudioSpecificConfig LC 44.1k 2ch
-constexpr auto aac_raw = bytes(0xAF,                                // AAC | 44 kHz | 16 bit | stereo
-                               0x01,                                // AACPacketType 1: raw
-                               0x21, 0x00, 0x49);                   // AAC frame
-constexpr auto mp3_frame = bytes(0x2F,                              // MP3 | 44 kHz | 16 bit | stereo
-                                 0x00, 0xFF, 0xFB);                 // 0x00 here is not a packet type
+constexpr auto aac_sequence_header = bytes(0xAF,         // AAC | 44 kHz | 16 bit | stereo
+                                           0x00,         // AACPacketType 0: sequence header
+                                           0x12, 0x10);  // AudioSpecificConfig LC 44.1k 2ch
+constexpr auto aac_raw = bytes(0xAF,                     // AAC | 44 kHz | 16 bit | stereo
+                               0x01,                     // AACPacketType 1: raw
+                               0x21, 0x00, 0x49);        // AAC frame
+constexpr auto mp3_frame = bytes(0x2F,                   // MP3 | 44 kHz | 16 bit | stereo
+                                 0x00, 0xFF, 0xFB);      // 0x00 here is not a packet type
 // Enhanced RTMP v2 audio: SoundFormat 9 (ExHeader) | AudioPacketType, then FourCC.
 constexpr auto opus_sequence_start = wire(bytes(0x90),              // ExHeader | SequenceStart
                                           text("Opus"),             // FourCC
@@ -139,11 +142,11 @@ constexpr auto mp4a_multitrack_sequence_start = wire(bytes(0x95),   // ExHeader 
                                                      text("mp4a"),  // FourCC
                                                      bytes(0x00),   // track id
                                                      bytes(0x12, 0x10));  // AudioSpecificConfig
-constexpr auto opus_mod_ex_sequence_start = wire(bytes(0x97),       // ExHeader | ModEx
-                                                 bytes(0x00),       // modExDataSize - 1: 1 octet
-                                                 bytes(0x05),       // modifier data
-                                                 bytes(0x00),       // ModExType 0 | SequenceStart
-                                                 text("Opus"));     // FourCC
+constexpr auto opus_mod_ex_sequence_start = wire(bytes(0x97),             // ExHeader | ModEx
+                                                 bytes(0x00),    // modExDataSize - 1: 1 octet
+                                                 bytes(0x05),    // modifier data
+                                                 bytes(0x00),    // ModExType 0 | SequenceStart
+                                                 text("Opus"));  // FourCC
 
 struct classified {
     const char* name;
@@ -190,10 +193,10 @@ std::vector<classified> classified_bodies() {
         {"mp3_frame", to_vector(mp3_frame), false, 1, false, false, false},
         {"opus_sequence_start", to_vector(opus_sequence_start), false, 5, false, false, true},
         {"opus_coded_frames", to_vector(opus_coded_frames), false, 5, false, false, false},
-        {"mp4a_multitrack_sequence_start", to_vector(mp4a_multitrack_sequence_start), false, 6, false,
+        {"mp4a_multitrack_sequence_start", to_vector(mp4a_multitrack_sequence_start), false, 6,
+         false, false, true},
+        {"opus_mod_ex_sequence_start", to_vector(opus_mod_ex_sequence_start), false, 8, false,
          false, true},
-        {"opus_mod_ex_sequence_start", to_vector(opus_mod_ex_sequence_start), false, 8, false, false,
-         true},
     };
 }
 
@@ -258,38 +261,40 @@ TEST(flv_classify, mod_ex_longer_than_payload) {
 
 // ---- file header and tags (FLV 10.1 E.2, E.3, E.4.1) ------------------------------------------
 
-constexpr auto header_audio_video = wire(text("FLV"),               // Signature
-                                         bytes(0x01),               // Version 1
-                                         bytes(0x05),               // TypeFlagsAudio | TypeFlagsVideo
-                                         bytes(0x00, 0x00, 0x00, 0x09),  // DataOffset 9
-                                         bytes(0x00, 0x00, 0x00, 0x00)); // PreviousTagSize0
-constexpr auto header_video_only = wire(text("FLV"), bytes(0x01),
-                                        bytes(0x01),                // TypeFlagsVideo only
-                                        bytes(0x00, 0x00, 0x00, 0x09), bytes(0x00, 0x00, 0x00, 0x00));
-constexpr auto header_audio_only = wire(text("FLV"), bytes(0x01),
-                                        bytes(0x04),                // TypeFlagsAudio only
-                                        bytes(0x00, 0x00, 0x00, 0x09), bytes(0x00, 0x00, 0x00, 0x00));
+constexpr auto header_audio_video = wire(text("FLV"),  // Signature
+                                         bytes(0x01),  // Version 1
+                                         bytes(0x05),  // TypeFlagsAudio | TypeFlagsVideo
+                                         bytes(0x00, 0x00, 0x00, 0x09),   // DataOffset 9
+                                         bytes(0x00, 0x00, 0x00, 0x00));  // PreviousTagSize0
+constexpr auto header_video_only =
+    wire(text("FLV"), bytes(0x01),
+         bytes(0x01),  // TypeFlagsVideo only
+         bytes(0x00, 0x00, 0x00, 0x09), bytes(0x00, 0x00, 0x00, 0x00));
+constexpr auto header_audio_only =
+    wire(text("FLV"), bytes(0x01),
+         bytes(0x04),  // TypeFlagsAudio only
+         bytes(0x00, 0x00, 0x00, 0x09), bytes(0x00, 0x00, 0x00, 0x00));
 
-constexpr auto video_tag_1000 = wire(bytes(0x09),                   // TagType 9: video
-                                     bytes(0x00, 0x00, 0x05),       // DataSize 5
-                                     bytes(0x00, 0x03, 0xE8),       // Timestamp 1000
-                                     bytes(0x00),                   // TimestampExtended
-                                     bytes(0x00, 0x00, 0x00),       // StreamID 0
+constexpr auto video_tag_1000 = wire(bytes(0x09),                          // TagType 9: video
+                                     bytes(0x00, 0x00, 0x05),              // DataSize 5
+                                     bytes(0x00, 0x03, 0xE8),              // Timestamp 1000
+                                     bytes(0x00),                          // TimestampExtended
+                                     bytes(0x00, 0x00, 0x00),              // StreamID 0
                                      bytes(0x17, 0x01, 0x00, 0x00, 0x00),  // body: AVC keyframe
                                      bytes(0x00, 0x00, 0x00, 0x10));       // PreviousTagSize 16
-constexpr auto audio_tag_extended = wire(bytes(0x08),               // TagType 8: audio
-                                         bytes(0x00, 0x00, 0x02),   // DataSize 2
-                                         bytes(0x34, 0x56, 0x78),   // Timestamp bits 0-23
-                                         bytes(0x12),               // TimestampExtended: bits 24-31
-                                         bytes(0x00, 0x00, 0x00),   // StreamID 0
-                                         bytes(0xAF, 0x01),         // body: AAC raw
+constexpr auto audio_tag_extended = wire(bytes(0x08),                      // TagType 8: audio
+                                         bytes(0x00, 0x00, 0x02),          // DataSize 2
+                                         bytes(0x34, 0x56, 0x78),          // Timestamp bits 0-23
+                                         bytes(0x12),              // TimestampExtended: bits 24-31
+                                         bytes(0x00, 0x00, 0x00),  // StreamID 0
+                                         bytes(0xAF, 0x01),        // body: AAC raw
                                          bytes(0x00, 0x00, 0x00, 0x0D));  // PreviousTagSize 13
-constexpr auto script_tag_empty = wire(bytes(0x12),                 // TagType 18: script data
-                                       bytes(0x00, 0x00, 0x00),     // DataSize 0
-                                       bytes(0x00, 0x00, 0x00),     // Timestamp 0
-                                       bytes(0x00),                 // TimestampExtended
-                                       bytes(0x00, 0x00, 0x00),     // StreamID 0
-                                       bytes(0x00, 0x00, 0x00, 0x0B));  // PreviousTagSize 11
+constexpr auto script_tag_empty = wire(bytes(0x12),                       // TagType 18: script data
+                                       bytes(0x00, 0x00, 0x00),           // DataSize 0
+                                       bytes(0x00, 0x00, 0x00),           // Timestamp 0
+                                       bytes(0x00),                       // TimestampExtended
+                                       bytes(0x00, 0x00, 0x00),           // StreamID 0
+                                       bytes(0x00, 0x00, 0x00, 0x0B));    // PreviousTagSize 11
 
 TEST(flv_header, reads_flags) {
     struct expectation {
@@ -353,7 +358,8 @@ TEST(flv_header, bad_signature) {
     previous_tag_size0_1[12] = 0x01;
     const std::vector<std::uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a'};
     const std::vector<std::uint8_t> short_wrong = {'F', 'X'};  // refused before 13 octets arrive
-    for (const auto& in : {not_flv, version_2, data_offset_10, previous_tag_size0_1, gif, short_wrong}) {
+    for (const auto& in :
+         {not_flv, version_2, data_offset_10, previous_tag_size0_1, gif, short_wrong}) {
         flv_header h;
         error_code ec;
         EXPECT_EQ(read_flv_header(in, h, ec), 0u);
@@ -469,7 +475,8 @@ read_file_result read_in_pieces(std::span<const std::uint8_t> file,
 }
 
 TEST(flv_tag, file_split_anywhere_reads_the_same) {
-    const auto file = to_vector(wire(header_audio_only, video_tag_1000, script_tag_empty, audio_tag_extended));
+    const auto file =
+        to_vector(wire(header_audio_only, video_tag_1000, script_tag_empty, audio_tag_extended));
     const read_file_result whole = read_in_pieces(file, {});
     ASSERT_EQ(whole.tags.size(), 3u);
     EXPECT_EQ(whole.last, error::need_more);

@@ -1,7 +1,5 @@
 #include "protocol/handshake.hpp"
 
-#include "protocol/byte_reader.hpp"
-
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -16,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "protocol/byte_reader.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -48,8 +48,8 @@ bytes whole_key(std::string_view text) {
 digest hmac(view key, view data) {
     digest out{};
     unsigned int length = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(), out.data(),
-         &length);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
+         out.data(), &length);
     EXPECT_EQ(length, 32u);
     return out;
 }
@@ -69,7 +69,8 @@ digest digest_at(view packet, std::size_t position) {
 
 digest packet_digest(view packet, std::size_t position, std::string_view text) {
     bytes rest(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(position));
-    rest.insert(rest.end(), packet.begin() + static_cast<std::ptrdiff_t>(position + 32), packet.end());
+    rest.insert(rest.end(), packet.begin() + static_cast<std::ptrdiff_t>(position + 32),
+                packet.end());
     return hmac(text_key(text), rest);
 }
 
@@ -102,13 +103,13 @@ constexpr std::array<std::uint8_t, 9> simple_c0c1_head = {
     0x03,                    // C0: RTMP version 3
     0x00, 0x00, 0x12, 0x34,  // C1 time
     0x00, 0x00, 0x00, 0x00,  // C1 zero: simple handshake
-};  // then 1528 octets of pattern
+};                           // then 1528 octets of pattern
 
 constexpr std::array<std::uint8_t, 9> digest_c0c1_head = {
     0x03,                    // C0: RTMP version 3
     0x00, 0x00, 0x00, 0x00,  // C1 time (ffmpeg sends 0)
     0x09, 0x00, 0x7C, 0x02,  // C1 version: Flash Player 9.0.124.2
-};  // then 1528 octets of pattern with a digest imprinted
+};                           // then 1528 octets of pattern with a digest imprinted
 
 constexpr std::array<std::uint8_t, 14> connect_chunk_head = {
     0x03,                    // basic header: fmt 0, chunk stream id 3
@@ -140,7 +141,9 @@ bytes digest_c0c1(handshake_scheme scheme, std::uint8_t seed = 1) {
 
 bytes connect_chunk() {
     bytes chunk(connect_chunk_head.begin(), connect_chunk_head.end());
-    const std::string_view rest = "\x07" "connect";
+    const std::string_view rest =
+        "\x07"
+        "connect";
     chunk.insert(chunk.end(), rest.begin(), rest.end());
     return chunk;
 }
@@ -195,7 +198,8 @@ fed feed_pieces(Machine& machine, view in, const cutter& cut) {
         if (result.ec == error::need_more) {
             EXPECT_EQ(used, result.left.size());
         }
-        result.left.erase(result.left.begin(), result.left.begin() + static_cast<std::ptrdiff_t>(used));
+        result.left.erase(result.left.begin(),
+                          result.left.begin() + static_cast<std::ptrdiff_t>(used));
     }
     return result;
 }
@@ -287,9 +291,9 @@ TEST(HandshakeServer, SimpleC0C1GetsS1AndAnExactEchoOfC1) {
     EXPECT_EQ(server.scheme(), handshake_scheme::simple);
 
     ASSERT_EQ(out.size(), 1 + 2 * packet_size);
-    EXPECT_EQ(out[0], 3);                      // S0
-    EXPECT_EQ(field(s1_of(out), 0), server_epoch);  // S1 time: the epoch given
-    EXPECT_EQ(field(s1_of(out), 4), 0u);       // S1 zero
+    EXPECT_EQ(out[0], 3);                                      // S0
+    EXPECT_EQ(field(s1_of(out), 0), server_epoch);             // S1 time: the epoch given
+    EXPECT_EQ(field(s1_of(out), 4), 0u);                       // S1 zero
     EXPECT_TRUE(std::ranges::equal(s2_of(out), c1_of(c0c1)));  // S2: time, time2, random of C1
 
     const bytes c2(packet_size, 0xC2);
@@ -323,7 +327,8 @@ TEST_P(HandshakeServerDigest, AnswersInTheClientsSchemeWithVerifiableS1AndS2) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothSchemes, HandshakeServerDigest,
-                         testing::Values(handshake_scheme::digest_first, handshake_scheme::digest_second));
+                         testing::Values(handshake_scheme::digest_first,
+                                         handshake_scheme::digest_second));
 
 TEST(HandshakeServer, DigestThatVerifiesInNeitherSchemeGetsTheSimpleAnswer) {
     bytes c0c1 = digest_c0c1(handshake_scheme::digest_first);
@@ -587,7 +592,8 @@ TEST(HandshakeClient, AcceptsAnS1SignedInSchemeOneAndAnswersWithAVerifiableC2) {
         const digest c1_digest = c1s1_digest(c1_of(c0c1), handshake_scheme::digest_first);
         bytes s2 = with_pattern(simple_c0c1_head, 11);
         s2.erase(s2.begin());
-        const digest s2_digest = hmac(hmac(whole_key(server_text), c1_digest), view(s2).first(packet_size - 32));
+        const digest s2_digest =
+            hmac(hmac(whole_key(server_text), c1_digest), view(s2).first(packet_size - 32));
         std::copy(s2_digest.begin(), s2_digest.end(), s2.end() - 32);
         bytes reply = {0x03};
         reply.insert(reply.end(), s1.begin(), s1.end());
@@ -606,7 +612,8 @@ TEST(HandshakeClient, AcceptsAnS1SignedInSchemeOneAndAnswersWithAVerifiableC2) {
     EXPECT_TRUE(client.done());
     EXPECT_EQ(client.scheme(), handshake_scheme::digest_second);
     ASSERT_EQ(c2.size(), packet_size);
-    EXPECT_TRUE(response_verifies(c2, player_text, c1s1_digest(s1, handshake_scheme::digest_second)));
+    EXPECT_TRUE(
+        response_verifies(c2, player_text, c1s1_digest(s1, handshake_scheme::digest_second)));
 
     // The same answer with one octet of S2's digest changed is refused.
     handshake_client other(true);

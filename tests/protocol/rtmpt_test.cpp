@@ -96,8 +96,7 @@ TEST(rtmpt_parse, tolerated_target_forms) {
         {"POST", "/idle/abc123/10/", rtmpt_command::idle, "abc123", 10},
         {"POST", "/fcs/ident2/", rtmpt_command::ident, {}, std::nullopt},
         {"POST", "/close/abc123/", rtmpt_command::close, "abc123", std::nullopt},
-        {"POST", "/send/abc123/18446744073709551615", rtmpt_command::send, "abc123",
-         UINT64_MAX},
+        {"POST", "/send/abc123/18446744073709551615", rtmpt_command::send, "abc123", UINT64_MAX},
         {"POST", "/send/abc123/00000000000000000001", rtmpt_command::send, "abc123", 1},
         {"POST", "/open/0", rtmpt_command::open, {}, std::nullopt},
     };
@@ -114,11 +113,29 @@ TEST(rtmpt_parse, longest_session_id) {
 
 TEST(rtmpt_parse, unknown_command) {
     for (const char* target : {
-             "", "/", "*", "open/1", "//open/1", "/OPEN/1", "/Send/abc/1", "/index.html",
-             "/favicon.ico", "/fcs", "/fcs/", "/fcs/ident3", "/fcs/ident2/x", "/open/1/2",
-             "/send/abc123/1/2", "/idle/abc123/1/x/y", "/send/abc123/1//",
-             "http://gw.example", "http://gw.example?/open/1", "http://gw.example#/open/1",
-             "/?/open/1", "/opens/1", "/ send/abc/1",
+             "",
+             "/",
+             "*",
+             "open/1",
+             "//open/1",
+             "/OPEN/1",
+             "/Send/abc/1",
+             "/index.html",
+             "/favicon.ico",
+             "/fcs",
+             "/fcs/",
+             "/fcs/ident3",
+             "/fcs/ident2/x",
+             "/open/1/2",
+             "/send/abc123/1/2",
+             "/idle/abc123/1/x/y",
+             "/send/abc123/1//",
+             "http://gw.example",
+             "http://gw.example?/open/1",
+             "http://gw.example#/open/1",
+             "/?/open/1",
+             "/opens/1",
+             "/ send/abc/1",
          }) {
         expect_error("POST", target, error::rtmpt_unknown_command);
     }
@@ -128,8 +145,17 @@ TEST(rtmpt_parse, unknown_command) {
 
 TEST(rtmpt_parse, bad_session_id) {
     for (const char* target : {
-             "/send", "/idle/", "/close", "/send//1", "/idle/abc_123/1", "/idle/abc.123/1",
-             "/send/a-b-c/1", "/send/-abc/1", "/send/abc-/1", "/close/-", "/idle/%41bc/1",
+             "/send",
+             "/idle/",
+             "/close",
+             "/send//1",
+             "/idle/abc_123/1",
+             "/idle/abc.123/1",
+             "/send/a-b-c/1",
+             "/send/-abc/1",
+             "/send/abc-/1",
+             "/close/-",
+             "/idle/%41bc/1",
              "/send/abc def/1",
          }) {
         expect_error("POST", target, error::rtmpt_bad_session_id);
@@ -138,10 +164,21 @@ TEST(rtmpt_parse, bad_session_id) {
 
 TEST(rtmpt_parse, bad_sequence) {
     for (const char* target : {
-             "/open", "/open/", "/open/x", "/open/-1", "/send/abc123", "/idle/abc123",
-             "/send/abc123/", "/idle/abc123/1a", "/idle/abc123/+1", "/send/abc123/ 1",
-             "/send/abc123/18446744073709551616", "/send/abc123/99999999999999999999",
-             "/send/abc123/000000000000000000001", "/close/abc123/x", "/idle/abc123/0x10",
+             "/open",
+             "/open/",
+             "/open/x",
+             "/open/-1",
+             "/send/abc123",
+             "/idle/abc123",
+             "/send/abc123/",
+             "/idle/abc123/1a",
+             "/idle/abc123/+1",
+             "/send/abc123/ 1",
+             "/send/abc123/18446744073709551616",
+             "/send/abc123/99999999999999999999",
+             "/send/abc123/000000000000000000001",
+             "/close/abc123/x",
+             "/idle/abc123/0x10",
          }) {
         expect_error("POST", target, error::rtmpt_bad_sequence);
     }
@@ -171,8 +208,8 @@ TEST(rtmpt_session_id, validity) {
         EXPECT_TRUE(is_valid_rtmpt_session_id(id)) << id;
     EXPECT_TRUE(is_valid_rtmpt_session_id(std::string(63, 'x')));
     EXPECT_TRUE(is_valid_rtmpt_session_id(std::string(31, 'n') + "-" + std::string(31, 'r')));
-    for (std::string_view id : {"", "-", "-abc", "abc-", "a-b-c", "a--b", "abc_def", "abc def",
-                                "abc\n", "ab/c", "é"})
+    for (std::string_view id :
+         {"", "-", "-abc", "abc-", "a-b-c", "a--b", "abc_def", "abc def", "abc\n", "ab/c", "é"})
         EXPECT_FALSE(is_valid_rtmpt_session_id(id)) << id;
     EXPECT_FALSE(is_valid_rtmpt_session_id(std::string(64, 'x')));
     EXPECT_FALSE(is_valid_rtmpt_session_id(std::string(32, 'n') + "-" + std::string(31, 'r')));
@@ -190,13 +227,12 @@ TEST(rtmpt_session_id, format) {
     EXPECT_EQ(rtmpt_session_node("Zx81k2LmQp0aB7cD"), "");
 
     const std::pair<std::string_view, std::string_view> refused[] = {
-        {"", ""},            // nothing random
-        {"gw2", ""},         // "gw2-"
-        {"g-w", "abc"},      // '-' in the node
-        {"gw", "a-b"},       // '-' in the random part
-        {"", "a-b"},         // would pass as node "a", random "b"
-        {"", "-ab"},
-        {"gw_2", "abc"},     // not alphanumeric
+        {"", ""},                         // nothing random
+        {"gw2", ""},                      // "gw2-"
+        {"g-w", "abc"},                   // '-' in the node
+        {"gw", "a-b"},                    // '-' in the random part
+        {"", "a-b"},                      // would pass as node "a", random "b"
+        {"", "-ab"},    {"gw_2", "abc"},  // not alphanumeric
         {"gw", "ab c"},
     };
     for (const auto& [node, random] : refused) {
@@ -210,7 +246,8 @@ TEST(rtmpt_session_id, format) {
 }
 
 TEST(rtmpt_poll_delay, red5_rule) {
-    for (std::uint32_t n = 0; n <= 10; ++n) EXPECT_EQ(rtmpt_poll_delay(n), rtmpt_poll_delay_min) << n;
+    for (std::uint32_t n = 0; n <= 10; ++n)
+        EXPECT_EQ(rtmpt_poll_delay(n), rtmpt_poll_delay_min) << n;
     EXPECT_EQ(rtmpt_poll_delay(11), 0x03);  // delay 2
     EXPECT_EQ(rtmpt_poll_delay(12), 0x05);  // 4
     EXPECT_EQ(rtmpt_poll_delay(13), 0x09);  // 8

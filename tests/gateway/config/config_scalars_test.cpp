@@ -27,16 +27,19 @@ TEST(parse_duration, each_unit) {
 
 TEST(parse_duration, rejects) {
     EXPECT_EQ(reason(parse_duration("-1s")), "must not be negative (got \"-1s\")");
-    for (const char* text : {"5 parsecs", "5parsecs", "1.5s", "", "s", "5 s", " 5s", "5s ", "+5s", "5S", "5sec",
-                             "0x10", "1e3"}) {
+    for (const char* text : {"5 parsecs", "5parsecs", "1.5s", "", "s", "5 s", " 5s", "5s ", "+5s",
+                             "5S", "5sec", "0x10", "1e3"}) {
         const auto why = reason(parse_duration(text));
-        EXPECT_TRUE(why.starts_with("expected a whole number with a unit ms, s, m or h")) << text << ": " << why;
+        EXPECT_TRUE(why.starts_with("expected a whole number with a unit ms, s, m or h"))
+            << text << ": " << why;
         EXPECT_NE(why.find(std::string("(got \"") + text + "\")"), std::string::npos) << why;
     }
-    EXPECT_EQ(reason(parse_duration("99999999999999999999")), "too large (got \"99999999999999999999\")");
+    EXPECT_EQ(reason(parse_duration("99999999999999999999")),
+              "too large (got \"99999999999999999999\")");
     // Fits in 64 bits as a count of hours, not as milliseconds.
     EXPECT_EQ(reason(parse_duration("9999999999999999h")), "too large (got \"9999999999999999h\")");
-    EXPECT_EQ(reason(parse_duration("9223372036854775808")), "too large (got \"9223372036854775808\")");
+    EXPECT_EQ(reason(parse_duration("9223372036854775808")),
+              "too large (got \"9223372036854775808\")");
 }
 
 TEST(parse_size, each_unit) {
@@ -50,7 +53,8 @@ TEST(parse_size, rejects) {
     EXPECT_EQ(reason(parse_size("-1")), "must not be negative (got \"-1\")");
     for (const char* text : {"4MB", "4M", "4 MiB", "1.5MiB", "MiB", "", "4mib", "4KB"}) {
         const auto why = reason(parse_size(text));
-        EXPECT_TRUE(why.starts_with("expected a whole number with a unit KiB, MiB or GiB")) << text << ": " << why;
+        EXPECT_TRUE(why.starts_with("expected a whole number with a unit KiB, MiB or GiB"))
+            << text << ": " << why;
     }
     EXPECT_EQ(reason(parse_size("99999999999GiB")), "too large (got \"99999999999GiB\")");
 }
@@ -58,7 +62,8 @@ TEST(parse_size, rejects) {
 TEST(parse_unsigned, digits_only) {
     EXPECT_EQ(*parse_unsigned("0"), 0u);
     EXPECT_EQ(*parse_unsigned("18446744073709551615"), 18446744073709551615u);
-    EXPECT_EQ(reason(parse_unsigned("18446744073709551616")), "too large (got \"18446744073709551616\")");
+    EXPECT_EQ(reason(parse_unsigned("18446744073709551616")),
+              "too large (got \"18446744073709551616\")");
     EXPECT_EQ(reason(parse_unsigned("-1")), "must not be negative (got \"-1\")");
     EXPECT_EQ(reason(parse_unsigned("4k")), "expected a whole number (got \"4k\")");
 }

@@ -13,8 +13,9 @@ using namespace std::chrono_literals;
 const std::string source_dir = RTMPGATE_SOURCE_DIR;
 
 // Two lines every test document starts with: the one listener a configuration must have.
-const std::string base = "listeners:\n"             // 1
-                         "  rtmp: 127.0.0.1:0\n";   // 2
+const std::string base =
+    "listeners:\n"            // 1
+    "  rtmp: 127.0.0.1:0\n";  // 2
 
 // The message of the config_error that parsing `yaml` throws, or "(accepted)".
 std::string error_of(std::string_view yaml) {
@@ -29,9 +30,11 @@ std::string error_of(std::string_view yaml) {
 // The error is one line starting "test.yaml:<line>: <path>: ", and goes on with `what` if given.
 void expect_error(const std::string& yaml, std::string_view where, std::string_view what = {}) {
     const auto message = error_of(yaml);
-    EXPECT_TRUE(message.starts_with(where)) << "message: " << message << "\nexpected start: " << where
-                                            << "\ndocument:\n" << yaml;
-    EXPECT_NE(message.find(what), std::string::npos) << "message: " << message << "\nexpected: " << what;
+    EXPECT_TRUE(message.starts_with(where))
+        << "message: " << message << "\nexpected start: " << where << "\ndocument:\n"
+        << yaml;
+    EXPECT_NE(message.find(what), std::string::npos)
+        << "message: " << message << "\nexpected: " << what;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
 }
 
@@ -177,11 +180,12 @@ TEST(config_defaults, empty_section_is_all_defaults) {
 // --- endpoints ----------------------------------------------------------------------------------
 
 TEST(config_listeners, forms) {
-    const auto c = parse("listeners:\n"
-                         "  http: \"\"\n"
-                         "  https:\n"
-                         "  rtmp: \"[::1]:1935\"\n"
-                         "  admin: 127.0.0.1:0\n");
+    const auto c = parse(
+        "listeners:\n"
+        "  http: \"\"\n"
+        "  https:\n"
+        "  rtmp: \"[::1]:1935\"\n"
+        "  admin: 127.0.0.1:0\n");
     EXPECT_FALSE(c.listeners.http.enabled);   // ""
     EXPECT_FALSE(c.listeners.https.enabled);  // nothing
     EXPECT_TRUE(c.listeners.rtmp.enabled);
@@ -193,41 +197,49 @@ TEST(config_listeners, forms) {
 }
 
 TEST(config_listeners, bad_address) {
-    expect_error("listeners:\n"
-                 "  http: 0.0.0.0:65536\n",
-                 "test.yaml:2: listeners.http: port must be a number from 0 to 65535");
-    expect_error("listeners:\n"
-                 "  rtmp: 0.0.0.0:1935\n"
-                 "  admin: localhost:8086\n",
-                 "test.yaml:3: listeners.admin: not an IPv4 address");
-    expect_error("listeners:\n"
-                 "  rtmp: 0.0.0.0\n",
-                 "test.yaml:2: listeners.rtmp: missing :port");
-    expect_error("listeners:\n"
-                 "  rtmp: ::1:1935\n",
-                 "test.yaml:2: listeners.rtmp: not an address and port");
+    expect_error(
+        "listeners:\n"
+        "  http: 0.0.0.0:65536\n",
+        "test.yaml:2: listeners.http: port must be a number from 0 to 65535");
+    expect_error(
+        "listeners:\n"
+        "  rtmp: 0.0.0.0:1935\n"
+        "  admin: localhost:8086\n",
+        "test.yaml:3: listeners.admin: not an IPv4 address");
+    expect_error(
+        "listeners:\n"
+        "  rtmp: 0.0.0.0\n",
+        "test.yaml:2: listeners.rtmp: missing :port");
+    expect_error(
+        "listeners:\n"
+        "  rtmp: ::1:1935\n",
+        "test.yaml:2: listeners.rtmp: not an address and port");
     // Unquoted, "[::1]" is a YAML list.
-    expect_error("listeners:\n"
-                 "  rtmp: [::1]\n",
-                 "test.yaml:2: listeners.rtmp: expected an address", "quote IPv6");
-    expect_error("listeners:\n"
-                 "  rtmp: {host: 0.0.0.0}\n",
-                 "test.yaml:2: listeners.rtmp: expected an address such as 0.0.0.0:1935 (got a mapping)");
+    expect_error(
+        "listeners:\n"
+        "  rtmp: [::1]\n",
+        "test.yaml:2: listeners.rtmp: expected an address", "quote IPv6");
+    expect_error(
+        "listeners:\n"
+        "  rtmp: {host: 0.0.0.0}\n",
+        "test.yaml:2: listeners.rtmp: expected an address such as 0.0.0.0:1935 (got a mapping)");
 }
 
 TEST(config_listeners, same_address_twice) {
-    expect_error("listeners:\n"
-                 "  http: 0.0.0.0:8080\n"
-                 "  rtmp: 0.0.0.0:8080\n",
-                 "test.yaml:3: listeners.rtmp: same address as listeners.http (0.0.0.0:8080)");
+    expect_error(
+        "listeners:\n"
+        "  http: 0.0.0.0:8080\n"
+        "  rtmp: 0.0.0.0:8080\n",
+        "test.yaml:3: listeners.rtmp: same address as listeners.http (0.0.0.0:8080)");
     // Port 0 is a different system-chosen port each time.
     EXPECT_NO_THROW(parse("listeners:\n  http: 127.0.0.1:0\n  rtmp: 127.0.0.1:0\n"));
 }
 
 TEST(config_listeners, needs_a_client_listener) {
-    expect_error("listeners:\n"
-                 "  admin: 127.0.0.1:8086\n",
-                 "test.yaml:1: listeners: no client listener");
+    expect_error(
+        "listeners:\n"
+        "  admin: 127.0.0.1:8086\n",
+        "test.yaml:1: listeners: no client listener");
     expect_error("threads: 2\n", "test.yaml:1: listeners: no client listener");
 }
 
@@ -285,22 +297,26 @@ TEST(config_routes, rtmps_options) {
 TEST(config_routes, bad_to) {
     const auto route_to = [](const std::string& to) {
         return base +
-               "routes:\n"                   // 3
-               "  - app: live\n"             // 4
-               "    to: engine\n"            // 5
-               "  - app: other\n"            // 6
-               "    to: " + to + "\n";       // 7
+               "routes:\n"         // 3
+               "  - app: live\n"   // 4
+               "    to: engine\n"  // 5
+               "  - app: other\n"  // 6
+               "    to: " +
+               to + "\n";  // 7
     };
     expect_error(route_to("http://x"), "test.yaml:7: routes[1].to: unknown target");
-    expect_error(route_to("rtmp://origin/live"), "test.yaml:7: routes[1].to: must be only a scheme, host and port");
-    expect_error(route_to("rtmp://origin:0"), "test.yaml:7: routes[1].to: port must be a number from 1 to 65535");
+    expect_error(route_to("rtmp://origin/live"),
+                 "test.yaml:7: routes[1].to: must be only a scheme, host and port");
+    expect_error(route_to("rtmp://origin:0"),
+                 "test.yaml:7: routes[1].to: port must be a number from 1 to 65535");
     expect_error(route_to("[engine]"), "test.yaml:7: routes[1].to: expected a string (got a list)");
 }
 
 TEST(config_routes, empty_list) {
     expect_error(base + "routes: []\n", "test.yaml:3: routes: needs at least one route");
     expect_error(base + "routes:\n", "test.yaml:3: routes: needs at least one route");
-    expect_error(base + "routes: {app: x}\n", "test.yaml:3: routes: expected a list (got a mapping)");
+    expect_error(base + "routes: {app: x}\n",
+                 "test.yaml:3: routes: expected a list (got a mapping)");
 }
 
 TEST(config_routes, incomplete_or_misplaced_keys) {
@@ -385,20 +401,23 @@ TEST(config_routes, unreachable_route) {
 // --- tls ----------------------------------------------------------------------------------------
 
 TEST(config_tls, https_needs_certificate) {
-    expect_error("listeners:\n"
-                 "  https: 0.0.0.0:443\n",
-                 "test.yaml:2: listeners.https: needs tls.certificate and tls.private_key");
-    expect_error("listeners:\n"
-                 "  https: 0.0.0.0:443\n"
-                 "tls:\n"
-                 "  certificate: \"\"\n"
-                 "  private_key: \"\"\n",
-                 "test.yaml:2: listeners.https: needs tls.certificate and tls.private_key");
-    const auto c = parse("listeners:\n"
-                         "  https: 0.0.0.0:443\n"
-                         "tls:\n"
-                         "  certificate: a.crt\n"
-                         "  private_key: a.key\n");
+    expect_error(
+        "listeners:\n"
+        "  https: 0.0.0.0:443\n",
+        "test.yaml:2: listeners.https: needs tls.certificate and tls.private_key");
+    expect_error(
+        "listeners:\n"
+        "  https: 0.0.0.0:443\n"
+        "tls:\n"
+        "  certificate: \"\"\n"
+        "  private_key: \"\"\n",
+        "test.yaml:2: listeners.https: needs tls.certificate and tls.private_key");
+    const auto c = parse(
+        "listeners:\n"
+        "  https: 0.0.0.0:443\n"
+        "tls:\n"
+        "  certificate: a.crt\n"
+        "  private_key: a.key\n");
     EXPECT_EQ(c.tls.certificate, "a.crt");
     EXPECT_EQ(c.tls.private_key, "a.key");
 }
@@ -433,8 +452,8 @@ TEST(config_tls, sni_entries) {
 
 TEST(config_tls, bad_sni_entries) {
     const std::string head = base +
-                             "tls:\n"       // 3
-                             "  sni:\n";    // 4
+                             "tls:\n"     // 3
+                             "  sni:\n";  // 4
     expect_error(head +
                      "    - certificate: b.crt\n"
                      "      server_names: [b.example]\n",
@@ -460,14 +479,15 @@ TEST(config_tls, bad_sni_entries) {
                      "        - b.example\n"
                      "        - \"b example\"\n",
                  "test.yaml:9: tls.sni[0].server_names[1]: expected a DNS name");
-    expect_error(head +
-                     "    - certificate: b.crt\n"
-                     "      private_key: b.key\n"
-                     "      server_names: [b.example]\n"
-                     "    - certificate: c.crt\n"
-                     "      private_key: c.key\n"
-                     "      server_names: [c.example, b.example]\n",
-                 "test.yaml:10: tls.sni[1].server_names[1]: \"b.example\" is already served by tls.sni[0]");
+    expect_error(
+        head +
+            "    - certificate: b.crt\n"
+            "      private_key: b.key\n"
+            "      server_names: [b.example]\n"
+            "    - certificate: c.crt\n"
+            "      private_key: c.key\n"
+            "      server_names: [c.example, b.example]\n",
+        "test.yaml:10: tls.sni[1].server_names[1]: \"b.example\" is already served by tls.sni[0]");
     expect_error(head +
                      "    - certificate: b.crt\n"
                      "      private_key: b.key\n"
@@ -479,15 +499,17 @@ TEST(config_tls, bad_sni_entries) {
 // --- keys, types and ranges ---------------------------------------------------------------------
 
 TEST(config_keys, unknown_at_every_level) {
-    expect_error(base + "thread: 4\n", "test.yaml:3: thread: unknown key (known here: listeners, tls, routes,");
+    expect_error(base + "thread: 4\n",
+                 "test.yaml:3: thread: unknown key (known here: listeners, tls, routes,");
     expect_error(base +
                      "limits:\n"
                      "  max_chunk_sizes: 4096\n",
                  "test.yaml:4: limits.max_chunk_sizes: unknown key (known here: max_chunk_size,");
-    expect_error("listeners:\n"
-                 "  rtmp: 127.0.0.1:0\n"
-                 "  rtmps: 127.0.0.1:0\n",
-                 "test.yaml:3: listeners.rtmps: unknown key");
+    expect_error(
+        "listeners:\n"
+        "  rtmp: 127.0.0.1:0\n"
+        "  rtmps: 127.0.0.1:0\n",
+        "test.yaml:3: listeners.rtmps: unknown key");
     expect_error(base +
                      "routes:\n"
                      "  - app: live\n"
@@ -505,10 +527,14 @@ TEST(config_keys, repeated_key) {
 }
 
 TEST(config_keys, wrong_types) {
-    expect_error(base + "threads: [1]\n", "test.yaml:3: threads: expected a whole number (got a list)");
-    expect_error(base + "threads: four\n", "test.yaml:3: threads: expected a whole number (got \"four\")");
-    expect_error(base + "limits: 5\n", "test.yaml:3: limits: expected a mapping of keys (got \"5\")");
-    expect_error(base + "tls: [a.crt]\n", "test.yaml:3: tls: expected a mapping of keys (got a list)");
+    expect_error(base + "threads: [1]\n",
+                 "test.yaml:3: threads: expected a whole number (got a list)");
+    expect_error(base + "threads: four\n",
+                 "test.yaml:3: threads: expected a whole number (got \"four\")");
+    expect_error(base + "limits: 5\n",
+                 "test.yaml:3: limits: expected a mapping of keys (got \"5\")");
+    expect_error(base + "tls: [a.crt]\n",
+                 "test.yaml:3: tls: expected a mapping of keys (got a list)");
     expect_error(base +
                      "engine:\n"
                      "  gop_cache: yes\n",
@@ -517,7 +543,8 @@ TEST(config_keys, wrong_types) {
                      "engine:\n"
                      "  gop_cache:\n",
                  "test.yaml:4: engine.gop_cache: expected true or false (got nothing)");
-    expect_error(base + "log_level: {a: b}\n", "test.yaml:3: log_level: expected a string (got a mapping)");
+    expect_error(base + "log_level: {a: b}\n",
+                 "test.yaml:3: log_level: expected a string (got a mapping)");
     expect_error(base +
                      "rtmpt:\n"
                      "  node_id:\n"
@@ -530,11 +557,13 @@ TEST(config_keys, out_of_range) {
                      "engine:\n"
                      "  chunk_size: 64\n",
                  "test.yaml:4: engine.chunk_size: must be between 128 and 16777215 (got 64)");
-    expect_error(base +
-                     "limits:\n"
-                     "  max_chunk_size: 16777216\n",
-                 "test.yaml:4: limits.max_chunk_size: must be between 128 and 16777215 (got 16777216)");
-    expect_error(base + "threads: 257\n", "test.yaml:3: threads: must be between 0 and 256 (got 257)");
+    expect_error(
+        base +
+            "limits:\n"
+            "  max_chunk_size: 16777216\n",
+        "test.yaml:4: limits.max_chunk_size: must be between 128 and 16777215 (got 16777216)");
+    expect_error(base + "threads: 257\n",
+                 "test.yaml:3: threads: must be between 0 and 256 (got 257)");
     expect_error(base + "threads: -1\n", "test.yaml:3: threads: must not be negative");
     expect_error(base +
                      "rtmpt:\n"
@@ -552,17 +581,19 @@ TEST(config_keys, out_of_range) {
                      "limits:\n"
                      "  max_chunk_streams: 70000\n",
                  "test.yaml:4: limits.max_chunk_streams: must be between 8 and 65598 (got 70000)");
-    expect_error(base +
-                     "rtmpt:\n"
-                     "  node_id: gw-1\n",
-                 "test.yaml:4: rtmpt.node_id: must be at most 16 letters and digits (got \"gw-1\")");
+    expect_error(
+        base +
+            "rtmpt:\n"
+            "  node_id: gw-1\n",
+        "test.yaml:4: rtmpt.node_id: must be at most 16 letters and digits (got \"gw-1\")");
     expect_error(base +
                      "rtmpt:\n"
                      "  node_id: abcdefghijklmnopq\n",
                  "test.yaml:4: rtmpt.node_id: must be at most 16 letters and digits");
     expect_error(base + "log_level: verbose\n",
                  "test.yaml:3: log_level: expected error, warn, info or debug (got \"verbose\")");
-    expect_error(base + "shutdown_grace: 11m\n", "test.yaml:3: shutdown_grace: must be between 0ms and 10m (got 11m)");
+    expect_error(base + "shutdown_grace: 11m\n",
+                 "test.yaml:3: shutdown_grace: must be between 0ms and 10m (got 11m)");
 }
 
 TEST(config_keys, chunk_size_above_max_chunk_size) {
@@ -571,12 +602,14 @@ TEST(config_keys, chunk_size_above_max_chunk_size) {
                      "  chunk_size: 8192\n"
                      "limits:\n"
                      "  max_chunk_size: 4096\n",
-                 "test.yaml:4: engine.chunk_size: engine.chunk_size (8192) is above limits.max_chunk_size (4096)");
+                 "test.yaml:4: engine.chunk_size: engine.chunk_size (8192) is above "
+                 "limits.max_chunk_size (4096)");
     // engine.chunk_size left at its default: point at the key that was written.
     expect_error(base +
                      "limits:\n"
                      "  max_chunk_size: 1024\n",
-                 "test.yaml:4: limits.max_chunk_size: engine.chunk_size (4096) is above limits.max_chunk_size (1024)");
+                 "test.yaml:4: limits.max_chunk_size: engine.chunk_size (4096) is above "
+                 "limits.max_chunk_size (1024)");
 }
 
 TEST(config_keys, session_timeout_must_exceed_idle_hold) {
@@ -584,7 +617,8 @@ TEST(config_keys, session_timeout_must_exceed_idle_hold) {
                      "rtmpt:\n"
                      "  idle_hold: 2s\n"
                      "  session_timeout: 2s\n",
-                 "test.yaml:5: rtmpt.session_timeout: rtmpt.session_timeout (2s) must be longer than rtmpt.idle_hold (2s)");
+                 "test.yaml:5: rtmpt.session_timeout: rtmpt.session_timeout (2s) must be longer "
+                 "than rtmpt.idle_hold (2s)");
 }
 
 TEST(config_keys, values_round_trip) {
@@ -613,7 +647,7 @@ TEST(config_keys, values_round_trip) {
 TEST(config_values, durations_with_each_unit) {
     const auto c = parse(base +
                          "rtmpt:\n"
-                         "  idle_hold: 250\n"           // plain: milliseconds
+                         "  idle_hold: 250\n"  // plain: milliseconds
                          "  gap_timeout: 1500ms\n"
                          "  session_timeout: 2m\n"
                          "  connection_idle_timeout: 1h\n"
@@ -630,17 +664,23 @@ TEST(config_values, durations_with_each_unit) {
 
 TEST(config_values, duration_rejects) {
     expect_error(base + "shutdown_grace: 5 parsecs\n",
-                 "test.yaml:3: shutdown_grace: expected a whole number with a unit ms, s, m or h", "(got \"5 parsecs\")");
-    expect_error(base + "shutdown_grace: -1s\n", "test.yaml:3: shutdown_grace: must not be negative (got \"-1s\")");
-    expect_error(base + "shutdown_grace: 1.5s\n", "test.yaml:3: shutdown_grace: expected a whole number");
-    expect_error(base + "shutdown_grace: \"\"\n", "test.yaml:3: shutdown_grace: expected a whole number");
-    expect_error(base + "shutdown_grace: [5s]\n", "test.yaml:3: shutdown_grace: expected a duration such as 200ms or 45s (got a list)");
+                 "test.yaml:3: shutdown_grace: expected a whole number with a unit ms, s, m or h",
+                 "(got \"5 parsecs\")");
+    expect_error(base + "shutdown_grace: -1s\n",
+                 "test.yaml:3: shutdown_grace: must not be negative (got \"-1s\")");
+    expect_error(base + "shutdown_grace: 1.5s\n",
+                 "test.yaml:3: shutdown_grace: expected a whole number");
+    expect_error(base + "shutdown_grace: \"\"\n",
+                 "test.yaml:3: shutdown_grace: expected a whole number");
+    expect_error(
+        base + "shutdown_grace: [5s]\n",
+        "test.yaml:3: shutdown_grace: expected a duration such as 200ms or 45s (got a list)");
 }
 
 TEST(config_values, sizes_with_each_unit) {
     const auto c = parse(base +
                          "engine:\n"
-                         "  chunk_size: 8192\n"        // plain: bytes
+                         "  chunk_size: 8192\n"  // plain: bytes
                          "  gop_cache_max_bytes: 512KiB\n"
                          "  player_queue_bytes: 1GiB\n"
                          "rtmpt:\n"
@@ -655,7 +695,8 @@ TEST(config_values, size_rejects) {
     expect_error(base +
                      "rtmpt:\n"
                      "  max_body: 4MB\n",
-                 "test.yaml:4: rtmpt.max_body: expected a whole number with a unit KiB, MiB or GiB", "(got \"4MB\")");
+                 "test.yaml:4: rtmpt.max_body: expected a whole number with a unit KiB, MiB or GiB",
+                 "(got \"4MB\")");
     expect_error(base +
                      "rtmpt:\n"
                      "  max_body: -1\n",
@@ -686,7 +727,8 @@ TEST(config_document, not_one_mapping) {
 
 TEST(config_document, long_values_are_cut_in_messages) {
     const auto message = error_of(base + "log_level: " + std::string(5000, 'x') + "\n");
-    EXPECT_TRUE(message.starts_with("test.yaml:3: log_level: expected error, warn, info or debug")) << message;
+    EXPECT_TRUE(message.starts_with("test.yaml:3: log_level: expected error, warn, info or debug"))
+        << message;
     EXPECT_LT(message.size(), 200u) << message;
 }
 

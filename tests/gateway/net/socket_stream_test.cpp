@@ -5,11 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/socket_base.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <tuple>
@@ -41,7 +40,8 @@ std::vector<asio::const_buffer> pieces_of(const std::vector<std::uint8_t>& bytes
     std::vector<asio::const_buffer> pieces;
     std::size_t offset = 0;
     for (std::size_t i = 0; offset < bytes.size(); ++i) {
-        const auto n = std::min<std::size_t>(1 + (i * 7919) % (2 * bytes.size() / 300), bytes.size() - offset);
+        const auto n =
+            std::min<std::size_t>(1 + (i * 7919) % (2 * bytes.size() / 300), bytes.size() - offset);
         pieces.emplace_back(bytes.data() + offset, n);
         offset += n;
     }
@@ -57,9 +57,10 @@ TEST(socket_stream, a_write_of_more_pieces_than_one_send_takes_arrives_whole) {
 
     error_code ec;
     std::size_t written = 0;
-    asio::co_spawn(p.io, [&]() -> asio::awaitable<void> {
-        std::tie(ec, written) = co_await stream.write(pieces);
-    }, asio::detached);
+    asio::co_spawn(
+        p.io,
+        [&]() -> asio::awaitable<void> { std::tie(ec, written) = co_await stream.write(pieces); },
+        asio::detached);
     p.io.run();
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(written, bytes.size());
@@ -84,20 +85,26 @@ TEST(socket_stream, a_write_larger_than_the_send_buffer_finishes_asynchronously_
     bool write_waited = false;
     std::vector<std::uint8_t> got(bytes.size());
     std::size_t received = 0;
-    asio::co_spawn(p.io, [&]() -> asio::awaitable<void> {
-        std::tie(ec, written) = co_await stream.write(pieces);
-        write_done = true;
-    }, asio::detached);
-    asio::co_spawn(p.io, [&]() -> asio::awaitable<void> {
-        // Starts reading only once the writer has suspended.
-        write_waited = !write_done;
-        while (received < got.size()) {
-            auto [rec, n] = co_await p.reader.async_read_some(
-                asio::buffer(got.data() + received, got.size() - received), use_nothrow);
-            if (rec) break;
-            received += n;
-        }
-    }, asio::detached);
+    asio::co_spawn(
+        p.io,
+        [&]() -> asio::awaitable<void> {
+            std::tie(ec, written) = co_await stream.write(pieces);
+            write_done = true;
+        },
+        asio::detached);
+    asio::co_spawn(
+        p.io,
+        [&]() -> asio::awaitable<void> {
+            // Starts reading only once the writer has suspended.
+            write_waited = !write_done;
+            while (received < got.size()) {
+                auto [rec, n] = co_await p.reader.async_read_some(
+                    asio::buffer(got.data() + received, got.size() - received), use_nothrow);
+                if (rec) break;
+                received += n;
+            }
+        },
+        asio::detached);
     p.io.run_for(std::chrono::seconds(30));
 
     EXPECT_TRUE(write_waited);
@@ -117,10 +124,14 @@ TEST(socket_stream, a_write_to_a_closed_peer_reports_an_error) {
     const asio::const_buffer one[] = {asio::buffer(bytes)};
 
     error_code ec;
-    asio::co_spawn(p.io, [&]() -> asio::awaitable<void> {
-        // The first write may still be taken by the kernel before the reset arrives.
-        for (int i = 0; i < 50 && !ec; ++i) std::tie(ec, std::ignore) = co_await stream.write(one);
-    }, asio::detached);
+    asio::co_spawn(
+        p.io,
+        [&]() -> asio::awaitable<void> {
+            // The first write may still be taken by the kernel before the reset arrives.
+            for (int i = 0; i < 50 && !ec; ++i)
+                std::tie(ec, std::ignore) = co_await stream.write(one);
+        },
+        asio::detached);
     p.io.run_for(std::chrono::seconds(30));
     EXPECT_TRUE(ec);
 }

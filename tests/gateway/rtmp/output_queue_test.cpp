@@ -1,11 +1,11 @@
 #include "gateway/rtmp/output_queue.hpp"
 
-#include "gateway/engine/stream.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <vector>
+
+#include "gateway/engine/stream.hpp"
 
 namespace rtmpgate::gateway::rtmp {
 namespace {
@@ -26,7 +26,9 @@ message make(message_type type, std::vector<std::uint8_t> head, std::size_t size
     return m;
 }
 
-message keyframe(std::size_t size) { return make(message_type::video, {avc_keyframe, avc_nalu}, size); }
+message keyframe(std::size_t size) {
+    return make(message_type::video, {avc_keyframe, avc_nalu}, size);
+}
 message inter(std::size_t size) { return make(message_type::video, {avc_inter, avc_nalu}, size); }
 message video_header() { return make(message_type::video, {avc_keyframe, avc_header}, 40); }
 message audio(std::size_t size) { return make(message_type::audio, {aac, 0x01}, size); }
@@ -57,8 +59,8 @@ TEST(output_queue, overflow_drops_queued_media_and_skips_to_the_next_keyframe) {
     EXPECT_TRUE(q.skipping());
     EXPECT_EQ(q.dropped_messages(), 3u);
     EXPECT_EQ(q.dropped_bytes(), 12000u);
-    q.push(inter(100), media_class::frame);   // still no keyframe: dropped
-    q.push(audio(100), media_class::frame);   // audio waits for the keyframe too on a video stream
+    q.push(inter(100), media_class::frame);  // still no keyframe: dropped
+    q.push(audio(100), media_class::frame);  // audio waits for the keyframe too on a video stream
     EXPECT_EQ(q.dropped_messages(), 5u);
     q.push(keyframe(2000), media_class::keyframe);
     EXPECT_FALSE(q.skipping());
@@ -97,7 +99,7 @@ TEST(output_queue, essential_messages_overflow_instead_of_growing) {
     output_queue q(1000);
     for (int i = 0; i < 20; ++i) q.push(video_header(), media_class::essential);  // 800 octets
     EXPECT_FALSE(q.overflowed());
-    for (int i = 0; i < 6; ++i) q.push(video_header(), media_class::essential);   // 1040
+    for (int i = 0; i < 6; ++i) q.push(video_header(), media_class::essential);  // 1040
     EXPECT_TRUE(q.overflowed());
     EXPECT_EQ(q.dropped_messages(), 0u);  // essential messages are never dropped, only refused
 }
@@ -120,11 +122,14 @@ TEST(classify, media_headers_keyframes_and_data) {
     EXPECT_EQ(engine::classify(make(message_type::audio, {aac, 0x00}, 4)), media_class::essential);
     EXPECT_EQ(engine::classify(audio(10)), media_class::frame);
     // AMF0 "onMetaData" is kept for late joiners; other data (cue points, onFI) is droppable.
-    const std::vector<std::uint8_t> on_metadata = {0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a'};
-    EXPECT_EQ(engine::classify(make(message_type::data_amf0, on_metadata, 20)), media_class::essential);
+    const std::vector<std::uint8_t> on_metadata = {0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e',
+                                                   't',  'a',  'D',  'a', 't', 'a'};
+    EXPECT_EQ(engine::classify(make(message_type::data_amf0, on_metadata, 20)),
+              media_class::essential);
     std::vector<std::uint8_t> amf3_metadata = {0x00};
     amf3_metadata.insert(amf3_metadata.end(), on_metadata.begin(), on_metadata.end());
-    EXPECT_EQ(engine::classify(make(message_type::data_amf3, amf3_metadata, 20)), media_class::essential);
+    EXPECT_EQ(engine::classify(make(message_type::data_amf3, amf3_metadata, 20)),
+              media_class::essential);
     const std::vector<std::uint8_t> on_fi = {0x02, 0x00, 0x04, 'o', 'n', 'F', 'I'};
     EXPECT_EQ(engine::classify(make(message_type::data_amf0, on_fi, 20)), media_class::frame);
     EXPECT_EQ(engine::classify(make(message_type::data_amf0, {0x02, 0x00}, 2)), media_class::frame);

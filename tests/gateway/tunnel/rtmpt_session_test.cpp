@@ -1,12 +1,11 @@
 #include "gateway/tunnel/rtmpt_session.hpp"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -65,20 +64,20 @@ protected:
 
 TEST_F(tunnel_session, delivers_in_sequence_order_exactly_once) {
     EXPECT_EQ(send(0, {0x03, 1}), accepted::fresh);  // C0 fixes where numbering starts
-    EXPECT_EQ(send(2, {3}), accepted::fresh);          // ahead of a gap: held
+    EXPECT_EQ(send(2, {3}), accepted::fresh);        // ahead of a gap: held
     EXPECT_EQ(delivered, (bytes{0x03, 1}));
     EXPECT_EQ(send(2, {3}), accepted::duplicate);
-    EXPECT_EQ(send(1, {2}), accepted::fresh);          // fills the gap; 2 follows
+    EXPECT_EQ(send(1, {2}), accepted::fresh);  // fills the gap; 2 follows
     EXPECT_EQ(delivered, (bytes{0x03, 1, 2, 3}));
     EXPECT_EQ(send(1, {2}), accepted::duplicate);
-    EXPECT_EQ(send(3, {}), accepted::fresh);           // an /idle takes its number too
+    EXPECT_EQ(send(3, {}), accepted::fresh);  // an /idle takes its number too
     EXPECT_EQ(send(4, {4}), accepted::fresh);
     EXPECT_EQ(delivered, (bytes{0x03, 1, 2, 3, 4}));
 }
 
 TEST_F(tunnel_session, the_body_starting_with_c0_is_first_whatever_its_number) {
-    EXPECT_EQ(send(0, {}), accepted::fresh);    // a Flash-style /idle/0 before anything
-    EXPECT_EQ(send(2, {7}), accepted::fresh);   // arrived ahead of the C0 body: waits
+    EXPECT_EQ(send(0, {}), accepted::fresh);   // a Flash-style /idle/0 before anything
+    EXPECT_EQ(send(2, {7}), accepted::fresh);  // arrived ahead of the C0 body: waits
     EXPECT_TRUE(delivered.empty());
     EXPECT_EQ(send(1, {0x03}), accepted::fresh);
     EXPECT_EQ(delivered, (bytes{0x03, 7}));
@@ -98,7 +97,8 @@ TEST_F(tunnel_session, a_refused_number_is_skipped_when_the_client_goes_on) {
     EXPECT_EQ(send(2, {6}), accepted::fresh);
     EXPECT_EQ(delivered, (bytes{0x03, 6}));
     EXPECT_EQ(send(1, {5}), accepted::duplicate);  // too late now
-    EXPECT_FALSE(s_->check_timeouts(rtmpt_session::clock::now() + std::chrono::seconds(4)));  // no gap left
+    EXPECT_FALSE(
+        s_->check_timeouts(rtmpt_session::clock::now() + std::chrono::seconds(4)));  // no gap left
 }
 
 TEST_F(tunnel_session, two_refusals_in_a_row_are_both_skipped) {
@@ -139,17 +139,19 @@ TEST_F(tunnel_session, a_closed_session_hands_out_its_last_output_then_refuses) 
     const bytes last = {0x02, 0x00};
     const asio::const_buffer out[] = {asio::buffer(last)};
     bool written = false;
-    asio::co_spawn(s_->strand(),
-                   [&]() -> asio::awaitable<void> {
-                       auto [ec, n] = co_await s_->write(out);
-                       written = !ec && n == last.size();
-                   },
-                   asio::detached);
+    asio::co_spawn(
+        s_->strand(),
+        [&]() -> asio::awaitable<void> {
+            auto [ec, n] = co_await s_->write(out);
+            written = !ec && n == last.size();
+        },
+        asio::detached);
     io_.poll();
     ASSERT_TRUE(written);
     s_->close("rtmp side ended");
-    EXPECT_FALSE(s_->check_timeouts(rtmpt_session::clock::now()));  // kept for the client's next poll
-    EXPECT_EQ(send(1, {}), accepted::duplicate);               // answered, nothing delivered
+    EXPECT_FALSE(
+        s_->check_timeouts(rtmpt_session::clock::now()));  // kept for the client's next poll
+    EXPECT_EQ(send(1, {}), accepted::duplicate);           // answered, nothing delivered
     bytes reply;
     s_->take_output(100, reply);
     EXPECT_EQ(reply, last);
