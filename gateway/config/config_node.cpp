@@ -138,37 +138,29 @@ bool config_node::as_bool() const {
     fail("expected true or false (got " + describe(node_) + ")");
 }
 
-std::uint64_t config_node::as_unsigned(std::uint64_t min, std::uint64_t max) const {
-    const auto text = scalar("a whole number");
-    const auto value = parse_unsigned(text);
+template <typename T, typename Parse, typename Format>
+T config_node::in_range(std::string_view expected, Parse parse, Format format, T min, T max) const {
+    const auto text = scalar(expected);
+    const auto value = parse(text);
     if (!value) fail(value.error());
     if (*value < min || *value > max) {
-        fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+        fail("must be between " + format(min) + " and " + format(max) + " (got " +
              text.substr(0, 64) + ")");
     }
     return *value;
+}
+
+std::uint64_t config_node::as_unsigned(std::uint64_t min, std::uint64_t max) const {
+    const auto format = [](std::uint64_t v) { return std::to_string(v); };
+    return in_range("a whole number", parse_unsigned, format, min, max);
 }
 
 milliseconds config_node::as_duration(milliseconds min, milliseconds max) const {
-    const auto text = scalar("a duration such as 200ms or 45s");
-    const auto value = parse_duration(text);
-    if (!value) fail(value.error());
-    if (*value < min || *value > max) {
-        fail("must be between " + format_duration(min) + " and " + format_duration(max) + " (got " +
-             text.substr(0, 64) + ")");
-    }
-    return *value;
+    return in_range("a duration such as 200ms or 45s", parse_duration, format_duration, min, max);
 }
 
 std::uint64_t config_node::as_size(std::uint64_t min, std::uint64_t max) const {
-    const auto text = scalar("a size such as 64KiB or 4MiB");
-    const auto value = parse_size(text);
-    if (!value) fail(value.error());
-    if (*value < min || *value > max) {
-        fail("must be between " + format_size(min) + " and " + format_size(max) + " (got " +
-             text.substr(0, 64) + ")");
-    }
-    return *value;
+    return in_range("a size such as 64KiB or 4MiB", parse_size, format_size, min, max);
 }
 
 endpoint config_node::as_endpoint() const {

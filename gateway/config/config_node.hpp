@@ -68,6 +68,9 @@ public:
 private:
     std::string scalar(std::string_view expected) const;  // the text, or fail "expected <expected>"
     std::string child_path(std::string_view key) const;
+    // The scalar parsed by `parse`, failing with `format`ted bounds when outside [min, max].
+    template <typename T, typename Parse, typename Format>
+    T in_range(std::string_view expected, Parse parse, Format format, T min, T max) const;
 
     YAML::Node node_;
     std::string path_;
