@@ -23,21 +23,17 @@ void at(level l, const Args&... args) {
     (line << ... << args);
     write(l, line.str());
 }
-template <typename... Args>
-void error(const Args&... args) {
-    at(level::error, args...);
-}
-template <typename... Args>
-void warn(const Args&... args) {
-    at(level::warn, args...);
-}
-template <typename... Args>
-void info(const Args&... args) {
-    at(level::info, args...);
-}
-template <typename... Args>
-void debug(const Args&... args) {
-    at(level::debug, args...);
-}
+// log::error(...), log::warn(...), log::info(...), log::debug(...): at() with that level.
+template <level L>
+struct writer_at {
+    template <typename... Args>
+    void operator()(const Args&... args) const {
+        at(L, args...);
+    }
+};
+inline constexpr writer_at<level::error> error{};
+inline constexpr writer_at<level::warn> warn{};
+inline constexpr writer_at<level::info> info{};
+inline constexpr writer_at<level::debug> debug{};
 
 }  // namespace rtmpgate::gateway::log
