@@ -58,6 +58,7 @@ session::session(output& out, asio::any_io_executor strand, stream_registry& str
     : out_(&out),
       strand_(std::move(strand)),
       streams_(streams),
+      publisher_(streams.new_publisher()),
       settings_(settings),
       log_id_(std::move(log_id)) {}
 
@@ -217,7 +218,7 @@ void session::on_publish(const protocol::command& c, std::uint32_t message_strea
                                             "Invalid stream for publishing."));
         return;
     }
-    auto target = streams_.publish(app_ + "/" + name, this);
+    auto target = streams_.publish(app_ + "/" + name, publisher_);
     if (!target) {
         log::info(log_id_, ": publish ", app_, "/", name, " refused: already publishing");
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
@@ -339,7 +340,7 @@ void session::on_close_stream(std::uint32_t message_stream_id) {
 
 void session::release(binding& b) {
     if (!b.target) return;
-    if (b.role == binding::kind::publishing) b.target->detach_publisher(this);
+    if (b.role == binding::kind::publishing) b.target->detach_publisher(publisher_);
     if (b.role == binding::kind::playing) b.target->unsubscribe(b.subscriber.get());
     streams_.release(b.target->key());
     b.target.reset();

@@ -81,6 +81,7 @@ private:
     output* out_;
     asio::any_io_executor strand_;
     stream_registry& streams_;
+    const publisher_id publisher_;  // this session's, for every stream it publishes
     const session_settings settings_;
     const std::string log_id_;
     std::string app_;
