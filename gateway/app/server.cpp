@@ -11,7 +11,7 @@
 #include "gateway/net/endpoint.hpp"
 #include "gateway/net/log.hpp"
 #include "gateway/net/socket_stream.hpp"
-#include "gateway/rtmp/connection.hpp"
+#include "gateway/rtmp/run_connection.hpp"
 
 namespace rtmpgate::gateway {
 
@@ -47,7 +47,7 @@ static tunnel::session_limits tunnel_limits(const config& c) {
 
 server::server(config c)
     : context_(std::move(c)),
-      tunnels_(tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
+      tunnels_(context_, tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
                context_.cfg.rtmpt.node_id),
       http_context_{context_, tunnels_, io_} {}
 
@@ -135,14 +135,10 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
         case protocol_kind::rtmp: {
             auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket),
                                                                        std::move(peer), "rtmp");
-            auto connection =
-                std::make_shared<rtmp::connection>(std::move(stream), strand, context_);
-            // The connection registers itself in context_.connections, which is how shutdown finds
-            // it.
-            asio::co_spawn(
-                strand,
-                [connection, slot]() -> asio::awaitable<void> { co_await connection->run(); },
-                asio::detached);
+            // The connection is in context_.connections while it runs, which is how shutdown
+            // ends it; the completion holds the socket's place until then.
+            asio::co_spawn(strand, rtmp::run_connection(std::move(stream), context_),
+                           [slot](const std::exception_ptr&) {});
             return;
         }
         case protocol_kind::http: {

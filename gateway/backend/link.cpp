@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/system/result.hpp>
 
 #include "gateway/net/endpoint.hpp"
 #include "gateway/net/socket_stream.hpp"
@@ -19,6 +20,10 @@ namespace {
 std::string target_text(const backend_target& t) {
     return std::string(t.tls ? "rtmps://" : "rtmp://") + t.host + ":" + std::to_string(t.port);
 }
+
+// What a step towards the backend gave, or why it failed in the words of the log.
+template <typename T>
+using step = boost::system::result<T, std::string>;
 
 struct pump_end {
     bool backend_at_fault;  // the backend closed, reset or stopped taking bytes
@@ -47,9 +52,9 @@ asio::awaitable<pump_end> pump(byte_stream& from, byte_stream& to, bool from_bac
     }
 }
 
-// Connects, with TLS when the route says so; throws system_error with a short reason.
-asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target& target,
-                                                           server_context& context) {
+// Connects, with TLS when the route says so.
+asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(const backend_target& target,
+                                                                 server_context& context) {
     auto executor = co_await asio::this_coro::executor;
     const auto timeout = context.cfg.backend.connect_timeout;
     tcp::resolver resolver(executor);
@@ -57,16 +62,15 @@ asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target&
     auto resolved =
         co_await (resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow) ||
                   timer.async_wait(use_nothrow));
-    if (resolved.index() == 1) throw std::runtime_error("resolving " + target.host + " timed out");
+    if (resolved.index() == 1) co_return "resolving " + target.host + " timed out";
     auto [rec, endpoints] = std::get<0>(resolved);
-    if (rec) throw std::runtime_error("resolving " + target.host + ": " + rec.message());
+    if (rec) co_return "resolving " + target.host + ": " + rec.message();
 
     tcp::socket socket(executor);
     auto connected = co_await (asio::async_connect(socket, endpoints, use_nothrow) ||
                                timer.async_wait(use_nothrow));
-    if (connected.index() == 1) throw std::runtime_error("connect timed out");
-    if (auto [cec, ep] = std::get<0>(connected); cec)
-        throw std::runtime_error("connect: " + cec.message());
+    if (connected.index() == 1) co_return std::string("connect timed out");
+    if (auto [cec, ep] = std::get<0>(connected); cec) co_return "connect: " + cec.message();
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     const auto peer = format_endpoint(socket.remote_endpoint(ignored));
@@ -84,42 +88,39 @@ asio::awaitable<std::unique_ptr<byte_stream>> open_backend(const backend_target&
     timer.expires_after(context.cfg.backend.handshake_timeout);
     auto hs = co_await (stream.async_handshake(tls_stream::client, use_nothrow) ||
                         timer.async_wait(use_nothrow));
-    if (hs.index() == 1) throw std::runtime_error("TLS handshake timed out");
-    if (auto [hec] = std::get<0>(hs); hec)
-        throw std::runtime_error("TLS handshake: " + hec.message());
+    if (hs.index() == 1) co_return std::string("TLS handshake timed out");
+    if (auto [hec] = std::get<0>(hs); hec) co_return "TLS handshake: " + hec.message();
     co_return std::make_unique<socket_stream<tls_stream>>(std::move(stream), peer, "rtmps");
 }
 
-// The RTMP client handshake towards the backend; returns bytes the backend sent after S2.
-asio::awaitable<std::vector<std::uint8_t>> handshake_backend(byte_stream& backend,
-                                                             server_context& context) {
+// The RTMP client handshake towards the backend; gives the bytes the backend sent after S2.
+asio::awaitable<step<std::vector<std::uint8_t>>> handshake_backend(byte_stream& backend,
+                                                                   server_context& context) {
     protocol::handshake_client hs;
     std::vector<std::uint8_t> out;
     hs.start(out);
     const asio::const_buffer c0c1[] = {asio::buffer(out)};
     if (auto [ec, n] = co_await backend.write(c0c1); ec)
-        throw std::runtime_error("handshake write: " + ec.message());
+        co_return "handshake write: " + ec.message();
     std::vector<std::uint8_t> buffer(8192);
     asio::steady_timer timer(co_await asio::this_coro::executor,
                              context.cfg.backend.handshake_timeout);
     while (!hs.done()) {
         auto r =
             co_await (backend.read_some(asio::buffer(buffer)) || timer.async_wait(use_nothrow));
-        if (r.index() == 1) throw std::runtime_error("handshake timed out");
+        if (r.index() == 1) co_return std::string("handshake timed out");
         auto [ec, n] = std::get<0>(r);
         if (ec)
-            throw std::runtime_error("handshake: backend " +
-                                     (ec == asio::error::eof ? "closed" : ec.message()));
+            co_return "handshake: backend " + (ec == asio::error::eof ? "closed" : ec.message());
         out.clear();
         protocol::error_code perr;
         std::span<const std::uint8_t> in(buffer.data(), n);
         const auto used = hs.feed(in, out, perr);
-        if (perr && perr != protocol::error::need_more)
-            throw std::runtime_error("handshake: " + perr.message());
+        if (perr && perr != protocol::error::need_more) co_return "handshake: " + perr.message();
         if (!out.empty()) {
             const asio::const_buffer c2[] = {asio::buffer(out)};
             if (auto [wec, w] = co_await backend.write(c2); wec)
-                throw std::runtime_error("handshake write: " + wec.message());
+                co_return "handshake write: " + wec.message();
         }
         if (hs.done())
             co_return std::vector<std::uint8_t>(in.begin() + static_cast<std::ptrdiff_t>(used),
@@ -132,22 +133,21 @@ asio::awaitable<std::vector<std::uint8_t>> handshake_backend(byte_stream& backen
 
 asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint8_t> replay,
                                       const backend_target& target, server_context& context) {
-    std::unique_ptr<byte_stream> backend;
-    std::vector<std::uint8_t> early;
-    try {
-        backend = co_await open_backend(target, context);
-        early = co_await handshake_backend(*backend, context);
-    } catch (const std::exception& e) {
+    // Before the splice every failure is the backend's, and the client can still be told.
+    auto unreached = [&](const std::string& reason) {
         ++context.stats.backend_failures;
-        co_return link_result{false, true, target_text(target) + ": " + e.what()};
-    }
+        return link_result{false, true, target_text(target) + ": " + reason};
+    };
+    auto opened = co_await open_backend(target, context);
+    if (!opened) co_return unreached(opened.error());
+    auto& backend = *opened;
+    auto early = co_await handshake_backend(*backend, context);
+    if (!early) co_return unreached(early.error());
     const asio::const_buffer first[] = {asio::buffer(replay)};
-    if (auto [ec, n] = co_await backend->write(first); ec) {
-        ++context.stats.backend_failures;
-        co_return link_result{false, true, target_text(target) + ": write: " + ec.message()};
-    }
-    if (!early.empty()) {
-        const asio::const_buffer b[] = {asio::buffer(early)};
+    if (auto [ec, n] = co_await backend->write(first); ec)
+        co_return unreached("write: " + ec.message());
+    if (!early->empty()) {
+        const asio::const_buffer b[] = {asio::buffer(*early)};
         co_await client.write(b);
     }
     ++context.stats.backend_links;

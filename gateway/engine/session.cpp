@@ -58,6 +58,7 @@ session::session(output& out, asio::any_io_executor strand, stream_registry& str
     : out_(&out),
       strand_(std::move(strand)),
       streams_(streams),
+      publisher_(streams.new_publisher()),
       settings_(settings),
       log_id_(std::move(log_id)) {}
 
@@ -99,36 +100,36 @@ session::binding* session::find(std::uint32_t message_stream_id) {
     return nullptr;
 }
 
-void session::on_message(const message& m) {
-    if (!out_) return;
+error_code session::on_message(const message& m) {
+    if (!out_) return {};
     switch (m.type()) {
         case message_type::command_amf0:
         case message_type::command_amf3: {
             auto c = protocol::parse_command(m);
-            if (!c) throw boost::system::system_error(c.error(), "command");
-            on_command(*c, m.message_stream_id);
-            return;
+            if (!c) return c.error();
+            return on_command(*c, m.message_stream_id);
         }
         default:
             break;
     }
     auto* b = find(m.message_stream_id);
-    if (b && b->role == binding::kind::publishing) on_publisher_media(*b, m);
+    if (b && b->role == binding::kind::publishing) return on_publisher_media(*b, m);
+    return {};
 }
 
-void session::on_publisher_media(binding& b, const message& m) {
+error_code session::on_publisher_media(binding& b, const message& m) {
     switch (m.type()) {
         case message_type::audio:
         case message_type::video:
             b.target->publish(m);
-            return;
+            return {};
         case message_type::data_amf0:
         case message_type::data_amf3: {
             auto data = protocol::parse_data(m);
-            if (!data) throw boost::system::system_error(data.error(), "data message");
+            if (!data) return data.error();
             if (data->name == "@setDataFrame" || data->name == "onMetaData") {
                 auto payload = protocol::strip_set_data_frame(m);
-                if (!payload) throw boost::system::system_error(payload.error(), "@setDataFrame");
+                if (!payload) return payload.error();
                 message metadata = m;
                 metadata.payload = std::move(*payload);
                 metadata.message_type_id = static_cast<std::uint8_t>(message_type::data_amf0);
@@ -138,28 +139,28 @@ void session::on_publisher_media(binding& b, const message& m) {
             } else {
                 b.target->publish(m);
             }
-            return;
+            return {};
         }
         case message_type::aggregate: {
             std::vector<message> parts;
-            if (auto ec = protocol::split_aggregate(m, parts))
-                throw boost::system::system_error(ec, "aggregate");
-            for (const auto& part : parts) on_publisher_media(b, part);
-            return;
+            if (auto ec = protocol::split_aggregate(m, parts)) return ec;
+            for (const auto& part : parts)
+                if (auto ec = on_publisher_media(b, part)) return ec;
+            return {};
         }
         default:
-            return;
+            return {};
     }
 }
 
-void session::on_command(const protocol::command& c, std::uint32_t message_stream_id) {
+error_code session::on_command(const protocol::command& c, std::uint32_t message_stream_id) {
     const auto& name = c.name;
     if (name == "createStream") {
         on_create_stream(c);
     } else if (name == "publish") {
-        on_publish(c, message_stream_id);
+        return on_publish(c, message_stream_id);
     } else if (name == "play" || name == "play2") {
-        on_play(c, message_stream_id);
+        return on_play(c, message_stream_id);
     } else if (name == "deleteStream") {
         if (auto d = protocol::parse_delete_stream(c)) on_close_stream(d->stream_id);
     } else if (name == "closeStream") {
@@ -167,7 +168,7 @@ void session::on_command(const protocol::command& c, std::uint32_t message_strea
     } else if (name == "pause" || name == "pauseRaw") {
         auto p = protocol::parse_pause(c);
         auto* b = find(message_stream_id);
-        if (!p || !b || b->role != binding::kind::playing) return;
+        if (!p || !b || b->role != binding::kind::playing) return {};
         b->paused = p->pause;
         b->wait_keyframe = !p->pause;  // resume where a decoder can start
         out_->send(protocol::make_on_status(
@@ -177,7 +178,7 @@ void session::on_command(const protocol::command& c, std::uint32_t message_strea
     } else if (name == "receiveAudio" || name == "receiveVideo") {
         auto r = protocol::parse_receive_media(c);
         auto* b = find(message_stream_id);
-        if (!r || !b) return;
+        if (!r || !b) return {};
         if (name == "receiveAudio") {
             b->receive_audio = r->enable;
         } else {
@@ -192,6 +193,7 @@ void session::on_command(const protocol::command& c, std::uint32_t message_strea
     }
     // releaseStream, FCPublish, FCUnpublish, FCSubscribe, _checkbw and the like need no answer:
     // ffmpeg, librtmp and OBS carry on without one, as they do with nginx-rtmp.
+    return {};
 }
 
 void session::on_create_stream(const protocol::command& c) {
@@ -207,22 +209,22 @@ void session::on_create_stream(const protocol::command& c) {
     out_->send(protocol::make_result(c.transaction_id, id));
 }
 
-void session::on_publish(const protocol::command& c, std::uint32_t message_stream_id) {
+error_code session::on_publish(const protocol::command& c, std::uint32_t message_stream_id) {
     auto p = protocol::parse_publish(c);
-    if (!p) throw boost::system::system_error(p.error(), "publish");
+    if (!p) return p.error();
     auto* b = find(message_stream_id);
     const auto name = without_query(p->name);
     if (!b || b->role != binding::kind::none || name.empty()) {
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
                                             "Invalid stream for publishing."));
-        return;
+        return {};
     }
-    auto target = streams_.publish(app_ + "/" + name, this);
+    auto target = streams_.publish(app_ + "/" + name, publisher_);
     if (!target) {
         log::info(log_id_, ": publish ", app_, "/", name, " refused: already publishing");
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
                                             name + " is already being published."));
-        return;
+        return {};
     }
     b->role = binding::kind::publishing;
     b->target = std::move(target);
@@ -233,17 +235,18 @@ void session::on_publish(const protocol::command& c, std::uint32_t message_strea
     out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Publish.Start",
                                         name + " is now published."));
     log::info(log_id_, ": publishing ", last_stream_name_);
+    return {};
 }
 
-void session::on_play(const protocol::command& c, std::uint32_t message_stream_id) {
+error_code session::on_play(const protocol::command& c, std::uint32_t message_stream_id) {
     std::string requested;
     if (c.name == "play2") {
         auto p = protocol::parse_play2(c);
-        if (!p) throw boost::system::system_error(p.error(), "play2");
+        if (!p) return p.error();
         requested = p->stream_name;
     } else {
         auto p = protocol::parse_play(c);
-        if (!p) throw boost::system::system_error(p.error(), "play");
+        if (!p) return p.error();
         requested = p->name;
     }
     const auto name = without_query(requested);
@@ -257,7 +260,7 @@ void session::on_play(const protocol::command& c, std::uint32_t message_stream_i
     if (b->role != binding::kind::none || name.empty()) {
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Play.Failed",
                                             "Invalid stream for playing."));
-        return;
+        return {};
     }
     b->role = binding::kind::playing;
     b->subscriber = std::make_shared<player>(weak_from_this(), strand_, message_stream_id);
@@ -271,6 +274,7 @@ void session::on_play(const protocol::command& c, std::uint32_t message_stream_i
     } else {
         log::info(log_id_, ": waiting for ", last_stream_name_, " to be published");
     }
+    return {};
 }
 
 void session::send_play_start(binding& b, std::vector<message> initial) {
@@ -339,7 +343,7 @@ void session::on_close_stream(std::uint32_t message_stream_id) {
 
 void session::release(binding& b) {
     if (!b.target) return;
-    if (b.role == binding::kind::publishing) b.target->detach_publisher(this);
+    if (b.role == binding::kind::publishing) b.target->detach_publisher(publisher_);
     if (b.role == binding::kind::playing) b.target->unsubscribe(b.subscriber.get());
     streams_.release(b.target->key());
     b.target.reset();

@@ -40,8 +40,9 @@ public:
 
     // Answers connect: window, bandwidth, chunk size, then _result.
     void start(const protocol::connect_command& connect);
-    // Every message after connect that is not protocol control.
-    void on_message(const protocol::message& m);
+    // Every message after connect that is not protocol control. Input that cannot be parsed
+    // returns its protocol error, and the connection is to end; nothing here throws.
+    error_code on_message(const protocol::message& m);
     // The connection is ending: leave streams; no more output.
     void stop();
 
@@ -63,11 +64,11 @@ private:
     };
     static constexpr std::size_t max_streams_per_connection = 16;
 
-    void on_command(const protocol::command& c, std::uint32_t message_stream_id);
-    void on_publisher_media(binding& b, const protocol::message& m);
+    error_code on_command(const protocol::command& c, std::uint32_t message_stream_id);
+    error_code on_publisher_media(binding& b, const protocol::message& m);
     void on_create_stream(const protocol::command& c);
-    void on_publish(const protocol::command& c, std::uint32_t message_stream_id);
-    void on_play(const protocol::command& c, std::uint32_t message_stream_id);
+    error_code on_publish(const protocol::command& c, std::uint32_t message_stream_id);
+    error_code on_play(const protocol::command& c, std::uint32_t message_stream_id);
     void on_close_stream(std::uint32_t message_stream_id);
     void release(binding& b);
     binding* find(std::uint32_t message_stream_id);
@@ -81,6 +82,7 @@ private:
     output* out_;
     asio::any_io_executor strand_;
     stream_registry& streams_;
+    const publisher_id publisher_;  // this session's, for every stream it publishes
     const session_settings settings_;
     const std::string log_id_;
     std::string app_;

@@ -11,7 +11,7 @@ using protocol::message_type;
 stream::stream(std::string key, stream_settings settings)
     : key_(std::move(key)), settings_(settings) {}
 
-bool stream::attach_publisher(const void* owner) {
+bool stream::attach_publisher(publisher_id owner) {
     std::vector<std::shared_ptr<subscriber>> waiting;
     {
         std::lock_guard lock(mutex_);
@@ -23,12 +23,12 @@ bool stream::attach_publisher(const void* owner) {
     return true;
 }
 
-void stream::detach_publisher(const void* owner) {
+void stream::detach_publisher(publisher_id owner) {
     std::vector<std::shared_ptr<subscriber>> players;
     {
         std::lock_guard lock(mutex_);
         if (publisher_ != owner) return;
-        publisher_ = nullptr;
+        publisher_.reset();
         // A new publisher may bring other codecs: nothing cached outlives this one.
         has_metadata_ = has_video_header_ = has_audio_header_ = false;
         metadata_ = video_header_ = audio_header_ = {};

@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/engine/media_class.hpp"
+#include "gateway/engine/publisher_id.hpp"
 #include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::engine {
@@ -45,8 +47,9 @@ public:
     const std::string& key() const noexcept { return key_; }
 
     // False when another publisher holds the stream (NetStream.Publish.BadName).
-    bool attach_publisher(const void* owner);
-    void detach_publisher(const void* owner);
+    bool attach_publisher(publisher_id owner);
+    // Does nothing unless `owner` is the stream's publisher.
+    void detach_publisher(publisher_id owner);
 
     // A message from the publisher: audio, video or a data message other than metadata.
     void publish(const protocol::message& m);
@@ -68,7 +71,7 @@ private:
     const std::string key_;
     const stream_settings settings_;
     mutable std::mutex mutex_;
-    const void* publisher_ = nullptr;
+    std::optional<publisher_id> publisher_;
     std::vector<std::shared_ptr<subscriber>> subscribers_;
     protocol::message metadata_;
     protocol::message video_header_;

@@ -9,7 +9,7 @@ std::shared_ptr<stream>& stream_registry::find_or_create(const std::string& key)
 }
 
 // Lock order: the registry's mutex, then the stream's (release() takes them in the same order).
-std::shared_ptr<stream> stream_registry::publish(const std::string& key, const void* owner) {
+std::shared_ptr<stream> stream_registry::publish(const std::string& key, publisher_id owner) {
     std::lock_guard lock(mutex_);
     const auto& target = find_or_create(key);
     if (target->attach_publisher(owner)) return target;

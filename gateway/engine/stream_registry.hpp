@@ -1,6 +1,8 @@
 // All live streams of the engine by key ("app/name"), shared by every connection.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,10 +17,13 @@ class stream_registry {
 public:
     explicit stream_registry(stream_settings settings) : settings_(settings) {}
 
+    // A publisher id not given out before by this registry; thread-safe. Each engine session
+    // takes one.
+    publisher_id new_publisher() noexcept { return {++last_publisher_}; }
     // The stream named `key` (created when absent) with `owner` as its publisher, or null when
     // another publisher holds it. Lookup and attach happen under the registry's lock, so a
     // release() from another connection cannot forget the stream in between.
-    std::shared_ptr<stream> publish(const std::string& key, const void* owner);
+    std::shared_ptr<stream> publish(const std::string& key, publisher_id owner);
     // The stream named `key` (created when absent) with `s` among its players; `playing` tells
     // whether a publisher is on (then `initial` holds what the player needs first). Atomic with
     // respect to release() like publish().
@@ -34,6 +39,7 @@ private:
 
     const stream_settings settings_;
     mutable std::mutex mutex_;
+    std::atomic<std::uint64_t> last_publisher_{0};
     std::unordered_map<std::string, std::shared_ptr<stream>> streams_;
 };
 

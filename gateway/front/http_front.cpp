@@ -3,14 +3,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "gateway/net/log.hpp"
-#include "gateway/rtmp/connection.hpp"
-#include "gateway/tunnel/tunnel_stream.hpp"
 #include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::front {
@@ -163,29 +160,12 @@ private:
     }
 
     response open_session() {
-        auto session = context_.tunnels.create(asio::make_strand(context_.io));
+        auto session = context_.tunnels.open(asio::make_strand(context_.io), peer_, transport_);
         if (!session) {
             log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions,
                       " sessions open");
             return make_reply(http::status::service_unavailable);
         }
-        auto& server = context_.server;
-        auto connection = std::make_shared<rtmp::connection>(
-            std::make_unique<tunnel::tunnel_stream>(session, peer_, transport_), session->strand(),
-            server);
-        ++server.stats.rtmpt_sessions;
-        auto& tunnels = context_.tunnels;
-        asio::co_spawn(
-            session->strand(),
-            [connection, session, &tunnels, &server]() -> asio::awaitable<void> {
-                co_await connection->run();
-                session->close("rtmp side ended");
-                // Last words for the client (an _error for a failed connect) wait for
-                // its next poll; the registry's sweep forgets the session after that.
-                if (!session->has_output()) tunnels.remove(session->id());
-                --server.stats.rtmpt_sessions;
-            },
-            asio::detached);
         log::debug("http ", peer_, ": opened session ", session->id());
         return make_reply(http::status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
@@ -230,12 +210,11 @@ private:
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return make_reply(http::status::not_found);
         const std::optional<std::uint64_t> seq = r.sequence;
-        auto close = [session, seq] {
+        auto close = [session, seq, &tunnels = context_.tunnels] {
             session->accept(seq, {});
-            session->close("closed by client");
+            tunnels.close(*session, "closed by client");
         };
         co_await on_strand(*session, close);
-        context_.tunnels.remove(session->id());
         co_return make_reply(http::status::ok, {0x00});
     }
 

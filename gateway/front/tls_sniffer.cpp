@@ -5,7 +5,7 @@
 
 #include "gateway/net/log.hpp"
 #include "gateway/net/socket_stream.hpp"
-#include "gateway/rtmp/connection.hpp"
+#include "gateway/rtmp/run_connection.hpp"
 
 namespace rtmpgate::gateway::front {
 
@@ -40,12 +40,9 @@ asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
 
     const std::uint8_t lead = first.front();
     if (lead == 0x03) {
-        auto strand = co_await asio::this_coro::executor;
-        auto byte_stream = std::make_unique<socket_stream<tls_stream>>(
-            std::move(stream), peer, "rtmps", std::move(first), tls);
-        auto connection =
-            std::make_shared<rtmp::connection>(std::move(byte_stream), strand, server);
-        co_await connection->run();
+        co_await rtmp::run_connection(std::make_unique<socket_stream<tls_stream>>(
+                                          std::move(stream), peer, "rtmps", std::move(first), tls),
+                                      server);
         co_return;
     }
     if (lead >= 'A' && lead <= 'Z') {

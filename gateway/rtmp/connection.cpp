@@ -1,10 +1,10 @@
 #include "gateway/rtmp/connection.hpp"
 
 #include <atomic>
-#include <boost/system/system_error.hpp>
 
 #include "gateway/backend/link.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/rtmp/error.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
 #include "protocol/handshake.hpp"
@@ -41,6 +41,24 @@ std::uint32_t epoch_now() {
         duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
 }
 
+// What the close line calls a message that could not be served ("connect: amf: ...").
+const char* input_name(const message& m, bool connected) {
+    if (protocol::is_control(m)) return "control message";
+    if (!connected) return "connect";  // only commands reach on_connect
+    switch (m.type()) {
+        case message_type::command_amf0:
+        case message_type::command_amf3:
+            return "command";
+        case message_type::data_amf0:
+        case message_type::data_amf3:
+            return "data message";
+        case message_type::aggregate:
+            return "aggregate";
+        default:
+            return "message";
+    }
+}
+
 }  // namespace
 
 connection::connection(std::unique_ptr<byte_stream> stream, asio::any_io_executor strand,
@@ -69,10 +87,8 @@ asio::awaitable<void> connection::run() {
     log::info(id_, ": open ", stream_->transport(), " from ", stream_->peer());
     try {
         co_await serve();
-    } catch (const boost::system::system_error& e) {
-        end_reason_ = e.what();
-        ++context_.stats.connections_failed;
     } catch (const std::exception& e) {
+        // The last guard of the connection's coroutine: the close line below logs it.
         end_reason_ = std::string("error: ") + e.what();
         ++context_.stats.connections_failed;
     }
@@ -170,22 +186,13 @@ asio::awaitable<bool> connection::handshake(std::vector<std::uint8_t>& leftover)
 }
 
 asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) {
-    // Bad input ends this loop normally, not by exception: operator|| of Asio's awaitable
-    // operators waits for one branch to *succeed*, so an exception here would leave the
-    // connection open until the watchdog's deadline.
-    try {
-        co_await receive(std::move(leftover));
-    } catch (const std::exception& e) {
-        end_reason_ = e.what();
-        ++context_.stats.connections_failed;
-    }
-}
-
-asio::awaitable<void> connection::receive(std::vector<std::uint8_t> leftover) {
-    if (!leftover.empty()) on_bytes(leftover);
-    if (backend_route_) co_return;
+    // Bad input ends this loop normally, with an error code and not an exception: operator|| of
+    // Asio's awaitable operators waits for one branch to *succeed*, so an exception here would
+    // leave the connection open until the watchdog's deadline.
+    error_code bad = leftover.empty() ? error_code() : on_bytes(leftover);
     std::vector<std::uint8_t> buffer(read_buffer_first_size);
-    while (!closing_) {
+    // Once connect has chosen a backend route, the link takes the stream from here.
+    while (!bad && !backend_route_ && !closing_) {
         auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
         if (ec) {
             if (ec != asio::error::eof && !closing_) end_reason_ = ec.message();
@@ -196,16 +203,21 @@ asio::awaitable<void> connection::receive(std::vector<std::uint8_t> leftover) {
         ping_sent_ = false;
         bytes_in_ += n;
         context_.stats.bytes_in += n;
-        on_bytes({buffer.data(), n});
-        if (backend_route_) co_return;  // the link takes the stream from here
-        if (filled) buffer.resize(buffer.size() * 2);
+        bad = on_bytes({buffer.data(), n});
+        if (filled && !bad && !backend_route_) buffer.resize(buffer.size() * 2);
     }
+    if (bad) ++context_.stats.connections_failed;
 }
 
-void connection::on_bytes(std::span<const std::uint8_t> bytes) {
+error_code connection::refuse(error_code ec, const char* input) {
+    end_reason_ = input ? std::string(input) + ": " + ec.message() : ec.message();
+    return ec;
+}
+
+error_code connection::on_bytes(std::span<const std::uint8_t> bytes) {
     if (!connected_) {
         if (replay_.size() + bytes.size() > max_bytes_before_connect)
-            throw std::runtime_error("no connect in the first 64 KiB");
+            return refuse(error::no_connect);
         replay_.insert(replay_.end(), bytes.begin(), bytes.end());
     }
     protocol::error_code ec;
@@ -213,31 +225,34 @@ void connection::on_bytes(std::span<const std::uint8_t> bytes) {
     decoder_.feed(bytes, decoded_, ec);
     // Messages completed before a broken chunk are still served; then the connection ends.
     for (const auto& m : decoded_) {
-        if (backend_route_) return;  // what follows connect is the backend's to read
-        on_message(m);
+        if (backend_route_) return {};  // what follows connect is the backend's to read
+        // A message that fails leaves connected_ as it was: the name fits the message.
+        if (auto mec = on_message(m)) return refuse(mec, input_name(m, connected_));
     }
     if (ec && ec != protocol::error::need_more && !backend_route_)
-        throw boost::system::system_error(ec, "chunk stream");
+        return refuse(ec, "chunk stream");
     // RTMP 1.0 spec 5.4.3: acknowledge every window's worth of received bytes.
     if (peer_window_ != 0 && bytes_in_ - acknowledged_ >= peer_window_) {
         acknowledged_ = bytes_in_;
         send(protocol::make_acknowledgement(static_cast<std::uint32_t>(bytes_in_)));
     }
+    return {};
 }
 
-void connection::on_message(const message& m) {
+error_code connection::on_message(const message& m) {
     if (protocol::is_control(m)) return on_control(m);
     if (!connected_) {
         if (m.type() == message_type::command_amf0 || m.type() == message_type::command_amf3)
             return on_connect(m);
-        return;  // nothing but connect means anything before connect
+        return {};  // nothing but connect means anything before connect
     }
-    if (session_) session_->on_message(m);
+    if (session_) return session_->on_message(m);
+    return {};
 }
 
-void connection::on_control(const message& m) {
+error_code connection::on_control(const message& m) {
     auto c = protocol::parse_control(m);
-    if (!c) throw boost::system::system_error(c.error(), "control message");
+    if (!c) return c.error();
     switch (c->type) {
         case message_type::window_ack_size:
             peer_window_ = c->value;
@@ -250,28 +265,30 @@ void connection::on_control(const message& m) {
         default:
             break;  // chunk size and abort are the decoder's; acknowledgements need nothing
     }
+    return {};
 }
 
-void connection::on_connect(const message& m) {
+error_code connection::on_connect(const message& m) {
     auto c = protocol::parse_command(m);
-    if (!c) throw boost::system::system_error(c.error(), "command before connect");
-    if (c->name != "connect") return;  // some clients send calls before connect; ignore them
+    if (!c) return c.error();
+    if (c->name != "connect") return {};  // some clients send calls before connect; ignore them
     auto connect = protocol::parse_connect(*c);
-    if (!connect) throw boost::system::system_error(connect.error(), "connect");
+    if (!connect) return connect.error();
     app_ = connect->app.substr(0, connect->app.find('?'));
     connected_ = true;
     const route* r = context_.cfg.find_route(app_);
     if (!r) {
         log::info(id_, ": app '", app_, "' matches no route");
-        return reject(c->transaction_id, "NetConnection.Connect.Rejected",
-                      "No route for this application.");
+        reject(c->transaction_id, "NetConnection.Connect.Rejected",
+               "No route for this application.");
+        return {};
     }
     if (!r->to_engine) {
         backend_route_ = r;
         connect_transaction_ = c->transaction_id;
         log::info(id_, ": connect app=", app_, " flashVer=", connect->flash_ver, " to ",
                   r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
-        return;
+        return {};
     }
     replay_ = {};
     const auto& e = context_.cfg.engine;
@@ -281,6 +298,7 @@ void connection::on_connect(const message& m) {
     session_->start(*connect);
     log::info(id_, ": connect app=", app_, " tcUrl=", connect->tc_url,
               " flashVer=", connect->flash_ver);
+    return {};
 }
 
 void connection::reject(double transaction_id, const char* code, const std::string& description) {

@@ -30,7 +30,11 @@ public:
                server_context& context);
     ~connection() override;
 
-    // Serves the client until it leaves, fails or is shut down. Never throws.
+    // Serves the client until it leaves, fails or is shut down: registers in
+    // context.connections (how shutdown finds it) for that time and logs one line when it opens
+    // and one when it closes, with the reason. Never throws: bad input and I/O errors end it
+    // through error codes, and anything thrown all the same (memory exhausted) ends only this
+    // connection, its reason "error: ...". Started by rtmp::run_connection.
     asio::awaitable<void> run();
 
     void shutdown() override;
@@ -46,13 +50,17 @@ private:
     asio::awaitable<void> serve();
     asio::awaitable<bool> handshake(std::vector<std::uint8_t>& leftover);
     asio::awaitable<void> read_loop(std::vector<std::uint8_t> leftover);
-    asio::awaitable<void> receive(std::vector<std::uint8_t> leftover);
     asio::awaitable<void> write_loop();
     asio::awaitable<void> watchdog();
-    void on_bytes(std::span<const std::uint8_t> bytes);
-    void on_message(const protocol::message& m);
-    void on_control(const protocol::message& m);
-    void on_connect(const protocol::message& m);
+    // The per-message path: bad input returns its error (protocol::error or rtmp::error) and
+    // the connection ends; nothing on it throws.
+    error_code on_bytes(std::span<const std::uint8_t> bytes);
+    error_code on_message(const protocol::message& m);
+    error_code on_control(const protocol::message& m);
+    error_code on_connect(const protocol::message& m);
+    // Gives `ec` back after making its message the close line's reason, after "<input>: " when
+    // `input` names what was bad ("connect", "chunk stream").
+    error_code refuse(error_code ec, const char* input = nullptr);
     void reject(double transaction_id, const char* code, const std::string& description);
     asio::awaitable<void> run_backend_link();
     void wake_writer();

@@ -3,8 +3,12 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <boost/asio/bind_executor.hpp>
 #include <stdexcept>
 #include <vector>
+
+#include "gateway/rtmp/run_connection.hpp"
+#include "gateway/tunnel/tunnel_stream.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -16,8 +20,9 @@ constexpr std::string_view alphabet =
 
 }  // namespace
 
-registry::registry(session_limits limits, std::size_t max_sessions, std::string node_id)
-    : limits_(limits), max_sessions_(max_sessions), node_id_(std::move(node_id)) {}
+registry::registry(server_context& server, session_limits limits, std::size_t max_sessions,
+                   std::string node_id)
+    : server_(server), limits_(limits), max_sessions_(max_sessions), node_id_(std::move(node_id)) {}
 
 std::string registry::make_id() const {
     std::string id = node_id_.empty() ? std::string() : node_id_ + "-";
@@ -41,6 +46,34 @@ std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand) {
     auto s = std::make_shared<rtmpt_session>(id, std::move(strand), limits_);
     sessions_.emplace(std::move(id), s);
     return s;
+}
+
+std::shared_ptr<rtmpt_session> registry::open(asio::any_io_executor strand, std::string peer,
+                                              const char* transport) {
+    auto s = create(std::move(strand));
+    if (!s) return nullptr;
+    ++server_.stats.rtmpt_sessions;
+    // The connection is in server_.connections while it runs, which is how shutdown ends it; its
+    // end comes back here, on the session's strand.
+    asio::co_spawn(
+        s->strand(),
+        rtmp::run_connection(std::make_unique<tunnel_stream>(s, std::move(peer), transport),
+                             server_),
+        asio::bind_executor(s->strand(), [this, s](const std::exception_ptr&) { rtmp_ended(*s); }));
+    return s;
+}
+
+void registry::rtmp_ended(rtmpt_session& s) {
+    s.close("rtmp side ended");
+    // Last words for the client (an _error for a failed connect) wait for its next poll; the
+    // sweep forgets the session after that.
+    if (!s.has_output()) remove(s.id());
+    --server_.stats.rtmpt_sessions;
+}
+
+void registry::close(rtmpt_session& s, const char* reason) {
+    s.close(reason);
+    remove(s.id());
 }
 
 std::shared_ptr<rtmpt_session> registry::find(std::string_view id) const {

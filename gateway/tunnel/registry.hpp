@@ -1,6 +1,10 @@
-// Every open RTMPT session by id. Ids come from a CSPRNG (OpenSSL RAND_bytes), 24 characters of
-// [A-Za-z0-9], prefixed "<node>-" when a node id is configured so that a load balancer can send a
-// session's requests back to this instance.
+// Every open RTMPT session by id, and each session's life: open() makes it and starts the RTMP
+// connection that serves it; the session closes when that connection ends, when its client sends
+// /close, or when it expires. It is forgotten, always through remove(), at the client's /close,
+// or once it is closed and its client has taken its last output (or has not come for it in
+// time). The http front only looks sessions up and hands them requests. Ids come from a CSPRNG
+// (OpenSSL RAND_bytes), 24 characters of [A-Za-z0-9], prefixed "<node>-" when a node id is
+// configured so that a load balancer can send a session's requests back to this instance.
 #pragma once
 
 #include <memory>
@@ -9,18 +13,26 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/rtmpt_session.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
 class registry {
 public:
-    registry(session_limits limits, std::size_t max_sessions, std::string node_id);
+    // `server`: where the sessions' RTMP connections register and the rtmpt_sessions gauge.
+    registry(server_context& server, session_limits limits, std::size_t max_sessions,
+             std::string node_id);
 
-    // A new session on `strand`; nullptr when max_sessions are open (/open answers 503).
-    std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand);
+    // A new session on `strand`, with its RTMP connection started there (rtmp::run_connection,
+    // `peer` and `transport` for its log lines), counted in rtmpt_sessions until that connection
+    // ends; nullptr when max_sessions are open (/open answers 503).
+    std::shared_ptr<rtmpt_session> open(asio::any_io_executor strand, std::string peer,
+                                        const char* transport);
     std::shared_ptr<rtmpt_session> find(std::string_view id) const;
-    void remove(const std::string& id);
+    // The client's /close: closes `s` (its RTMP connection reads the end of its input) and
+    // forgets it at once. On the session's strand.
+    void close(rtmpt_session& s, const char* reason);
     std::size_t size() const;
 
     // Closes sessions past their inactivity or gap bounds and forgets closed ones; every 250 ms
@@ -30,6 +42,13 @@ public:
     std::string make_id() const;
 
 private:
+    std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand);
+    // The session's RTMP connection has ended (on the session's strand).
+    void rtmp_ended(rtmpt_session& s);
+    // Forgets a session: the one way out of the registry.
+    void remove(const std::string& id);
+
+    server_context& server_;
     const session_limits limits_;
     const std::size_t max_sessions_;
     const std::string node_id_;
