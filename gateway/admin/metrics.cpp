@@ -27,8 +27,16 @@ std::string render_metrics(const server_context& context) {
             context.connections.size(), "gauge");
     counter(out, "rtmpgate_client_sockets_open",
             "Client TCP connections open now (RTMP, HTTP, TLS).", s.sockets_open, "gauge");
-    counter(out, "rtmpgate_streams", "Live streams known to the engine.", context.streams.size(),
+    // One pass over the engine's streams per scrape, nothing counted on the media path.
+    const auto engine = context.streams.counts();
+    counter(out, "rtmpgate_streams", "Live streams known to the engine.", engine.streams, "gauge");
+    counter(out, "rtmpgate_publishers", "Engine streams with a publisher now.", engine.publishers,
             "gauge");
+    counter(out, "rtmpgate_players", "Engine players on a stream with a publisher now.",
+            engine.players, "gauge");
+    counter(out, "rtmpgate_players_waiting",
+            "Engine players on a stream without a publisher now (before or after it).",
+            engine.players_waiting, "gauge");
     counter(out, "rtmpgate_received_bytes_total", "Bytes received from clients.", s.bytes_in);
     counter(out, "rtmpgate_sent_bytes_total", "Bytes sent to clients.", s.bytes_out);
     counter(out, "rtmpgate_media_dropped_messages_total",

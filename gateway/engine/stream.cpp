@@ -143,4 +143,9 @@ std::size_t stream::subscriber_count() const {
     return subscribers_.size();
 }
 
+stream_counts stream::counts() const {
+    std::lock_guard lock(mutex_);
+    return {publisher_ != nullptr, subscribers_.size()};
+}
+
 }  // namespace rtmpgate::gateway::engine

@@ -35,6 +35,12 @@ public:
     virtual void on_publish_stop() = 0;
 };
 
+// Who is on a stream now (for /metrics).
+struct stream_counts {
+    bool published = false;   // a publisher is attached
+    std::size_t players = 0;  // players attached: playing when published, waiting otherwise
+};
+
 struct stream_settings {
     bool gop_cache = true;
     std::size_t gop_cache_max_bytes = 16 << 20;
@@ -63,6 +69,9 @@ public:
 
     bool unused() const;  // no publisher and no player: the registry may forget it
     std::size_t subscriber_count() const;
+    // Read under the stream's lock when asked (a /metrics scrape); nothing is counted as media
+    // flows.
+    stream_counts counts() const;
 
 private:
     void snapshot(std::vector<protocol::message>& out) const;  // caller holds mutex_

@@ -38,4 +38,20 @@ std::size_t stream_registry::size() const {
     return streams_.size();
 }
 
+engine_counts stream_registry::counts() const {
+    std::lock_guard lock(mutex_);
+    engine_counts total;
+    total.streams = streams_.size();
+    for (const auto& [key, s] : streams_) {
+        const auto c = s->counts();
+        if (c.published) {
+            ++total.publishers;
+            total.players += c.players;
+        } else {
+            total.players_waiting += c.players;
+        }
+    }
+    return total;
+}
+
 }  // namespace rtmpgate::gateway::engine

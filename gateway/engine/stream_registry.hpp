@@ -13,6 +13,14 @@
 
 namespace rtmpgate::gateway::engine {
 
+// Every stream of the engine summed up at one moment (for /metrics).
+struct engine_counts {
+    std::size_t streams = 0;
+    std::size_t publishers = 0;       // streams with a publisher
+    std::size_t players = 0;          // players on a stream with a publisher
+    std::size_t players_waiting = 0;  // players on a stream without one (not yet, or no longer)
+};
+
 class stream_registry {
 public:
     explicit stream_registry(stream_settings settings) : settings_(settings) {}
@@ -33,6 +41,10 @@ public:
     void release(const std::string& key);
 
     std::size_t size() const;
+    // Walks every stream under the registry's lock, taking each stream's lock in turn to read
+    // two fields: a scrape pays for the count; the media path keeps none and never takes the
+    // registry's lock.
+    engine_counts counts() const;
 
 private:
     std::shared_ptr<stream>& find_or_create(const std::string& key);  // caller holds mutex_

@@ -125,11 +125,12 @@ class Gateway:
 
 
 def engine_config(extra=""):
+    """Plain RTMP to the engine, and the admin listener for /metrics (what tests wait on)."""
     return f"""listeners:
   http: ""
   https: ""
   rtmp: 127.0.0.1:0
-  admin: ""
+  admin: 127.0.0.1:0
 routes:
   - app: "*"
     to: engine
@@ -297,6 +298,19 @@ def metric(gateway, name):
     """The value of Prometheus metric `name` on the gateway's admin listener."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{gateway.port('admin')}/metrics", timeout=5).read().decode()
     return int(re.search(rf"^{name} (\d+)$", text, re.M).group(1))
+
+
+def wait_metric(gateway, name, value, timeout=15):
+    """Waits until metric `name` reads `value`; returns the last value read, so that a test's
+    assertEqual(wait_metric(...), value) shows what the gateway counted if the wait gave up."""
+    last = [None]
+
+    def reached():
+        last[0] = metric(gateway, name)
+        return last[0] == value
+
+    wait_for(reached, timeout, interval=0.1)
+    return last[0]
 
 
 def can_connect(port, host="127.0.0.1"):

@@ -9,7 +9,7 @@ import threading
 import time
 
 import harness
-from harness import assert_media, probe_packets
+from harness import assert_media, metric, probe_packets, wait_metric
 
 # play_restart: nginx-rtmp tells its players NetStream.Play.Stop when the publisher leaves, so
 # that ffmpeg playing directly from it ends (by default nginx-rtmp says nothing and they wait).
@@ -24,7 +24,7 @@ def proxy_config(certs, backend_port, extra_routes="", extra=""):
   http: 127.0.0.1:0
   https: 127.0.0.1:0
   rtmp: 127.0.0.1:0
-  admin: ""
+  admin: 127.0.0.1:0
 tls:
   certificate: {certs}/server.crt
   private_key: {certs}/server.key
@@ -90,7 +90,7 @@ class BackendTest(harness.GatewayTest):
         engine_out = self.path("engine.flv")
         players.append((self.track(harness.ffmpeg_play(self.workdir, g.url("live/e"), engine_out, "play-e")),
                         engine_out))
-        self.assertTrue(harness.wait_for(lambda: "waiting for live/e" in g.log(), timeout=15), g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
         time.sleep(1)  # nginx-rtmp players are registered once their play command is in
         pubs = [self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url(f"relay/{s}", s), f"pub-{s}"))
                 for s in schemes]
@@ -100,7 +100,9 @@ class BackendTest(harness.GatewayTest):
         for p, out in players:
             p.wait(timeout=20)
             assert_media(self, out, self.expected, 0.05)
-        self.assertGreaterEqual(g.log().count("to rtmp://127.0.0.1"), 4)
+        # One link to nginx-rtmp per relay publisher; the engine's publisher is not one.
+        self.assertEqual(metric(g, "rtmpgate_backend_links_total"), 4)
+        self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 0)
 
     def test_play_through_every_front_end_from_nginx(self):
         _, nginx_port = harness.start_nginx(self, NGINX_APPS)
@@ -112,7 +114,7 @@ class BackendTest(harness.GatewayTest):
                             out))
         out = self.path("rtmpdump-rtmpt.flv")
         players.append((self.track(harness.rtmpdump_play(self.workdir, g.url("relay/x", "rtmpt"), out)), out))
-        self.assertTrue(harness.wait_for(lambda: g.log().count("to rtmp://127.0.0.1") >= 5, timeout=15), g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 5), 5, g.log())
         time.sleep(1)
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, f"rtmp://127.0.0.1:{nginx_port}/relay/x"))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
@@ -125,7 +127,7 @@ class BackendTest(harness.GatewayTest):
   http: ""
   https: 127.0.0.1:0
   rtmp: 127.0.0.1:0
-  admin: ""
+  admin: 127.0.0.1:0
 tls:
   certificate: {self.certs}/server.crt
   private_key: {self.certs}/server.key
@@ -137,7 +139,7 @@ routes:
   http: 127.0.0.1:0
   https: ""
   rtmp: 127.0.0.1:0
-  admin: ""
+  admin: 127.0.0.1:0
 routes:
   - app: relay
     to: rtmps://127.0.0.1:{origin.port('https')}
@@ -146,12 +148,14 @@ routes:
 """)
         out = self.path("origin.flv")
         player = self.track(harness.ffmpeg_play(self.workdir, origin.url("relay/tls"), out))
-        self.assertTrue(harness.wait_for(lambda: "waiting for relay/tls" in origin.log(), timeout=15))
+        self.assertEqual(wait_metric(origin, "rtmpgate_players_waiting", 1), 1, origin.log())
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, edge.url("relay/tls", "rtmpt")))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
         player.wait(timeout=20)
         assert_media(self, out, self.expected)
-        self.assertIn("rtmps from", origin.log())
+        # The edge's one link went to the origin's port 443, which speaks nothing but TLS.
+        self.assertEqual(metric(edge, "rtmpgate_backend_links_total"), 1)
+        self.assertEqual(metric(edge, "rtmpgate_backend_failures_total"), 0)
 
     def test_tls_backend_with_an_untrusted_certificate_fails(self):
         origin = self.gateway(f"""listeners:
@@ -167,7 +171,7 @@ tls:
   http: ""
   https: ""
   rtmp: 127.0.0.1:0
-  admin: ""
+  admin: 127.0.0.1:0
 routes:
   - app: relay
     to: rtmps://127.0.0.1:{origin.port('https')}
@@ -176,6 +180,9 @@ routes:
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, edge.url("relay/v")))
         self.assertNotEqual(pub.wait(timeout=30), 0)
         self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(metric(edge, "rtmpgate_backend_failures_total"), 1)
+        self.assertEqual(metric(edge, "rtmpgate_backend_links_total"), 0)
+        # Log only: that the origin's certificate was the reason is told nowhere else.
         self.assertIn("certificate verify failed", edge.log())
 
     def test_backend_down_fails_the_publisher_quickly(self):
@@ -190,7 +197,7 @@ routes:
             self.assertLess(time.monotonic() - started, 5, scheme)
             # ffmpeg prints the description of the _error (NetConnection.Connect.Failed) it got.
             self.assertIn("Backend unavailable", pub.output(), scheme)
-            self.assertEqual(g.log().count("backend failed"), n, g.log())
+            self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), n, g.log())
         self.assertTrue(g.alive())
 
     def test_backend_that_never_answers_the_handshake_is_timed_out(self):
@@ -201,6 +208,9 @@ routes:
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("relay/silent")))
         self.assertNotEqual(pub.wait(timeout=30), 0, pub.output())
         self.assertLess(time.monotonic() - started, 6)
+        self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 1)
+        # Log only: that the backend's handshake (not its TCP connect) timed out is told
+        # nowhere else.
         self.assertIn("handshake timed out", g.log())
 
     def test_backend_killed_mid_stream_ends_only_its_links(self):
@@ -211,13 +221,14 @@ routes:
         long_clip = harness.make_clip("h264_aac_20s.flv", seconds=20)
         engine_out = self.path("engine.flv")
         engine_player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/k"), engine_out, "play-e"))
-        self.assertTrue(harness.wait_for(lambda: "waiting for live/k" in g.log(), timeout=15))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
         engine_pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/k"), "pub-e"))
         relay_pub = self.track(harness.ffmpeg_publish(self.workdir, long_clip, g.url("relay/k"), "pub-r"))
-        self.assertTrue(harness.wait_for(lambda: f"to {backend}" in g.log(), timeout=10), g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 1, timeout=10), 1, g.log())
         time.sleep(2)
         self.assertIsNone(relay_pub.proc.poll(), "the relay publisher streams until the backend dies:\n"
                           + relay_pub.output())
+        self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 0, "no failure before the backend dies")
         self.assertEqual(self.backend_failure_lines(g, backend), [], "no failure before the backend dies")
         nginx.kill()
         nginx.wait(timeout=10)
@@ -234,8 +245,10 @@ routes:
         self.assertEqual(engine_pub.wait(timeout=60), 0, engine_pub.output())
         self.assertEqual(engine_player.wait(timeout=20), 0, engine_player.output())
         assert_media(self, engine_out, self.expected)
+        self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 1)
         # The operator sees the lost link once: one warning (or error) line naming the app and
-        # the backend, like the one for a backend that refuses at connect.
+        # the backend, like the one for a backend that refuses at connect. Log only: which app
+        # and which backend failed are told nowhere else.
         lines = self.backend_failure_lines(g, backend)
         self.assertEqual(len(lines), 1, "one line for the link's failure, got:\n" + "\n".join(lines)
                          + "\n--- whole log:\n" + g.log())
@@ -257,7 +270,7 @@ routes:
                                                  "stalled"))
         healthy_out = self.path("healthy.flv")
         healthy = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/m"), healthy_out, "healthy"))
-        self.assertTrue(harness.wait_for(lambda: g.log().count("to rtmp://127.0.0.1") >= 2, timeout=15))
+        self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 2), 2, g.log())
         time.sleep(1)
         os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops polling; the tunnel fills up
         self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))

@@ -2,7 +2,6 @@
 
 import os
 import random
-import re
 import signal
 import socket
 import struct
@@ -12,7 +11,7 @@ import time
 import unittest
 
 import harness
-from harness import count, probe_codecs, probe_packets
+from harness import count, metric, probe_codecs, probe_packets, wait_metric
 from rtmp_client import Client, server_closes
 
 
@@ -39,12 +38,19 @@ class EngineTest(harness.GatewayTest):
         expected = probe_packets(clip)
         ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/a"), self.path("ff.flv")))
         rd = self.track(harness.rtmpdump_play(self.workdir, g.url("live/a"), self.path("rd.flv")))
-        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/a") >= 2),
-                        "players did not reach the waiting state")
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 2), 2,
+                         "players did not reach the waiting state")
         pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/a")))
+        # While it streams, the gateway has it as the stream's publisher and both as playing.
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
+        self.assertEqual(metric(g, "rtmpgate_players"), 2)
+        self.assertEqual(metric(g, "rtmpgate_players_waiting"), 0)
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
         self.assertEqual(ff.wait(timeout=20), 0, ff.output())
         rd.wait(timeout=20)
+        # All three gone, the engine forgets the stream.
+        self.assertEqual(wait_metric(g, "rtmpgate_streams", 0), 0)
+        self.assertEqual(metric(g, "rtmpgate_publishers"), 0)
         for name in ("ff.flv", "rd.flv"):
             got = probe_packets(self.path(name))
             self.assertEqual(probe_codecs(self.path(name)), {"video": "h264", "audio": "aac"}, name)
@@ -53,13 +59,12 @@ class EngineTest(harness.GatewayTest):
             self.assertTrue(within(count(got, "audio"), count(expected, "audio")),
                             f"{name}: {count(got, 'audio')} audio packets, published {count(expected, 'audio')}")
             self.assertTrue(increasing(got, "audio") and increasing(got, "video"), name)
-        self.assertIn("role=publisher", g.log())
 
     def test_late_joiner_starts_on_a_keyframe_at_once(self):
         g = self.gateway()
         clip = harness.make_clip("h264_aac_10s_gop2s.flv", seconds=10, gop=50)
         pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/late")))
-        self.assertTrue(harness.wait_for(lambda: "publishing live/late" in g.log()))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
         time.sleep(3.1)  # mid-GOP: the last keyframe was ~1 s ago
         c = Client("127.0.0.1", g.port("rtmp"))
         c.handshake()
@@ -90,7 +95,7 @@ class EngineTest(harness.GatewayTest):
         expected = probe_packets(clip)
         ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/one"), self.path("ff.flv")))
         first = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/one"), name="first"))
-        self.assertTrue(harness.wait_for(lambda: "publishing live/one" in g.log()))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
         c = Client("127.0.0.1", g.port("rtmp"))
         c.handshake()
         c.connect("live")
@@ -98,6 +103,8 @@ class EngineTest(harness.GatewayTest):
         self.assertEqual(status["code"], "NetStream.Publish.BadName")
         self.assertEqual(status["level"], "error")
         c.close()
+        self.assertEqual(metric(g, "rtmpgate_publishers"), 1)
+        self.assertEqual(wait_metric(g, "rtmpgate_players", 1), 1)
         second = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/one"), name="second"))
         self.assertNotEqual(second.wait(timeout=20), 0, "second ffmpeg publisher must fail")
         self.assertEqual(first.wait(timeout=60), 0, first.output())
@@ -109,7 +116,7 @@ class EngineTest(harness.GatewayTest):
         g = self.gateway()
         clip = self.clip()
         pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/bye")))
-        self.assertTrue(harness.wait_for(lambda: "publishing live/bye" in g.log()))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
         c = Client("127.0.0.1", g.port("rtmp"))
         c.handshake()
         c.connect("live")
@@ -166,7 +173,9 @@ rtmp {{
         self.assertLessEqual(video, count(expected, "video"))
         self.assertTrue(got and got[0][0] in ("video", "audio"))
         self.assertTrue([p for p in got if p[0] == "video"][0][2], "first video packet is not a keyframe")
-        # nginx-rtmp's relay introduces itself with this flashVer (ffmpeg says FMLE/3.0).
+        # nginx-rtmp's relay introduces itself with this flashVer (ffmpeg says FMLE/3.0). Log
+        # only: the gateway shows a client's flashVer nowhere else (not on the wire, not in
+        # /metrics), and this is what tells that the relay, not ffmpeg, reached the engine.
         self.assertIn("flashVer=LNX.11,1,102,55", g.log())
 
     def test_twenty_players_and_three_streams(self):
@@ -180,7 +189,7 @@ rtmp {{
         for s in (1, 2):
             players.append(self.track(harness.ffmpeg_play(
                 self.workdir, g.url(f"live/s{s}"), self.path(f"q{s}.flv"), name=f"q{s}")))
-        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/") >= 22, timeout=30))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 22, timeout=30), 22)
         pubs = [self.track(harness.ffmpeg_publish(self.workdir, clip, g.url(f"live/s{s}"), name=f"pub{s}"))
                 for s in range(3)]
         for p in pubs:
@@ -215,7 +224,7 @@ class SlowPlayerTest(harness.GatewayTest):
                                                  "stalled"))
         healthy_out = self.path("healthy.flv")
         healthy = self.track(harness.ffmpeg_play(self.workdir, g.url("live/slow"), healthy_out, "healthy"))
-        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/slow") == 2, timeout=15), g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 2), 2, g.log())
         os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops reading; its socket and queue fill
         self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))
         before = rss_kib(g.proc.pid)
@@ -232,9 +241,13 @@ class SlowPlayerTest(harness.GatewayTest):
         healthy.wait(timeout=30)
         self.assertGreater(count(probe_packets(healthy_out), "video"),
                            (loops + 1) * count(probe_packets(big), "video") * 9 // 10)
+        # A connection adds what its queue dropped to the counter when it ends: what the
+        # stalled player lost shows once it is gone.
+        dropped_before = metric(g, "rtmpgate_media_dropped_messages_total")
         stalled.kill()
         self.assertTrue(harness.wait_for(
-            lambda: re.search(r"role=player .*dropped=([1-9]\d*)", g.log()), timeout=10), g.log())
+            lambda: metric(g, "rtmpgate_media_dropped_messages_total") > dropped_before, timeout=10),
+            f"no drop counted for the stalled player ({dropped_before} before it ended)")
         self.assertTrue(g.alive())
 
 
@@ -285,10 +298,11 @@ class BadInputTest(harness.GatewayTest):
         clip = harness.make_clip("h264_aac_6s.flv", seconds=6)
         expected = probe_packets(clip)
         ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/steady"), self.path("ff.flv")))
-        self.assertTrue(harness.wait_for(lambda: "waiting for live/steady" in g.log()))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1)
         pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/steady")))
-        self.assertTrue(harness.wait_for(lambda: "publishing live/steady" in g.log()))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
         port = g.port("rtmp")
+        failed_before = metric(g, "rtmpgate_connections_failed_total")
 
         def raw():
             return socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -334,6 +348,10 @@ class BadInputTest(harness.GatewayTest):
         audio = [p[1] for p in got if p[0] == "audio"]
         worst = max(b - a for a, b in zip(audio, audio[1:]))
         self.assertLess(worst, 0.1, f"gap of {worst:.3f}s in the player's audio")
+        # Random bytes, the unknown chunk stream, the long message and the broken AMF count as
+        # failed connections (the truncated handshake is a timeout).
+        self.assertGreaterEqual(metric(g, "rtmpgate_connections_failed_total") - failed_before, 4)
+        # Log only: why each connection ended is written nowhere but in its close line.
         log = g.log()
         for reason in ("handshake", "chunk", "message longer", "connect"):
             self.assertIn(reason, log)

@@ -132,6 +132,7 @@ class EngineCommandsTest(harness.GatewayTest):
         reply = c.connect("other")
         self.assertEqual(reply[0], "_error")
         self.assertEqual(reply[3]["code"], "NetConnection.Connect.Rejected")
+        # Log only: the app that matched no route is named to the operator nowhere else.
         self.assertTrue(harness.wait_for(lambda: "matches no route" in self.g.log(), timeout=5))
 
     def test_amf3_connect_is_answered_in_kind(self):
@@ -275,7 +276,9 @@ class PingTest(harness.GatewayTest):
             if m.type_id == USER_CONTROL and m.payload[:2] == struct.pack(">H", PING_REQUEST):
                 pings += 1
         self.assertGreaterEqual(pings, 1)
-        self.assertNotIn("idle timeout", g.log())  # it answered, so it is still there
+        # It answered, so it is still there: past twice the idle timeout, it is served.
+        c.sock.settimeout(5)
+        self.assertGreater(c.create_stream(), 0)
 
 
 if __name__ == "__main__":

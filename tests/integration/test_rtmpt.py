@@ -9,7 +9,7 @@ import time
 import unittest
 
 import harness
-from harness import count, metric, probe_codecs, probe_packets
+from harness import count, metric, probe_codecs, probe_packets, wait_metric
 from rtmpt_client import HttpConnection, Tunnel
 
 
@@ -71,8 +71,7 @@ class RtmptMediaTest(harness.GatewayTest):
             out = self.path(f"play{i}.flv")
             play = harness.ffmpeg_play if tool == "ffmpeg" else harness.rtmpdump_play
             procs.append((self.track(play(self.workdir, url, out, name=f"play{i}")), out))
-        self.assertTrue(harness.wait_for(lambda: g.log().count("waiting for live/t") >= len(players), timeout=15),
-                        g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", len(players)), len(players), g.log())
         started = time.monotonic()
         pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/t", publish_scheme)))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
@@ -104,7 +103,7 @@ class RtmptMediaTest(harness.GatewayTest):
             return rate
 
         rd = self.track(harness.rtmpdump_play(self.workdir, g.url("live/quiet", "rtmpt"), self.path("rd.flv")))
-        self.assertTrue(harness.wait_for(lambda: "waiting for live/quiet" in g.log(), timeout=15), g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
         rate = requests_per_second("while it waits for a stream")
         self.assertLessEqual(rate, 50)
         self.assertGreater(rate, 0, "rtmpdump should still be polling")
@@ -112,7 +111,7 @@ class RtmptMediaTest(harness.GatewayTest):
         # reply carries what came since the last, and between frames the poll is held.
         clip = harness.make_clip("h264_aac_6s.flv")
         pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/quiet")))
-        self.assertTrue(harness.wait_for(lambda: "playing live/quiet" in g.log(), timeout=15), g.log())
+        self.assertEqual(wait_metric(g, "rtmpgate_players", 1), 1, g.log())
         time.sleep(1)
         rate = requests_per_second("during a live stream")
         self.assertLessEqual(rate, 50)
