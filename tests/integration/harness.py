@@ -20,6 +20,14 @@ BINARY = os.environ.get("RTMPGATE_BIN", "build/gateway/rtmpgate")
 CACHE = os.environ.get("RTMPGATE_TEST_CACHE", os.path.join(tempfile.gettempdir(), "rtmpgate-test-cache"))
 
 LISTENING = re.compile(r"listening (\w+) on (\S+)")
+# A report of AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer or ThreadSanitizer.
+SANITIZER_REPORT = re.compile(
+    r"^(?:==\d+==ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|SUMMARY: \w+Sanitizer|\S+:\d+:\d+: runtime error: )", re.M)
+# Worker threads for every gateway whose config does not set `threads` (the ThreadSanitizer job
+# sets it so that strands run on several threads whatever the number of cores).
+THREADS = os.environ.get("RTMPGATE_TEST_THREADS")
+# "thread" when RTMPGATE_BIN is built with ThreadSanitizer.
+SANITIZER = os.environ.get("RTMPGATE_TEST_SANITIZER", "")
 
 
 def make_clip(name, seconds=6, size="640x360", rate=25, gop=25, video="libx264", extra=()):
@@ -69,6 +77,8 @@ class Gateway:
     def __init__(self, workdir, config_text, name="rtmpgate", measures_memory=False):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, name + ".yaml")
+        if THREADS and not re.search(r"^threads:", config_text, re.M):
+            config_text = config_text.rstrip("\n") + f"\nthreads: {THREADS}\n"
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.log_path = os.path.join(workdir, name + ".log")
@@ -231,17 +241,31 @@ class GatewayTest(unittest.TestCase):
     def tearDown(self):
         for p in self.processes:
             p.finish()
+        failures = []
         for g in self.gateways:
             code = g.stop()
+            log = g.log()
             # ctest shows this only when the test fails.
             print(f"--- rtmpgate log (exit {code}), last lines:")
-            print("\n".join(g.log().splitlines()[-40:]))
+            print("\n".join(log.splitlines()[-40:]))
+            # SIGTERM ends a gateway with 0; anything else (a crash, a sanitizer's exit code, a
+            # gateway that had to be killed) or a sanitizer report in its log fails the test.
+            report = SANITIZER_REPORT.search(log)
+            if report:
+                failures.append(f"{g.log_path}: sanitizer report:\n" + log[report.start():][:6000])
+            elif code != 0:
+                failures.append(f"{g.log_path}: rtmpgate exited {code} after SIGTERM")
         if os.environ.get("RTMPGATE_KEEP"):
             print("kept", self.workdir)
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if failures:
+            self.fail("\n".join(failures))
 
     def gateway(self, config_text=None, measures_memory=False):
+        if measures_memory and SANITIZER == "thread":
+            self.skipTest("the resident size of a ThreadSanitizer process is mostly shadow memory; "
+                          "the AddressSanitizer build measures it")
         # A second gateway in one test gets files of its own.
         name = "rtmpgate" if not self.gateways else f"rtmpgate-{len(self.gateways) + 1}"
         g = Gateway(self.workdir, config_text or engine_config(), name, measures_memory)
