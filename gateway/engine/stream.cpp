@@ -145,7 +145,7 @@ std::size_t stream::subscriber_count() const {
 
 stream_counts stream::counts() const {
     std::lock_guard lock(mutex_);
-    return {publisher_ != nullptr, subscribers_.size()};
+    return {publisher_.has_value(), subscribers_.size()};
 }
 
 }  // namespace rtmpgate::gateway::engine

@@ -17,7 +17,7 @@ public:
 };
 
 // The publishers' identities: distinct addresses, as sessions pass themselves.
-int publisher_a = 0, publisher_b = 0;
+constexpr publisher_id publisher_a{1}, publisher_b{2};
 
 // engine_counts as {streams, publishers, players, players waiting}: gtest prints an array.
 using counts = std::array<std::size_t, 4>;
@@ -49,27 +49,27 @@ TEST(stream_registry, counts_publishers_and_players_by_whether_their_stream_is_p
     player other(r, "live/b");
     EXPECT_EQ(counted(r), (counts{2, 0, 0, 2}));
 
-    auto a = r.publish("live/a", &publisher_a);
+    auto a = r.publish("live/a", publisher_a);
     ASSERT_TRUE(a);
     player late(r, "live/a");
     EXPECT_TRUE(late.playing);
     EXPECT_EQ(counted(r), (counts{2, 1, 2, 1}));
-    EXPECT_FALSE(r.publish("live/a", &publisher_b));  // refused: nothing changes
+    EXPECT_FALSE(r.publish("live/a", publisher_b));  // refused: nothing changes
     EXPECT_EQ(counted(r), (counts{2, 1, 2, 1}));
 
-    auto c = r.publish("live/c", &publisher_b);  // published, nobody plays it
+    auto c = r.publish("live/c", publisher_b);  // published, nobody plays it
     ASSERT_TRUE(c);
     EXPECT_EQ(counted(r), (counts{3, 2, 2, 1}));
 
     // The publisher of live/a leaves: its players wait again.
-    a->detach_publisher(&publisher_a);
+    a->detach_publisher(publisher_a);
     r.release("live/a");
     EXPECT_EQ(counted(r), (counts{3, 1, 0, 3}));
 
     early.leave(r);
     late.leave(r);
     other.leave(r);
-    c->detach_publisher(&publisher_b);
+    c->detach_publisher(publisher_b);
     r.release("live/c");
     EXPECT_EQ(counted(r), (counts{0, 0, 0, 0}));
     EXPECT_EQ(r.size(), 0u);

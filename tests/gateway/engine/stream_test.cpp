@@ -93,7 +93,7 @@ public:
 };
 
 // The publishers' identities: two distinct addresses, as two sessions pass themselves.
-int publisher_a = 0, publisher_b = 0;
+constexpr publisher_id publisher_a{1}, publisher_b{2};
 
 TEST(stream, counts_players_as_waiting_until_a_publisher_attaches_and_after_it_leaves) {
     stream s("live/a", {});
@@ -105,14 +105,14 @@ TEST(stream, counts_players_as_waiting_until_a_publisher_attaches_and_after_it_l
     EXPECT_FALSE(s.counts().published);
     EXPECT_EQ(s.counts().players, 1u);
 
-    ASSERT_TRUE(s.attach_publisher(&publisher_a));
+    ASSERT_TRUE(s.attach_publisher(publisher_a));
     EXPECT_EQ(player->starts, 1);
     EXPECT_TRUE(s.counts().published);
     EXPECT_EQ(s.counts().players, 1u);
-    EXPECT_FALSE(s.attach_publisher(&publisher_b));  // refused: counts unchanged
+    EXPECT_FALSE(s.attach_publisher(publisher_b));  // refused: counts unchanged
     EXPECT_TRUE(s.counts().published);
 
-    s.detach_publisher(&publisher_a);
+    s.detach_publisher(publisher_a);
     EXPECT_EQ(player->stops, 1);
     EXPECT_FALSE(s.counts().published);
     EXPECT_EQ(s.counts().players, 1u);
