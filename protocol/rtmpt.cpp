@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 namespace rtmpgate::protocol {
 namespace {
@@ -63,6 +64,20 @@ std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcept {
     }
     return value;
 }
+
+// Beast's reason phrases (obsolete_reason), which the gateway sent before it wrote heads itself.
+struct status_line {
+    rtmpt_status status;
+    std::string_view line;
+};
+constexpr std::array<status_line, 6> status_lines{{
+    {rtmpt_status::ok, "HTTP/1.1 200 OK\r\n"},
+    {rtmpt_status::bad_request, "HTTP/1.1 400 Bad Request\r\n"},
+    {rtmpt_status::not_found, "HTTP/1.1 404 Not Found\r\n"},
+    {rtmpt_status::method_not_allowed, "HTTP/1.1 405 Method Not Allowed\r\n"},
+    {rtmpt_status::payload_too_large, "HTTP/1.1 413 Payload Too Large\r\n"},
+    {rtmpt_status::service_unavailable, "HTTP/1.1 503 Service Unavailable\r\n"},
+}};
 
 struct command_name {
     std::string_view name;
@@ -167,21 +182,41 @@ std::uint8_t rtmpt_poll_delay(std::uint32_t consecutive_empty_replies) noexcept 
     return static_cast<std::uint8_t>(delay + 1);
 }
 
+std::string make_rtmpt_reply_head(rtmpt_status status, std::size_t content_length,
+                                  bool keep_alive) {
+    // The lines and their order are what the gateway sent through Beast before it wrote replies
+    // itself (tests/protocol/rtmpt_test.cpp holds them): Connection last when it says close.
+    const auto line = std::find_if(status_lines.begin(), status_lines.end(),
+                                   [&](const status_line& l) { return l.status == status; });
+    constexpr std::string_view fields =
+        "Server: rtmpgate\r\n"
+        "Content-Type: application/x-fcs\r\n"
+        "Cache-Control: no-cache\r\n";
+    std::array<char, 20> digits{};  // 2^64-1 has 20
+    const auto length =
+        std::to_chars(digits.data(), digits.data() + digits.size(), content_length).ptr;
+    std::string head;
+    head.reserve(192);
+    head.append(line->line).append(fields);
+    if (keep_alive) head.append("Connection: Keep-Alive\r\n");
+    head.append("Content-Length: ").append(digits.data(), length).append("\r\n");
+    if (!keep_alive) head.append("Connection: close\r\n");
+    head.append("\r\n");
+    return head;
+}
+
 std::vector<std::uint8_t> make_rtmpt_open_reply(std::string_view session_id) {
     std::vector<std::uint8_t> body(session_id.begin(), session_id.end());
     body.push_back('\n');
     return body;
 }
 
-std::vector<std::uint8_t> make_rtmpt_poll_reply(std::uint8_t poll_delay,
-                                                std::span<const std::uint8_t> pending) {
-    std::vector<std::uint8_t> body;
-    body.reserve(1 + pending.size());
-    body.push_back(poll_delay);
-    body.insert(body.end(), pending.begin(), pending.end());
-    return body;
-}
-
 std::vector<std::uint8_t> make_rtmpt_close_reply() { return {0x00}; }
+
+std::string make_rtmpt_poll_reply_head(std::uint8_t poll_delay, std::size_t pending_size) {
+    auto head = make_rtmpt_reply_head(rtmpt_status::ok, 1 + pending_size);
+    head.push_back(static_cast<char>(poll_delay));
+    return head;
+}
 
 }  // namespace rtmpgate::protocol

@@ -1,6 +1,6 @@
-// RTMPT, RTMP tunnelled in HTTP POSTs: the request target as a typed command, the reply bodies,
-// the poll delay byte and the session id syntax. No HTTP parsing here (the gateway's HTTP front
-// does that); these functions see only the method and the request target.
+// RTMPT, RTMP tunnelled in HTTP POSTs: the request target as a typed command, the reply heads and
+// bodies, the poll delay byte and the session id syntax. No HTTP parsing here (the gateway's HTTP
+// front does that); these functions see only the method and the request target.
 //
 // What clients send (ffmpeg libavformat/rtmphttp.c, librtmp rtmp.c HTTP_Post, Flash Player,
 // HaishinKit): POST /fcs/ident2 (Flash-style clients only, answered 404), POST /open/1, then
@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,12 +77,40 @@ inline constexpr std::uint8_t rtmpt_poll_delay_max = 0x21;
 // carry no RTMP bytes (0 when this one carries some).
 std::uint8_t rtmpt_poll_delay(std::uint32_t consecutive_empty_replies) noexcept;
 
+// The HTTP statuses of RTMPT replies.
+enum class rtmpt_status : std::uint16_t {
+    ok = 200,
+    bad_request = 400,          // not HTTP
+    not_found = 404,            // an unknown command or session, /fcs/ident2
+    method_not_allowed = 405,   // a known command with a method other than POST
+    payload_too_large = 413,    // a /send body over the gateway's bound
+    service_unavailable = 503,  // no room for another session
+};
+
+// The head of every reply: the status line, the header lines and the empty line, for a body of
+// `content_length` octets. Always HTTP/1.1 (also to an HTTP/1.0 request), always a
+// Content-Length spelled exactly so (librtmp finds it with a case-sensitive search for
+// "Content-"), never chunked. `keep_alive` false (the gateway then closes the connection) says
+// "Connection: close" instead, after Content-Length:
+//   HTTP/1.1 200 OK\r\n
+//   Server: rtmpgate\r\n
+//   Content-Type: application/x-fcs\r\n
+//   Cache-Control: no-cache\r\n
+//   Connection: Keep-Alive\r\n
+//   Content-Length: 9\r\n
+//   \r\n
+std::string make_rtmpt_reply_head(rtmpt_status status, std::size_t content_length,
+                                  bool keep_alive = true);
+
 // Reply bodies. /open: the session id and exactly one LF (librtmp drops the body's last byte
-// whatever it is; ffmpeg trims trailing white space). /send and /idle: the poll byte, then every
-// pending byte; never empty. /close: a single 0x00.
+// whatever it is; ffmpeg trims trailing white space). /close: a single 0x00.
 std::vector<std::uint8_t> make_rtmpt_open_reply(std::string_view session_id);
-std::vector<std::uint8_t> make_rtmpt_poll_reply(std::uint8_t poll_delay,
-                                                std::span<const std::uint8_t> pending);
 std::vector<std::uint8_t> make_rtmpt_close_reply();
+
+// /send and /idle replies (200, keep-alive): the body is the poll byte, then `pending_size` RTMP
+// octets, so it is never empty. This gives the head and the poll byte; the caller sends the
+// pending octets right after them, from wherever they are, so that they are never copied
+// together into one reply buffer.
+std::string make_rtmpt_poll_reply_head(std::uint8_t poll_delay, std::size_t pending_size);
 
 }  // namespace rtmpgate::protocol

@@ -18,8 +18,18 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+using protocol::rtmpt_status;
 using request_parser = http::request_parser<http::vector_body<std::uint8_t>>;
-using response = http::response<http::vector_body<std::uint8_t>>;
+
+// A reply as it goes out, in one gathered write: `head`, then `body`, then `output`. A /send or
+// /idle reply ends its head with the poll byte (make_rtmpt_poll_reply_head) and carries the
+// session's output as slices of the blocks it was written in, so no reply copies it.
+struct response {
+    std::string head;
+    std::vector<std::uint8_t> body;
+    std::vector<tunnel::output_slice> output;
+    bool keep_alive = true;
+};
 
 constexpr std::size_t header_limit = 8 * 1024;
 // One reply carries at most this much of a session's pending output; the rest goes with the
@@ -36,17 +46,16 @@ bool has_buffered_input(asio::ssl::stream<tcp::socket>& s) {
     return SSL_pending(s.native_handle()) > 0;
 }
 
-// The reply every RTMPT client accepts: librtmp finds the length with a case-sensitive search for
-// "Content-", and neither it nor ffmpeg reconnects, so the connection always stays open.
-response make_reply(http::status status, std::vector<std::uint8_t> body = {}) {
-    response res{status, 11};
-    res.set(http::field::server, "rtmpgate");
-    res.set(http::field::content_type, "application/x-fcs");
-    res.set(http::field::cache_control, "no-cache");
-    res.set(http::field::connection, "Keep-Alive");
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
+// The reply every RTMPT client accepts (protocol::make_rtmpt_reply_head): neither librtmp nor
+// ffmpeg reconnects, so the connection stays open.
+response make_reply(rtmpt_status status, std::vector<std::uint8_t> body = {}) {
+    auto head = protocol::make_rtmpt_reply_head(status, body.size());
+    return {std::move(head), std::move(body), {}, true};
+}
+
+// A reply after which the connection ends (a request that cannot be read on).
+response make_closing_reply(rtmpt_status status) {
+    return {protocol::make_rtmpt_reply_head(status, 0, false), {}, {}, false};
 }
 
 template <typename Stream>
@@ -92,7 +101,7 @@ private:
                 co_return false;
             }
             if (ec) {
-                co_await write_reply(make_reply(http::status::bad_request), true);
+                co_await write_reply(make_closing_reply(rtmpt_status::bad_request));
                 log::debug("http ", peer_, ": bad request: ", ec.message());
                 co_return false;
             }
@@ -129,14 +138,14 @@ private:
         }
         if (!parsed) {
             const auto status = parsed.error() == protocol::error::rtmpt_bad_method
-                                    ? http::status::method_not_allowed
+                                    ? rtmpt_status::method_not_allowed
                                 : parsed.error() == protocol::error::rtmpt_unknown_command
-                                    ? http::status::not_found
-                                    : http::status::bad_request;
-            co_return co_await write_reply(make_reply(status), false);
+                                    ? rtmpt_status::not_found
+                                    : rtmpt_status::bad_request;
+            co_return co_await write_reply(make_reply(status));
         }
         auto reply = co_await dispatch(*parsed, parser.get().body());
-        co_return co_await write_reply(std::move(reply), false);
+        co_return co_await write_reply(std::move(reply));
     }
 
     // Coroutines here take buffers by reference and hand work to a session's strand through
@@ -147,7 +156,7 @@ private:
         using protocol::rtmpt_command;
         switch (r.command) {
             case rtmpt_command::ident:
-                co_return make_reply(http::status::not_found);
+                co_return make_reply(rtmpt_status::not_found);
             case rtmpt_command::open:
                 co_return open_session();
             case rtmpt_command::send:
@@ -156,7 +165,7 @@ private:
             case rtmpt_command::close:
                 co_return co_await close_session(r);
         }
-        co_return make_reply(http::status::not_found);
+        co_return make_reply(rtmpt_status::not_found);
     }
 
     response open_session() {
@@ -164,16 +173,16 @@ private:
         if (!session) {
             log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions,
                       " sessions open");
-            return make_reply(http::status::service_unavailable);
+            return make_reply(rtmpt_status::service_unavailable);
         }
         log::debug("http ", peer_, ": opened session ", session->id());
-        return make_reply(http::status::ok, protocol::make_rtmpt_open_reply(session->id()));
+        return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
 
     asio::awaitable<response> exchange(const protocol::rtmpt_request& r,
                                        std::vector<std::uint8_t>& body) {
         auto session = context_.tunnels.find(r.session_id);
-        if (!session) co_return make_reply(http::status::not_found);
+        if (!session) co_return make_reply(rtmpt_status::not_found);
         const bool idle = r.command == protocol::rtmpt_command::idle;
         // The idle body is one 0x00 of padding.
         auto input = std::make_shared<std::vector<std::uint8_t>>(idle ? std::vector<std::uint8_t>()
@@ -192,30 +201,31 @@ private:
             return a;
         };
         if (co_await on_strand(*session, accept) == tunnel::rtmpt_session::accepted::refused)
-            co_return make_reply(http::status::not_found);
+            co_return make_reply(rtmpt_status::not_found);
         if (waker)
             co_await (waker->async_wait(use_nothrow) ||
                       lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow));
+        // The poll byte, then what is pending, as slices of the session's blocks.
         auto take = [session] {
-            std::vector<std::uint8_t> out;
-            out.push_back(session->next_poll_byte(session->pending_output() > 0));
-            session->take_output(max_reply_output, out);
-            return out;
+            response res;
+            const auto poll_byte = session->next_poll_byte(session->has_output());
+            const auto n = session->take_output(max_reply_output, res.output);
+            res.head = protocol::make_rtmpt_poll_reply_head(poll_byte, n);
+            return res;
         };
-        auto output = co_await on_strand(*session, take);
-        co_return make_reply(http::status::ok, std::move(output));
+        co_return co_await on_strand(*session, take);
     }
 
     asio::awaitable<response> close_session(const protocol::rtmpt_request& r) {
         auto session = context_.tunnels.find(r.session_id);
-        if (!session) co_return make_reply(http::status::not_found);
+        if (!session) co_return make_reply(rtmpt_status::not_found);
         const std::optional<std::uint64_t> seq = r.sequence;
         auto close = [session, seq, &tunnels = context_.tunnels] {
             session->accept(seq, {});
             tunnels.close(*session, "closed by client");
         };
         co_await on_strand(*session, close);
-        co_return make_reply(http::status::ok, {0x00});
+        co_return make_reply(rtmpt_status::ok, protocol::make_rtmpt_close_reply());
     }
 
     // 413, and the connection ends: the body is unread. The session keeps the request's number
@@ -226,7 +236,7 @@ private:
         const auto parsed =
             protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
         if (parsed) co_await account_refused(*parsed);
-        co_await write_reply(make_reply(http::status::payload_too_large), true);
+        co_await write_reply(make_closing_reply(rtmpt_status::payload_too_large));
     }
 
     asio::awaitable<void> account_refused(const protocol::rtmpt_request& r) {
@@ -250,10 +260,15 @@ private:
         co_return co_await asio::co_spawn(session.strand(), run, asio::use_awaitable);
     }
 
-    asio::awaitable<bool> write_reply(response res, bool close) {
-        if (close) res.set(http::field::connection, "close");
-        auto [ec, n] = co_await http::async_write(stream_, res, use_nothrow);
-        co_return !ec && !close;
+    // One gathered write: head, body and output slices, in place. False when the connection is
+    // to end.
+    asio::awaitable<bool> write_reply(response res) {
+        buffers_.clear();
+        buffers_.push_back(asio::buffer(res.head));
+        if (!res.body.empty()) buffers_.push_back(asio::buffer(res.body));
+        for (const auto& slice : res.output) buffers_.push_back(slice.buffer());
+        auto [ec, n] = co_await asio::async_write(stream_, buffers_, use_nothrow);
+        co_return !ec && res.keep_alive;
     }
 
     // ffmpeg writes headers and body in two send()s; with delayed ACKs on our side that costs
@@ -271,6 +286,7 @@ private:
     http_front_context& context_;
     const config::rtmpt_t& settings_;
     beast::flat_buffer buffer_{64 * 1024};
+    std::vector<asio::const_buffer> buffers_;  // write_reply's, reused
 };
 
 }  // namespace

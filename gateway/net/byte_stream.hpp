@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "gateway/net/asio.hpp"
+#include "protocol/shared_bytes.hpp"
 
 namespace rtmpgate::gateway {
 
@@ -22,6 +23,14 @@ public:
     // Writes all of `buffers` or fails.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(
         std::span<const asio::const_buffer> buffers) = 0;
+    // write(buffers), from a writer whose buffers point, some of them, into `blocks` (in that
+    // order): a stream that keeps octets after the write completes (an RTMPT session, until the
+    // client's next poll) keeps references to the blocks instead of copying those octets.
+    virtual asio::awaitable<std::tuple<error_code, std::size_t>> write_shared(
+        std::span<const asio::const_buffer> buffers,
+        [[maybe_unused]] std::span<const protocol::shared_bytes> blocks) {
+        return write(buffers);
+    }
     // Closes at once; pending operations complete with an error.
     virtual void close() = 0;
 

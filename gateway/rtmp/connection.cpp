@@ -334,6 +334,7 @@ asio::awaitable<void> connection::write_loop() {
     std::vector<std::uint8_t> headers;
     std::vector<protocol::gather_piece> pieces;
     std::vector<asio::const_buffer> buffers;
+    std::vector<protocol::shared_bytes> payloads;
     while (!closing_) {
         if (queue_.empty()) {
             if (close_after_flush_) co_return;
@@ -356,7 +357,12 @@ asio::awaitable<void> connection::write_loop() {
             buffers.push_back(p.payload
                                   ? asio::const_buffer(p.payload, p.length)
                                   : asio::const_buffer(headers.data() + p.header_offset, p.length));
-        auto [ec, n] = co_await stream_->write(buffers);
+        // The payloads go with the write (moved: the batch is done with them), so that a stream
+        // that keeps what it is given (an RTMPT session) shares them rather than copying them.
+        for (auto& m : batch)
+            if (!m.payload.empty()) payloads.push_back(std::move(m.payload));
+        auto [ec, n] = co_await stream_->write_shared(buffers, payloads);
+        payloads.clear();
         if (ec) {
             if (!closing_) end_reason_ = "write: " + ec.message();
             co_return;

@@ -9,6 +9,7 @@
 
 #include "gateway/rtmp/run_connection.hpp"
 #include "gateway/tunnel/tunnel_stream.hpp"
+#include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -22,21 +23,27 @@ constexpr std::string_view alphabet =
 
 registry::registry(server_context& server, session_limits limits, std::size_t max_sessions,
                    std::string node_id)
-    : server_(server), limits_(limits), max_sessions_(max_sessions), node_id_(std::move(node_id)) {}
+    : server_(server), limits_(limits), max_sessions_(max_sessions), node_id_(std::move(node_id)) {
+    make_id();  // a node id that cannot prefix a session id fails here, at start-up
+}
 
 std::string registry::make_id() const {
-    std::string id = node_id_.empty() ? std::string() : node_id_ + "-";
-    std::array<unsigned char, 64> random{};
-    while (id.size() < node_id_.size() + (node_id_.empty() ? 0 : 1) + id_length) {
-        if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
+    std::string random;
+    std::array<unsigned char, 64> octets{};
+    while (random.size() < id_length) {
+        if (RAND_bytes(octets.data(), static_cast<int>(octets.size())) != 1)
             throw std::runtime_error("RAND_bytes failed");
-        for (unsigned char r : random) {
+        for (unsigned char r : octets) {
             // 248 = 4 * 62: rejecting the rest keeps every character equally likely.
-            if (r < 248 && id.size() < node_id_.size() + (node_id_.empty() ? 0 : 1) + id_length)
-                id += alphabet[r % alphabet.size()];
+            if (r < 248 && random.size() < id_length) random += alphabet[r % alphabet.size()];
         }
     }
-    return id;
+    // The configuration checks rtmpt.node_id ([A-Za-z0-9], 16 at most); the constructor's call
+    // makes any other node id fail at start-up.
+    auto id = protocol::format_rtmpt_session_id(node_id_, random);
+    if (!id)
+        throw std::invalid_argument("rtmpt.node_id '" + node_id_ + "' cannot prefix a session id");
+    return std::move(*id);
 }
 
 std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -57,7 +58,7 @@ rtmpt_session::accepted rtmpt_session::accept(std::optional<std::uint64_t> seque
     if (refused_ && *refused_ < *next_sequence_) refused_.reset();  // it was retried
     gap_since_.reset();
     if (!held_.empty()) gap_since_ = last_activity_;
-    if (input_.size() - input_read_ > limits_.max_pending_input) {
+    if (input_bytes_ > limits_.max_pending_input) {
         close("client sends faster than the session reads");
         return accepted::refused;
     }
@@ -96,9 +97,8 @@ void rtmpt_session::deliver_held() {
 rtmpt_session::accepted rtmpt_session::hold(std::uint64_t seq, std::vector<std::uint8_t> body) {
     if (held_.contains(seq)) return accepted::duplicate;
     // Held bodies join the unread input when the gap fills: the bound is on both together.
-    const auto unread = input_.size() - input_read_;
     if (held_.size() >= limits_.max_held_requests ||
-        held_bytes_ + body.size() + unread > limits_.max_pending_input) {
+        held_bytes_ + body.size() + input_bytes_ > limits_.max_pending_input) {
         close("too many requests ahead of a gap");
         return accepted::refused;
     }
@@ -110,18 +110,17 @@ rtmpt_session::accepted rtmpt_session::hold(std::uint64_t seq, std::vector<std::
 
 void rtmpt_session::deliver(std::vector<std::uint8_t> body) {
     if (body.empty()) return;
-    // Forget what the RTMP side has read, so that input_ holds only unread bytes (bounded by
-    // max_pending_input) however long the session lives and however far behind the reader is.
-    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(input_read_));
-    input_read_ = 0;
-    input_.insert(input_.end(), body.begin(), body.end());
+    // The body itself joins the queue: a /send of a few hundred KB is neither copied nor moved
+    // octet by octet, and read_some frees each body once it has read it.
+    input_bytes_ += body.size();
+    input_.push_back(std::move(body));
     input_ready_.cancel();
 }
 
 void rtmpt_session::add_waker(const std::shared_ptr<asio::steady_timer>& waker) {
     std::erase_if(wakers_, [](const auto& w) { return w.expired(); });
     wakers_.push_back(waker);
-    if (!output_.empty() || closed_) wake_all();
+    if (output_bytes_ != 0 || closed_) wake_all();
 }
 
 void rtmpt_session::wake_all() {
@@ -133,11 +132,25 @@ void rtmpt_session::wake_all() {
     wakers_.clear();
 }
 
-void rtmpt_session::take_output(std::size_t max, std::vector<std::uint8_t>& out) {
-    const auto n = std::min(max, output_.size());
-    out.insert(out.end(), output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
-    output_.erase(output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
-    if (n != 0) output_drained_.cancel();
+std::size_t rtmpt_session::take_output(std::size_t max, std::vector<output_slice>& out) {
+    std::size_t taken = 0;
+    while (!output_.empty() && taken < max) {
+        auto& front = output_.front();
+        const auto n = std::min(front.size, max - taken);
+        if (n == front.size) {
+            out.push_back(std::move(front));
+            output_.pop_front();
+        } else {
+            // Split by offset: the reply and the rest share the block.
+            out.push_back({front.block, front.offset, n});
+            front.offset += n;
+            front.size -= n;
+        }
+        taken += n;
+    }
+    output_bytes_ -= taken;
+    if (taken != 0) output_drained_.cancel();
+    return taken;
 }
 
 void rtmpt_session::close(const char* reason) {
@@ -165,7 +178,7 @@ bool rtmpt_session::check_timeouts(clock::time_point now) {
 
 asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(
     asio::mutable_buffer buffer) {
-    while (input_read_ == input_.size()) {
+    while (input_.empty()) {
         if (closed_) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
         input_ready_.expires_at(asio::steady_timer::time_point::max());
         auto [ec] = co_await input_ready_.async_wait(use_nothrow);
@@ -175,19 +188,30 @@ asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(
             state.cancelled() != asio::cancellation_type::none)
             co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
     }
-    const auto n = std::min(buffer.size(), input_.size() - input_read_);
-    std::memcpy(buffer.data(), input_.data() + input_read_, n);
-    input_read_ += n;
+    // Fill the reader's buffer across bodies: the RTMP side's reads are larger than most bodies.
+    std::size_t n = 0;
+    auto* to = static_cast<std::uint8_t*>(buffer.data());
+    while (n < buffer.size() && !input_.empty()) {
+        const auto& body = input_.front();
+        const auto part = std::min(buffer.size() - n, body.size() - input_read_);
+        std::memcpy(to + n, body.data() + input_read_, part);
+        n += part;
+        input_read_ += part;
+        if (input_read_ == body.size()) {
+            input_.pop_front();
+            input_read_ = 0;
+        }
+    }
+    input_bytes_ -= n;
     co_return std::tuple{error_code(), n};
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(
-    std::span<const asio::const_buffer> buffers) {
-    std::size_t total = 0;
-    for (const auto& b : buffers) total += b.size();
+    std::span<const asio::const_buffer> buffers, std::span<const protocol::shared_bytes> blocks) {
+    const auto total = asio::buffer_size(buffers);
     // Backpressure: when the client stops polling, the RTMP side waits here, and its queue drops
     // media for this player instead of this buffer growing.
-    while (!closed_ && !output_.empty() && output_.size() + total > limits_.max_pending_output) {
+    while (!closed_ && output_bytes_ != 0 && output_bytes_ + total > limits_.max_pending_output) {
         output_drained_.expires_at(asio::steady_timer::time_point::max());
         co_await output_drained_.async_wait(use_nothrow);
         if (const auto state = co_await asio::this_coro::cancellation_state;
@@ -195,12 +219,76 @@ asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(
             co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
     }
     if (closed_) co_return std::tuple{error_code(asio::error::broken_pipe), std::size_t{0}};
-    for (const auto& b : buffers) {
-        const auto* p = static_cast<const std::uint8_t*>(b.data());
-        output_.insert(output_.end(), p, p + b.size());
-    }
+    queue_output(buffers, blocks);
     wake_all();
     co_return std::tuple{error_code(), total};
+}
+
+namespace {
+
+bool holds(const protocol::shared_bytes& block, asio::const_buffer b) noexcept {
+    // std::less: a total order on pointers into different objects.
+    const std::less<const void*> before;
+    const auto* first = static_cast<const std::uint8_t*>(b.data());
+    return !before(first, block.data()) && !before(block.data() + block.size(), first + b.size());
+}
+
+// The block that holds all of `b`, looked for where the last one was found (`next` - 1) and in
+// the one after it (`next`), or nullptr. A chunked message's payload pieces come in the order
+// of its payload and messages in the order of their blocks, so that is enough; a buffer found
+// in neither (a chunk header) is copied.
+const protocol::shared_bytes* find_block(asio::const_buffer b,
+                                         std::span<const protocol::shared_bytes> blocks,
+                                         std::size_t& next) noexcept {
+    if (b.size() == 0) return nullptr;
+    for (auto i = next == 0 ? 0 : next - 1; i < blocks.size() && i <= next; ++i) {
+        if (holds(blocks[i], b)) {
+            next = i + 1;
+            return &blocks[i];
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+void rtmpt_session::queue_output(std::span<const asio::const_buffer> buffers,
+                                 std::span<const protocol::shared_bytes> blocks) {
+    owners_.clear();
+    std::size_t copied = 0;
+    std::size_t next = 0;
+    for (const auto& b : buffers) {
+        owners_.push_back(find_block(b, blocks, next));
+        if (owners_.back() == nullptr) copied += b.size();
+    }
+    // The copied buffers of this write, one after another in one new block, filled before it is
+    // shared.
+    std::uint8_t* fill = nullptr;
+    const auto copies = protocol::shared_bytes::allocate(copied, fill);
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+        if (owners_[i] != nullptr || buffers[i].size() == 0) continue;
+        std::memcpy(fill, buffers[i].data(), buffers[i].size());
+        fill += buffers[i].size();
+    }
+    std::size_t copies_offset = 0;
+    bool after_copy = false;  // output_.back() is a slice of `copies`: copies next to it extend it
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+        const auto size = buffers[i].size();
+        if (size == 0) continue;
+        if (const auto* owner = owners_[i]) {
+            const auto* first = static_cast<const std::uint8_t*>(buffers[i].data());
+            output_.push_back({*owner, static_cast<std::size_t>(first - owner->data()), size});
+            after_copy = false;
+            continue;
+        }
+        if (after_copy)
+            output_.back().size += size;
+        else
+            output_.push_back({copies, copies_offset, size});
+        copies_offset += size;
+        after_copy = true;
+    }
+    output_bytes_ += asio::buffer_size(buffers);
 }
 
 }  // namespace rtmpgate::gateway::tunnel

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "gateway/net/asio.hpp"
 #include "protocol/rtmpt.hpp"
+#include "protocol/shared_bytes.hpp"
 
 namespace rtmpgate::gateway::tunnel {
 
@@ -25,6 +27,16 @@ struct session_limits {
                                                // bytes count against max_pending_input too)
     std::chrono::milliseconds gap_timeout{5000};
     std::chrono::milliseconds inactivity_timeout{45000};
+};
+
+// `size` octets at `offset` in a shared, immutable block: a piece of a session's pending output,
+// and of a reply body. Holding it keeps the block alive; the octets are never copied.
+struct output_slice {
+    protocol::shared_bytes block;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+
+    asio::const_buffer buffer() const noexcept { return {block.data() + offset, size}; }
 };
 
 class rtmpt_session : public std::enable_shared_from_this<rtmpt_session> {
@@ -47,14 +59,16 @@ public:
     // same number; once the client moves past it instead, it is skipped without bytes, so that
     // the session does not wait behind it until gap_timeout.
     void refused(std::optional<std::uint64_t> sequence);
-    bool has_output() const noexcept { return !output_.empty(); }
+    bool has_output() const noexcept { return output_bytes_ != 0; }
     // A held /idle reply waits on `waker`, a timer on its own connection's strand. When output
     // arrives or the session closes, the session posts to that strand a move of the timer's
     // expiry into the past, which ends a wait in progress and any wait begun later. Nothing is
     // cancelled across strands. Wakers that expired on their own are simply dropped.
     void add_waker(const std::shared_ptr<asio::steady_timer>& waker);
-    // Moves up to `max` pending octets into `out` (after what `out` holds).
-    void take_output(std::size_t max, std::vector<std::uint8_t>& out);
+    // Moves up to `max` pending octets, in order, into `out` (after what `out` holds) and returns
+    // how many. A slice that does not fit whole is split: `out` gets its first part, the rest
+    // stays pending, and both share the block. No octet is copied.
+    std::size_t take_output(std::size_t max, std::vector<output_slice>& out);
     // The client's /close, an expiry, or the RTMP side ending.
     void close(const char* reason);
     bool closed() const noexcept { return closed_; }
@@ -62,7 +76,7 @@ public:
     // Expiry: true when the session has closed itself for inactivity or an unfilled gap, or was
     // closed and its client has taken its last output (or has not come for it in time).
     bool check_timeouts(clock::time_point now);
-    std::size_t pending_output() const noexcept { return output_.size(); }
+    std::size_t pending_output() const noexcept { return output_bytes_; }
     // Records one /send or /idle reply (carrying RTMP bytes or not) and returns the poll delay
     // byte it starts with.
     std::uint8_t next_poll_byte(bool carries_data) noexcept {
@@ -71,14 +85,26 @@ public:
     }
 
     // ---- RTMP side (byte_stream semantics, on the strand) ----
+    // Reads what has arrived, across /send bodies, up to the size of `buffer`.
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+    // Queues all of `buffers` for the client's next replies, or fails (the session closed).
+    // Waits while max_pending_output would be passed (unless nothing is pending). A buffer that
+    // lies inside one of `blocks` is kept as a slice of that block, not copied; the other
+    // buffers (chunk headers, handshake bytes, bytes from a backend) are copied, all of one
+    // write into one new block. Blocks are looked for in order: a writer passes them in the
+    // order its buffers point into them.
     asio::awaitable<std::tuple<error_code, std::size_t>> write(
-        std::span<const asio::const_buffer> buffers);
+        std::span<const asio::const_buffer> buffers,
+        std::span<const protocol::shared_bytes> blocks = {});
 
 private:
     // Keeps a body that arrived ahead of a gap.
     accepted hold(std::uint64_t seq, std::vector<std::uint8_t> body);
+    // Queues a body for the RTMP side (moved, not copied).
     void deliver(std::vector<std::uint8_t> body);
+    // Appends `buffers` to output_ as slices (see write).
+    void queue_output(std::span<const asio::const_buffer> buffers,
+                      std::span<const protocol::shared_bytes> blocks);
     // Delivers held bodies while the next one due is among them.
     void deliver_held();
     void wake_all();
@@ -93,9 +119,13 @@ private:
     std::optional<clock::time_point> gap_since_;
     std::optional<std::uint64_t> refused_;  // see refused()
 
-    std::vector<std::uint8_t> input_;  // ordered /send bytes for the RTMP side
+    // Ordered /send bodies for the RTMP side; it has read input_read_ octets of the first.
+    std::deque<std::vector<std::uint8_t>> input_;
     std::size_t input_read_ = 0;
-    std::vector<std::uint8_t> output_;  // RTMP bytes for the client's next replies
+    std::size_t input_bytes_ = 0;                        // unread, within max_pending_input
+    std::deque<output_slice> output_;                    // RTMP bytes for the client's next replies
+    std::size_t output_bytes_ = 0;                       // their total, within max_pending_output
+    std::vector<const protocol::shared_bytes*> owners_;  // queue_output's scratch, reused
 
     asio::steady_timer input_ready_;                         // RTMP side waits here for /send bytes
     std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies

@@ -23,6 +23,11 @@ public:
         std::span<const asio::const_buffer> buffers) override {
         return session_->write(buffers);
     }
+    asio::awaitable<std::tuple<error_code, std::size_t>> write_shared(
+        std::span<const asio::const_buffer> buffers,
+        std::span<const protocol::shared_bytes> blocks) override {
+        return session_->write(buffers, blocks);
+    }
     void close() override { session_->close("rtmp side closed"); }
     std::string peer() const override { return peer_; }
     const char* transport() const override { return transport_; }

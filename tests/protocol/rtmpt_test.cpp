@@ -262,13 +262,76 @@ TEST(rtmpt_reply, exact_bodies) {
     // /open: the id and exactly one LF, no poll byte.
     EXPECT_EQ(make_rtmpt_open_reply("gw2-Zx81"),
               (std::vector<std::uint8_t>{'g', 'w', '2', '-', 'Z', 'x', '8', '1', '\n'}));
-    // /send and /idle: never empty, the poll byte first.
-    EXPECT_EQ(make_rtmpt_poll_reply(0x01, {}), (std::vector<std::uint8_t>{0x01}));
-    const std::vector<std::uint8_t> pending = {0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x05};
-    EXPECT_EQ(make_rtmpt_poll_reply(0x21, pending),
-              (std::vector<std::uint8_t>{0x21, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x05}));
     // /close: one 0x00.
     EXPECT_EQ(make_rtmpt_close_reply(), (std::vector<std::uint8_t>{0x00}));
+}
+
+// The head the gateway wrote through Beast (http::response, prepare_payload) before it wrote
+// heads itself, for a 200 with 1234 body octets: these lines, in this order, byte for byte.
+constexpr std::string_view ok_head_1234 =
+    "HTTP/1.1 200 OK\r\n"                  // HTTP/1.1 also to an HTTP/1.0 request
+    "Server: rtmpgate\r\n"                 //
+    "Content-Type: application/x-fcs\r\n"  // what Flash Player sent and expected
+    "Cache-Control: no-cache\r\n"          // no proxy may answer a poll from a cache
+    "Connection: Keep-Alive\r\n"           // neither ffmpeg nor librtmp reconnects
+    "Content-Length: 1234\r\n"             // librtmp searches for "Content-", case-sensitive
+    "\r\n";                                // no Transfer-Encoding: never chunked
+
+// The same, for each status the gateway sends, with the connection kept and, for the requests
+// it cannot read on (400, 413), closed: Beast's set() moved Connection after Content-Length.
+std::string expected_head(std::string_view status_line, std::size_t length, bool keep_alive) {
+    std::string head(status_line);
+    head +=
+        "\r\nServer: rtmpgate\r\nContent-Type: application/x-fcs\r\n"
+        "Cache-Control: no-cache\r\n";
+    if (keep_alive) head += "Connection: Keep-Alive\r\n";
+    head += "Content-Length: " + std::to_string(length) + "\r\n";
+    if (!keep_alive) head += "Connection: close\r\n";
+    return head + "\r\n";
+}
+
+TEST(rtmpt_reply, head_is_what_beast_wrote) {
+    EXPECT_EQ(make_rtmpt_reply_head(rtmpt_status::ok, 1234), ok_head_1234);
+    EXPECT_EQ(expected_head("HTTP/1.1 200 OK", 1234, true), ok_head_1234);
+    // Each status the gateway sends, and its line as Beast wrote it.
+    const rtmpt_status statuses[] = {rtmpt_status::ok,
+                                     rtmpt_status::bad_request,
+                                     rtmpt_status::not_found,
+                                     rtmpt_status::method_not_allowed,
+                                     rtmpt_status::payload_too_large,
+                                     rtmpt_status::service_unavailable};
+    const std::string_view lines[] = {"HTTP/1.1 200 OK",
+                                      "HTTP/1.1 400 Bad Request",
+                                      "HTTP/1.1 404 Not Found",
+                                      "HTTP/1.1 405 Method Not Allowed",
+                                      "HTTP/1.1 413 Payload Too Large",
+                                      "HTTP/1.1 503 Service Unavailable"};
+    for (std::size_t i = 0; i < std::size(statuses); ++i) {
+        for (const std::size_t length :
+             {std::size_t{0}, std::size_t{1}, std::size_t{9}, std::size_t{1} << 20, SIZE_MAX}) {
+            for (const bool keep_alive : {true, false}) {
+                EXPECT_EQ(make_rtmpt_reply_head(statuses[i], length, keep_alive),
+                          expected_head(lines[i], length, keep_alive))
+                    << lines[i] << " " << length << " " << keep_alive;
+            }
+        }
+    }
+}
+
+TEST(rtmpt_reply, poll_reply_head_ends_with_the_poll_byte) {
+    // /send and /idle: never empty, the poll byte first; Content-Length counts it.
+    std::string with_nothing = expected_head("HTTP/1.1 200 OK", 1, true);
+    with_nothing.push_back('\x01');
+    EXPECT_EQ(make_rtmpt_poll_reply_head(0x01, 0), with_nothing);
+    std::string with_1233(ok_head_1234);
+    with_1233.push_back('\x21');
+    EXPECT_EQ(make_rtmpt_poll_reply_head(0x21, 1233), with_1233);
+    // The pending octets follow the poll byte: head + pending is the whole reply.
+    const std::vector<std::uint8_t> pending = {0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x05};
+    auto reply = make_rtmpt_poll_reply_head(0x21, pending.size());
+    reply.append(pending.begin(), pending.end());
+    const std::string body = {'\x21', 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x05};
+    EXPECT_EQ(reply, expected_head("HTTP/1.1 200 OK", 9, true) + body);
 }
 
 }  // namespace
