@@ -4,6 +4,7 @@
 #include <boost/system/system_error.hpp>
 
 #include "gateway/backend/link.hpp"
+#include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
@@ -99,13 +100,13 @@ asio::awaitable<void> connection::run() {
 
 asio::awaitable<void> connection::serve() {
     std::vector<std::uint8_t> leftover;
-    asio::steady_timer deadline(strand_, context_.cfg.limits.handshake_timeout);
-    auto done = co_await (handshake(leftover) || deadline.async_wait(use_nothrow));
-    if (done.index() == 1) {
-        end_reason_ = "handshake timeout";
+    auto shaken = co_await with_deadline(handshake(leftover), context_.cfg.limits.handshake_timeout,
+                                         deadline_error::handshake);
+    if (!shaken) {
+        end_reason_ = shaken.error().message();
         co_return;
     }
-    if (!std::get<0>(done)) co_return;
+    if (!*shaken) co_return;
     co_await (read_loop(std::move(leftover)) || write_loop() || watchdog());
     if (backend_route_) co_await run_backend_link();
 }
