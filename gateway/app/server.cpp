@@ -76,7 +76,6 @@ void server::run() {
     for (auto& [acceptor, kind] : acceptors_)
         asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
     asio::co_spawn(io_, wait_for_signal(), asio::detached);
-    asio::co_spawn(io_, tunnels_.sweep(), asio::detached);
     asio::co_spawn(io_, reload_on_sighup(), asio::detached);
 
     unsigned threads = context_.cfg.threads;

@@ -17,15 +17,13 @@ class registry {
 public:
     registry(session_limits limits, std::size_t max_sessions, std::string node_id);
 
-    // A new session on `strand`; nullptr when max_sessions are open (/open answers 503).
+    // A new session on `strand`; nullptr when max_sessions are open (/open answers 503). The
+    // registry forgets the session when it expires (rtmpt_session::start_expiry) or is removed,
+    // whichever comes first; it must outlive the run of the sessions' io_context.
     std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand);
     std::shared_ptr<rtmpt_session> find(std::string_view id) const;
     void remove(const std::string& id);
     std::size_t size() const;
-
-    // Closes sessions past their inactivity or gap bounds and forgets closed ones; every 250 ms
-    // until cancelled.
-    asio::awaitable<void> sweep();
 
     std::string make_id() const;
 
