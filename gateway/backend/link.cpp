@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/system/result.hpp>
 
+#include "gateway/net/deadline.hpp"
 #include "gateway/net/endpoint.hpp"
 #include "gateway/net/socket_stream.hpp"
 #include "protocol/handshake.hpp"
@@ -52,25 +53,28 @@ asio::awaitable<pump_end> pump(byte_stream& from, byte_stream& to, bool from_bac
     }
 }
 
+// Why a step failed, for the log: a deadline names itself ("connect timed out").
+std::string failure(const std::string& step, const error_code& ec) {
+    return is_deadline(ec) ? ec.message() : step + ": " + ec.message();
+}
+
 // Connects, with TLS when the route says so.
 asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(const backend_target& target,
                                                                  server_context& context) {
     auto executor = co_await asio::this_coro::executor;
-    const auto timeout = context.cfg.backend.connect_timeout;
+    // Resolving and connecting share backend.connect_timeout.
+    const auto connect_by =
+        asio::steady_timer::clock_type::now() + context.cfg.backend.connect_timeout;
     tcp::resolver resolver(executor);
-    asio::steady_timer timer(executor, timeout);
-    auto resolved =
-        co_await (resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow) ||
-                  timer.async_wait(use_nothrow));
-    if (resolved.index() == 1) co_return "resolving " + target.host + " timed out";
-    auto [rec, endpoints] = std::get<0>(resolved);
-    if (rec) co_return "resolving " + target.host + ": " + rec.message();
+    auto [rec, endpoints] = co_await with_deadline(
+        resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow), connect_by,
+        deadline_error::resolve);
+    if (rec) co_return failure("resolving " + target.host, rec);
 
     tcp::socket socket(executor);
-    auto connected = co_await (asio::async_connect(socket, endpoints, use_nothrow) ||
-                               timer.async_wait(use_nothrow));
-    if (connected.index() == 1) co_return std::string("connect timed out");
-    if (auto [cec, ep] = std::get<0>(connected); cec) co_return "connect: " + cec.message();
+    auto [cec, ep] = co_await with_deadline(asio::async_connect(socket, endpoints, use_nothrow),
+                                            connect_by, deadline_error::connect);
+    if (cec) co_return failure("connect", cec);
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     const auto peer = format_endpoint(socket.remote_endpoint(ignored));
@@ -85,17 +89,15 @@ asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(const backend_t
     asio::ip::make_address(name, not_an_address);
     if (not_an_address) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
     if (target.verify) stream.set_verify_callback(ssl::host_name_verification(name));
-    timer.expires_after(context.cfg.backend.handshake_timeout);
-    auto hs = co_await (stream.async_handshake(tls_stream::client, use_nothrow) ||
-                        timer.async_wait(use_nothrow));
-    if (hs.index() == 1) co_return std::string("TLS handshake timed out");
-    if (auto [hec] = std::get<0>(hs); hec) co_return "TLS handshake: " + hec.message();
+    auto [hec] = co_await with_deadline(stream.async_handshake(tls_stream::client, use_nothrow),
+                                        context.cfg.backend.handshake_timeout,
+                                        deadline_error::tls_handshake);
+    if (hec) co_return failure("TLS handshake", hec);
     co_return std::make_unique<socket_stream<tls_stream>>(std::move(stream), peer, "rtmps");
 }
 
 // The RTMP client handshake towards the backend; gives the bytes the backend sent after S2.
-asio::awaitable<step<std::vector<std::uint8_t>>> handshake_backend(byte_stream& backend,
-                                                                   server_context& context) {
+asio::awaitable<step<std::vector<std::uint8_t>>> handshake_backend(byte_stream& backend) {
     protocol::handshake_client hs;
     std::vector<std::uint8_t> out;
     hs.start(out);
@@ -103,13 +105,8 @@ asio::awaitable<step<std::vector<std::uint8_t>>> handshake_backend(byte_stream& 
     if (auto [ec, n] = co_await backend.write(c0c1); ec)
         co_return "handshake write: " + ec.message();
     std::vector<std::uint8_t> buffer(8192);
-    asio::steady_timer timer(co_await asio::this_coro::executor,
-                             context.cfg.backend.handshake_timeout);
     while (!hs.done()) {
-        auto r =
-            co_await (backend.read_some(asio::buffer(buffer)) || timer.async_wait(use_nothrow));
-        if (r.index() == 1) co_return std::string("handshake timed out");
-        auto [ec, n] = std::get<0>(r);
+        auto [ec, n] = co_await backend.read_some(asio::buffer(buffer));
         if (ec)
             co_return "handshake: backend " + (ec == asio::error::eof ? "closed" : ec.message());
         out.clear();
@@ -141,7 +138,12 @@ asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint
     auto opened = co_await open_backend(target, context);
     if (!opened) co_return unreached(opened.error());
     auto& backend = *opened;
-    auto early = co_await handshake_backend(*backend, context);
+    // The whole handshake, writes included, within backend.handshake_timeout.
+    auto shaken =
+        co_await with_deadline(handshake_backend(*backend), context.cfg.backend.handshake_timeout,
+                               deadline_error::handshake);
+    if (!shaken) co_return unreached(shaken.error().message());
+    auto& early = *shaken;
     if (!early) co_return unreached(early.error());
     const asio::const_buffer first[] = {asio::buffer(replay)};
     if (auto [ec, n] = co_await backend->write(first); ec)

@@ -7,6 +7,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "protocol/rtmpt.hpp"
 
@@ -86,12 +87,10 @@ private:
         parser.header_limit(header_limit);
         parser.body_limit(settings_.max_body);
         {
-            asio::steady_timer idle(co_await asio::this_coro::executor,
-                                    settings_.connection_idle_timeout);
-            auto r = co_await (http::async_read_header(stream_, buffer_, parser, use_nothrow) ||
-                               idle.async_wait(use_nothrow));
-            if (r.index() == 1) co_return false;  // idle: no request for a long time
-            auto [ec, n] = std::get<0>(r);
+            auto [ec, n] = co_await with_deadline(
+                http::async_read_header(stream_, buffer_, parser, use_nothrow),
+                settings_.connection_idle_timeout, deadline_error::request_header);
+            if (ec == deadline_error::request_header) co_return false;  // idle for a long time
             if (ec == http::error::end_of_stream || ec == asio::error::eof ||
                 ec == asio::error::connection_reset)
                 co_return false;
@@ -120,15 +119,13 @@ private:
         }
         if (!parser.is_done()) {
             // A body that stops coming is bounded in time like a request that never starts.
-            asio::steady_timer stalled(co_await asio::this_coro::executor,
-                                       settings_.connection_idle_timeout);
-            auto r = co_await (http::async_read(stream_, buffer_, parser, use_nothrow) ||
-                               stalled.async_wait(use_nothrow));
-            if (r.index() == 1) {
-                log::debug("http ", peer_, ": request body did not arrive in time");
+            auto [ec, n] = co_await with_deadline(
+                http::async_read(stream_, buffer_, parser, use_nothrow),
+                settings_.connection_idle_timeout, deadline_error::request_body);
+            if (ec == deadline_error::request_body) {
+                log::debug("http ", peer_, ": ", ec.message());
                 co_return false;
             }
-            auto [ec, n] = std::get<0>(r);
             if (ec == http::error::body_limit) {
                 co_await refuse_too_large(req);
                 co_return false;

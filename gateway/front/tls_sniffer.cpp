@@ -3,40 +3,35 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <vector>
 
+#include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "gateway/net/socket_stream.hpp"
 #include "gateway/rtmp/run_connection.hpp"
 
 namespace rtmpgate::gateway::front {
 
-using namespace asio::experimental::awaitable_operators;
 using tls_stream = asio::ssl::stream<tcp::socket>;
 
 asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
                                 std::shared_ptr<tls_context> tls, http_front_context& context) {
     auto& server = context.server;
-    const auto deadline = server.cfg.tls.handshake_timeout;
+    const auto timeout = server.cfg.tls.handshake_timeout;
     tls_stream stream(std::move(socket), tls->initial());
-    asio::steady_timer timer(co_await asio::this_coro::executor);
 
     // A client that opens TLS and then says nothing is cut off, as is one that never finishes
     // the handshake: both within tls.handshake_timeout.
-    timer.expires_after(deadline);
-    auto hs = co_await (stream.async_handshake(tls_stream::server, use_nothrow) ||
-                        timer.async_wait(use_nothrow));
-    if (hs.index() == 1 || std::get<0>(std::get<0>(hs))) {
+    auto [hec] = co_await with_deadline(stream.async_handshake(tls_stream::server, use_nothrow),
+                                        timeout, deadline_error::tls_handshake);
+    if (hec) {
         ++server.stats.connections_failed;
-        log::debug("tls ", peer, ": handshake ",
-                   hs.index() == 1 ? "timed out" : std::get<0>(std::get<0>(hs)).message());
+        log::debug("tls ", peer, ": ", is_deadline(hec) ? "" : "handshake: ", hec.message());
         co_return;
     }
     std::vector<std::uint8_t> first(4096);
-    timer.expires_after(deadline);
-    auto rd = co_await (stream.async_read_some(asio::buffer(first), use_nothrow) ||
-                        timer.async_wait(use_nothrow));
-    if (rd.index() == 1 || std::get<0>(std::get<0>(rd))) co_return;
-    first.resize(std::get<1>(std::get<0>(rd)));
-    timer.cancel();
+    auto [rec, n] = co_await with_deadline(stream.async_read_some(asio::buffer(first), use_nothrow),
+                                           timeout, deadline_error::first_bytes);
+    if (rec) co_return;
+    first.resize(n);
 
     const std::uint8_t lead = first.front();
     if (lead == 0x03) {

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "gateway/backend/link.hpp"
+#include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "gateway/rtmp/error.hpp"
 #include "protocol/command.hpp"
@@ -115,13 +116,13 @@ asio::awaitable<void> connection::run() {
 
 asio::awaitable<void> connection::serve() {
     std::vector<std::uint8_t> leftover;
-    asio::steady_timer deadline(strand_, context_.cfg.limits.handshake_timeout);
-    auto done = co_await (handshake(leftover) || deadline.async_wait(use_nothrow));
-    if (done.index() == 1) {
-        end_reason_ = "handshake timeout";
+    auto shaken = co_await with_deadline(handshake(leftover), context_.cfg.limits.handshake_timeout,
+                                         deadline_error::handshake);
+    if (!shaken) {
+        end_reason_ = shaken.error().message();
         co_return;
     }
-    if (!std::get<0>(done)) co_return;
+    if (!*shaken) co_return;
     co_await (read_loop(std::move(leftover)) || write_loop() || watchdog());
     if (backend_route_) co_await run_backend_link();
 }
@@ -374,28 +375,40 @@ asio::awaitable<void> connection::write_loop() {
 
 asio::awaitable<void> connection::watchdog() {
     const auto& limits = context_.cfg.limits;
-    asio::steady_timer tick(strand_);
+    const auto connect_by = started_ + limits.handshake_timeout;
+    asio::steady_timer timer(strand_);
+    // Reads only move last_read_; the timer is not touched per read. It sleeps until the earliest
+    // deadline known when it was set, and on waking works out from last_read_ whether one has
+    // really passed or activity has moved it, and sleeps again.
     for (;;) {
-        tick.expires_after(std::chrono::milliseconds(250));
-        auto [ec] = co_await tick.async_wait(use_nothrow);
-        if (ec || closing_) co_return;
         const auto now = clock::now();
-        if (!connected_ && now - started_ > limits.handshake_timeout) {
+        const auto idle_at = last_read_ + limits.idle_timeout;
+        const auto ping_at = last_read_ + limits.idle_timeout / 2;
+        if (!connected_ && now >= connect_by) {
             end_reason_ = "no connect in time";
             co_return;
         }
-        const auto quiet = now - last_read_;
-        if (quiet > limits.idle_timeout) {
+        if (now >= idle_at) {
             end_reason_ = "idle timeout";
             co_return;
         }
         // A player waiting for a stream sends nothing: ask it to prove it is alive, as
         // nginx-rtmp does with its ping; ffmpeg and librtmp answer PingRequest.
-        if (connected_ && !ping_sent_ && quiet > limits.idle_timeout / 2) {
+        if (connected_ && !ping_sent_ && now >= ping_at) {
             ping_sent_ = true;
             send(protocol::make_user_control(protocol::user_control_event::ping_request,
                                              epoch_now()));
         }
+        auto wake = idle_at;
+        if (!connected_) wake = std::min(wake, connect_by);
+        // Before connect there is no ping to send, but waking at ping_at still matters: connect
+        // comes with a read (or in the handshake's last read, which read_loop, started before
+        // this on the same strand, handles first), and the ping is then due half an idle_timeout
+        // after that read; waking at ping_at if still ahead, else at idle_at, is never later.
+        if (!ping_sent_ && ping_at > now) wake = std::min(wake, ping_at);
+        timer.expires_at(wake);
+        auto [ec] = co_await timer.async_wait(use_nothrow);
+        if (ec || closing_) co_return;
     }
 }
 

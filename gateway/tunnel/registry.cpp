@@ -5,7 +5,6 @@
 #include <array>
 #include <boost/asio/bind_executor.hpp>
 #include <stdexcept>
-#include <vector>
 
 #include "gateway/rtmp/run_connection.hpp"
 #include "gateway/tunnel/tunnel_stream.hpp"
@@ -51,6 +50,7 @@ std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand) {
     std::lock_guard lock(mutex_);
     if (sessions_.size() >= max_sessions_) return nullptr;
     auto s = std::make_shared<rtmpt_session>(id, std::move(strand), limits_);
+    s->start_expiry([this](const std::string& expired) { remove(expired); });
     sessions_.emplace(std::move(id), s);
     return s;
 }
@@ -72,8 +72,8 @@ std::shared_ptr<rtmpt_session> registry::open(asio::any_io_executor strand, std:
 
 void registry::rtmp_ended(rtmpt_session& s) {
     s.close("rtmp side ended");
-    // Last words for the client (an _error for a failed connect) wait for its next poll; the
-    // sweep forgets the session after that.
+    // Last words for the client (an _error for a failed connect) wait for its next poll; its
+    // expiry timer forgets the session after that.
     if (!s.has_output()) remove(s.id());
     --server_.stats.rtmpt_sessions;
 }
@@ -97,27 +97,6 @@ void registry::remove(const std::string& id) {
 std::size_t registry::size() const {
     std::lock_guard lock(mutex_);
     return sessions_.size();
-}
-
-asio::awaitable<void> registry::sweep() {
-    asio::steady_timer tick(co_await asio::this_coro::executor);
-    for (;;) {
-        tick.expires_after(std::chrono::milliseconds(250));
-        auto [ec] = co_await tick.async_wait(use_nothrow);
-        if (ec) co_return;
-        std::vector<std::shared_ptr<rtmpt_session>> all;
-        {
-            std::lock_guard lock(mutex_);
-            for (auto& [id, s] : sessions_) all.push_back(s);
-        }
-        const auto now = rtmpt_session::clock::now();
-        for (auto& s : all) {
-            // Each session's state belongs to its strand: check it there.
-            asio::post(s->strand(), [this, s, now] {
-                if (s->check_timeouts(now)) remove(s->id());
-            });
-        }
-    }
 }
 
 }  // namespace rtmpgate::gateway::tunnel

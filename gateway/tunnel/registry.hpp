@@ -35,13 +35,11 @@ public:
     void close(rtmpt_session& s, const char* reason);
     std::size_t size() const;
 
-    // Closes sessions past their inactivity or gap bounds and forgets closed ones; every 250 ms
-    // until cancelled.
-    asio::awaitable<void> sweep();
-
     std::string make_id() const;
 
 private:
+    // A new session on `strand`, forgotten when it expires (rtmpt_session::start_expiry) or is
+    // removed, whichever comes first; the registry must outlive the run of the io_context.
     std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand);
     // The session's RTMP connection has ended (on the session's strand).
     void rtmp_ended(rtmpt_session& s);

@@ -11,18 +11,19 @@ rtmpt_session::rtmpt_session(std::string id, asio::any_io_executor strand, sessi
       strand_(std::move(strand)),
       limits_(limits),
       input_ready_(strand_, asio::steady_timer::time_point::max()),
-      output_drained_(strand_, asio::steady_timer::time_point::max()) {}
-
-namespace {
-
-// How long a closed session keeps what its RTMP side wrote last for the client's next polls.
-// A polling client asks again within idle_hold; two seconds are many polls.
-constexpr std::chrono::seconds closing_linger{2};
-
-}  // namespace
+      output_drained_(strand_, asio::steady_timer::time_point::max()),
+      expiry_(strand_) {}
 
 rtmpt_session::accepted rtmpt_session::accept(std::optional<std::uint64_t> sequence,
                                               std::vector<std::uint8_t> body) {
+    const auto a = accept_in_order(sequence, std::move(body));
+    // A gap may have opened, or a closed session have nothing left for its client.
+    expire_no_later();
+    return a;
+}
+
+rtmpt_session::accepted rtmpt_session::accept_in_order(std::optional<std::uint64_t> sequence,
+                                                       std::vector<std::uint8_t> body) {
     // A closed session takes no bytes, but still hands out what it has left for the client.
     if (closed_) return output_.empty() ? accepted::refused : accepted::duplicate;
     last_activity_ = clock::now();
@@ -76,6 +77,7 @@ void rtmpt_session::refused(std::optional<std::uint64_t> sequence) {
     deliver_held();
     gap_since_.reset();
     if (!held_.empty()) gap_since_ = clock::now();
+    expire_no_later();
 }
 
 void rtmpt_session::deliver_held() {
@@ -161,19 +163,51 @@ void rtmpt_session::close(const char* reason) {
     input_ready_.cancel();
     output_drained_.cancel();
     wake_all();
+    expire_no_later();
 }
 
-bool rtmpt_session::check_timeouts(clock::time_point now) {
-    if (closed_) return output_.empty() || now - closed_at_ > closing_linger;
-    if (now - last_activity_ > limits_.inactivity_timeout) {
-        close("inactivity timeout");
-        return true;
+void rtmpt_session::start_expiry(std::function<void(const std::string& id)> expired) {
+    on_expired_ = std::move(expired);
+    expiry_.expires_at(expiry_due());
+    wait_expiry();
+}
+
+rtmpt_session::clock::time_point rtmpt_session::expiry_due() const {
+    if (closed_)
+        return output_.empty() ? clock::time_point::min() : closed_at_ + limits_.closing_linger;
+    auto due = last_activity_ + limits_.inactivity_timeout;
+    if (gap_since_) due = std::min(due, *gap_since_ + limits_.gap_timeout);
+    return due;
+}
+
+void rtmpt_session::expire_no_later() {
+    // A later deadline needs nothing: the timer finds it when it fires. Moving the expiry ends
+    // the wait in progress, whose handler waits again.
+    if (on_expired_ && expiry_due() < expiry_.expiry()) expiry_.expires_at(expiry_due());
+}
+
+void rtmpt_session::wait_expiry() {
+    // A weak pointer: the registry owns the session, its timer does not keep it alive.
+    expiry_.async_wait([weak = weak_from_this()](const error_code&) {
+        if (auto self = weak.lock()) self->on_expiry_timer();
+    });
+}
+
+void rtmpt_session::on_expiry_timer() {
+    if (!on_expired_) return;
+    const auto due = expiry_due();
+    if (clock::now() < due) {
+        expiry_.expires_at(due);  // activity moved it, or the timer was moved: sleep again
+        wait_expiry();
+        return;
     }
-    if (gap_since_ && now - *gap_since_ > limits_.gap_timeout) {
-        close("sequence gap not filled in time");
-        return true;
-    }
-    return false;
+    if (!closed_)
+        close(gap_since_ && clock::now() >= *gap_since_ + limits_.gap_timeout
+                  ? "sequence gap not filled in time"
+                  : "inactivity timeout");
+    auto expired = std::move(on_expired_);
+    on_expired_ = nullptr;
+    expired(id_);
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,9 @@ struct session_limits {
                                                // bytes count against max_pending_input too)
     std::chrono::milliseconds gap_timeout{5000};
     std::chrono::milliseconds inactivity_timeout{45000};
+    // How long a closed session keeps what its RTMP side wrote last for the client's next polls.
+    // A polling client asks again within idle_hold; two seconds are many polls.
+    std::chrono::milliseconds closing_linger{2000};
 };
 
 // `size` octets at `offset` in a shared, immutable block: a piece of a session's pending output,
@@ -73,9 +77,14 @@ public:
     void close(const char* reason);
     bool closed() const noexcept { return closed_; }
     const char* close_reason() const noexcept { return close_reason_; }
-    // Expiry: true when the session has closed itself for inactivity or an unfilled gap, or was
-    // closed and its client has taken its last output (or has not come for it in time).
-    bool check_timeouts(clock::time_point now);
+    // Expiry: the session closes itself after inactivity_timeout without a request or
+    // gap_timeout with a gap in its sequence, and once closed it expires when its client has
+    // taken its last output (seen at the client's next request) or after closing_linger.
+    // `expired` is then called once, on the strand, with the id (the registry forgets the
+    // session). One timer on the strand, re-armed lazily: requests only move the last activity,
+    // and the timer, when it fires early, sleeps again until the deadline as it stands. Call
+    // once, before the session is shared; never called if the session is destroyed first.
+    void start_expiry(std::function<void(const std::string& id)> expired);
     std::size_t pending_output() const noexcept { return output_bytes_; }
     // Records one /send or /idle reply (carrying RTMP bytes or not) and returns the poll delay
     // byte it starts with.
@@ -98,6 +107,7 @@ public:
         std::span<const protocol::shared_bytes> blocks = {});
 
 private:
+    accepted accept_in_order(std::optional<std::uint64_t> sequence, std::vector<std::uint8_t> body);
     // Keeps a body that arrived ahead of a gap.
     accepted hold(std::uint64_t seq, std::vector<std::uint8_t> body);
     // Queues a body for the RTMP side (moved, not copied).
@@ -108,6 +118,13 @@ private:
     // Delivers held bodies while the next one due is among them.
     void deliver_held();
     void wake_all();
+    // When the session is due to expire as things stand.
+    clock::time_point expiry_due() const;
+    // Brings the expiry timer forward when expiry_due() moved earlier (a gap, a close).
+    void expire_no_later();
+    void wait_expiry();
+    // The expiry timer fired or was moved: expires the session or sleeps again.
+    void on_expiry_timer();
 
     const std::string id_;
     asio::any_io_executor strand_;
@@ -130,6 +147,8 @@ private:
     asio::steady_timer input_ready_;                         // RTMP side waits here for /send bytes
     std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies
     asio::steady_timer output_drained_;  // the RTMP side waits here when output_ is full
+    asio::steady_timer expiry_;
+    std::function<void(const std::string&)> on_expired_;  // empty before start_expiry and after
     clock::time_point last_activity_ = clock::now();
     clock::time_point closed_at_;
     bool closed_ = false;

@@ -6,8 +6,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -19,6 +21,9 @@ namespace {
 using bytes = std::vector<std::uint8_t>;
 using accepted = rtmpt_session::accepted;
 using protocol::shared_bytes;
+
+using namespace std::chrono_literals;
+using clock = rtmpt_session::clock;
 
 // The octets of `slices`, in order.
 bytes flatten(const std::vector<output_slice>& slices) {
@@ -32,27 +37,48 @@ bytes flatten(const std::vector<output_slice>& slices) {
 
 // A session with the RTMP side played by a coroutine that appends everything it reads, with
 // reads of `read_size` octets, to `delivered` (no reader when read_size is 0); poll() runs
-// whatever is ready (no timers are waited for).
+// whatever is ready (no timers are waited for), expires_within() runs the session's expiry
+// timer in real time. Timers never fire early and handlers only run inside those calls, so a slow
+// machine makes these tests slower, never wrong.
 class tunnel_session : public testing::Test {
 protected:
     tunnel_session() { start({}); }
     ~tunnel_session() override {
         s_->close("test over");
-        io_.poll();
+        poll();
     }
 
     void start(session_limits limits, std::size_t read_size = 4096) {
         if (s_) {
             s_->close("restarted");
-            io_.poll();
-            io_.restart();  // poll() stopped the context if the old session left it no work
+            poll();
         }
         delivered.clear();
         reads = 0;
         s_ = std::make_shared<rtmpt_session>("t", asio::make_strand(io_), limits);
+        expired = false;
+        s_->start_expiry([this](const std::string& id) {
+            EXPECT_EQ(id, "t");
+            EXPECT_FALSE(expired) << "told twice";
+            expired = true;
+        });
         if (read_size != 0)
             asio::co_spawn(s_->strand(), read_all(s_, read_size, delivered, reads), asio::detached);
+        poll();
+    }
+
+    void poll() {
+        io_.restart();  // the io_context stops when it runs out of work (the reader ended)
         io_.poll();
+    }
+
+    // Runs the io_context for up to `bound`; true when the session expired meanwhile.
+    bool expires_within(clock::duration bound) {
+        const auto until = clock::now() + bound;
+        io_.restart();
+        while (!expired && clock::now() < until)
+            if (io_.run_one_until(until) == 0 && io_.stopped()) io_.restart();
+        return expired;
     }
 
     static asio::awaitable<void> read_all(std::shared_ptr<rtmpt_session> s, std::size_t size,
@@ -107,19 +133,35 @@ protected:
 
     accepted send(std::uint64_t seq, bytes body) {
         const auto a = s_->accept(seq, std::move(body));
-        io_.poll();
+        poll();
         return a;
     }
 
     void refused(std::uint64_t seq) {
         s_->refused(seq);
-        io_.poll();
+        poll();
+    }
+
+    // Has the RTMP side write `out`; true when written at once.
+    bool write(const bytes& out) {
+        const asio::const_buffer buffers[] = {asio::buffer(out)};
+        bool written = false;
+        asio::co_spawn(
+            s_->strand(),
+            [&]() -> asio::awaitable<void> {
+                auto [ec, n] = co_await s_->write(buffers);
+                written = !ec && n == out.size();
+            },
+            asio::detached);
+        poll();
+        return written;
     }
 
     asio::io_context io_;
     std::shared_ptr<rtmpt_session> s_;
     bytes delivered;
     std::size_t reads = 0;  // read_some calls that returned octets
+    bool expired = false;   // the session told its registry to forget it
 };
 
 TEST_F(tunnel_session, delivers_in_sequence_order_exactly_once) {
@@ -152,13 +194,14 @@ TEST_F(tunnel_session, a_refused_number_can_be_retried) {
 }
 
 TEST_F(tunnel_session, a_refused_number_is_skipped_when_the_client_goes_on) {
+    start({.gap_timeout = 50ms});
     send(0, {0x03});
     refused(1);
     EXPECT_EQ(send(2, {6}), accepted::fresh);
     EXPECT_EQ(delivered, (bytes{0x03, 6}));
     EXPECT_EQ(send(1, {5}), accepted::duplicate);  // too late now
-    EXPECT_FALSE(
-        s_->check_timeouts(rtmpt_session::clock::now() + std::chrono::seconds(4)));  // no gap left
+    EXPECT_FALSE(expires_within(400ms));           // no gap left
+    EXPECT_FALSE(s_->closed());
 }
 
 TEST_F(tunnel_session, two_refusals_in_a_row_are_both_skipped) {
@@ -177,13 +220,32 @@ TEST_F(tunnel_session, a_refusal_behind_held_bodies_releases_them) {
 }
 
 TEST_F(tunnel_session, an_unfilled_gap_fails_the_session) {
-    start({.gap_timeout = std::chrono::milliseconds(100)});
+    start({.gap_timeout = 100ms});
     send(0, {0x03});
+    const auto gap_opened = clock::now();
     send(2, {1});
-    EXPECT_FALSE(s_->check_timeouts(rtmpt_session::clock::now()));
-    EXPECT_TRUE(s_->check_timeouts(rtmpt_session::clock::now() + std::chrono::milliseconds(200)));
+    EXPECT_FALSE(expired);
+    EXPECT_TRUE(expires_within(10s));
+    EXPECT_GE(clock::now() - gap_opened, 100ms);
     EXPECT_TRUE(s_->closed());
+    EXPECT_STREQ(s_->close_reason(), "sequence gap not filled in time");
     EXPECT_EQ(send(1, {2}), accepted::refused);
+}
+
+TEST_F(tunnel_session, requests_put_off_the_inactivity_timeout) {
+    start({.inactivity_timeout = 600ms});
+    send(0, {0x03});
+    const auto started = clock::now();
+    EXPECT_FALSE(expires_within(200ms));
+    const auto last_request = clock::now();
+    send(1, {});  // an /idle
+    // Past the deadline the timer was first set for: it wakes, finds the request and sleeps on.
+    EXPECT_FALSE(expires_within(started + 700ms - clock::now()));
+    EXPECT_FALSE(s_->closed());
+    EXPECT_TRUE(expires_within(10s));
+    EXPECT_GE(clock::now() - last_request, 600ms);
+    EXPECT_STREQ(s_->close_reason(), "inactivity timeout");
+    EXPECT_EQ(send(2, {}), accepted::refused);
 }
 
 TEST_F(tunnel_session, held_bodies_are_bounded_in_bytes) {
@@ -197,26 +259,36 @@ TEST_F(tunnel_session, held_bodies_are_bounded_in_bytes) {
 TEST_F(tunnel_session, a_closed_session_hands_out_its_last_output_then_refuses) {
     send(0, {0x03});
     const bytes last = {0x02, 0x00};
-    const asio::const_buffer out[] = {asio::buffer(last)};
-    bool written = false;
-    asio::co_spawn(
-        s_->strand(),
-        [&]() -> asio::awaitable<void> {
-            auto [ec, n] = co_await s_->write(out);
-            written = !ec && n == last.size();
-        },
-        asio::detached);
-    io_.poll();
-    ASSERT_TRUE(written);
+    ASSERT_TRUE(write(last));
     s_->close("rtmp side ended");
-    EXPECT_FALSE(
-        s_->check_timeouts(rtmpt_session::clock::now()));  // kept for the client's next poll
-    EXPECT_EQ(send(1, {}), accepted::duplicate);           // answered, nothing delivered
+    poll();
+    EXPECT_FALSE(expired);                        // kept for the client's next poll
+    EXPECT_EQ(send(1, {}), accepted::duplicate);  // answered, nothing delivered
     std::vector<output_slice> reply;
     s_->take_output(100, reply);
     EXPECT_EQ(flatten(reply), last);
     EXPECT_EQ(send(2, {}), accepted::refused);
-    EXPECT_TRUE(s_->check_timeouts(rtmpt_session::clock::now()));
+    EXPECT_TRUE(expired);
+}
+
+TEST_F(tunnel_session, a_closed_session_keeps_its_last_output_for_closing_linger) {
+    start({.closing_linger = 100ms});
+    send(0, {0x03});
+    ASSERT_TRUE(write({0x02, 0x00}));
+    const auto closed = clock::now();
+    s_->close("rtmp side ended");
+    poll();
+    EXPECT_FALSE(expired);
+    EXPECT_TRUE(expires_within(10s));  // its client never came for it
+    EXPECT_GE(clock::now() - closed, 100ms);
+    EXPECT_TRUE(s_->has_output());
+}
+
+TEST_F(tunnel_session, a_session_closed_with_nothing_left_expires_at_once) {
+    send(0, {0x03});
+    s_->close("closed by client");
+    poll();
+    EXPECT_TRUE(expired);
 }
 
 // ---- input: /send bodies queued as they came, read with an offset into the first ----
