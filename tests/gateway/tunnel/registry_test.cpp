@@ -44,9 +44,10 @@ protected:
     std::size_t connections() const { return context_.connections.size(); }
 
     server_context context_{config{}};
-    registry tunnels_{context_, session_limits{}, 2, ""};
-    // Last, so that it goes first: pending coroutine frames go before what they refer to.
+    // Between the two: sessions left in the registry go while the timers' service is there, and
+    // pending coroutine frames go before the context they refer to.
     asio::io_context io_;
+    registry tunnels_{context_, session_limits{}, 2, ""};
 };
 
 TEST_F(tunnel_registry, open_starts_an_rtmp_connection_and_counts_the_session) {
