@@ -40,8 +40,8 @@ bool read_sub_tag(byte_reader& r, sub_tag& out) noexcept {
 
 }  // namespace
 
-error_code split_aggregate(const message& m, std::vector<message>& out) {
-    // Two passes: validate everything first so that a malformed aggregate appends nothing.
+result<std::vector<message>> split_aggregate(const message& m) {
+    // Two passes: validate everything first so that a malformed aggregate copies nothing.
     byte_reader check(m.payload.span());
     std::size_t count = 0;
     while (!check.empty()) {
@@ -50,7 +50,8 @@ error_code split_aggregate(const message& m, std::vector<message>& out) {
         ++count;
     }
 
-    out.reserve(out.size() + count);
+    std::vector<message> out;
+    out.reserve(count);
     byte_reader r(m.payload.span());
     std::uint32_t first_timestamp = 0;
     for (std::size_t i = 0; i < count; ++i) {
@@ -68,7 +69,7 @@ error_code split_aggregate(const message& m, std::vector<message>& out) {
         sub.payload = shared_bytes(tag.body);
         out.push_back(std::move(sub));
     }
-    return {};
+    return out;
 }
 
 }  // namespace rtmpgate::protocol

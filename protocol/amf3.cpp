@@ -350,14 +350,14 @@ private:
 
 }  // namespace
 
-bool decode(byte_reader& in, amf_value& out, error_code& ec, const amf_limits& limits) {
+result<amf_value> decode(byte_reader& in, const amf_limits& limits) {
     std::vector<amf_value> roots(1);
     amf_decode_context ctx(roots, limits);
     ctx.at_root(0);
+    error_code ec;
     decoder d(in, ctx, ec);
-    if (!d.value(roots.front())) return false;
-    out = std::move(roots.front());
-    return true;
+    if (!d.value(roots.front())) return ec;
+    return std::move(roots.front());
 }
 
 }  // namespace rtmpgate::protocol::amf3

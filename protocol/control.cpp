@@ -75,7 +75,7 @@ bool is_control(const message& m) noexcept {
 }
 
 // Octets after the fields a message type needs are ignored, as ffmpeg and nginx-rtmp do.
-boost::system::result<control_message> parse_control(const message& m) {
+result<control_message> parse_control(const message& m) {
     if (!is_control(m)) return error::control_message_malformed;
     byte_reader r(m.payload.span());
     control_message c;

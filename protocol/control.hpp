@@ -2,7 +2,6 @@
 // type 4): builders and a parser. All travel on chunk stream 2, message stream 0.
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <cstdint>
 
 #include "protocol/error.hpp"
@@ -42,7 +41,7 @@ struct control_message {
 
 // For message types 1-6. error::control_message_malformed when the body is too short, or
 // error::chunk_size_invalid for a Set Chunk Size of 0 or with the top bit set.
-boost::system::result<control_message> parse_control(const message& m);
+result<control_message> parse_control(const message& m);
 
 bool is_control(const message& m) noexcept;  // types 1-6
 

@@ -141,10 +141,9 @@ void session::on_publisher_media(binding& b, const message& m) {
             return;
         }
         case message_type::aggregate: {
-            std::vector<message> parts;
-            if (auto ec = protocol::split_aggregate(m, parts))
-                throw boost::system::system_error(ec, "aggregate");
-            for (const auto& part : parts) on_publisher_media(b, part);
+            auto parts = protocol::split_aggregate(m);
+            if (!parts) throw boost::system::system_error(parts.error(), "aggregate");
+            for (const auto& part : *parts) on_publisher_media(b, part);
             return;
         }
         default:
