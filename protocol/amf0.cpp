@@ -5,38 +5,16 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/amf0_marker.hpp"
 #include "protocol/amf3.hpp"
+#include "protocol/amf3_marker.hpp"
 #include "protocol/amf_decode_context.hpp"
 #include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol::amf0 {
 namespace {
 
-// Type markers, AMF0 spec §2.1.
-enum marker : std::uint8_t {
-    number_marker = 0x00,
-    boolean_marker = 0x01,
-    string_marker = 0x02,
-    object_marker = 0x03,
-    movieclip_marker = 0x04,
-    null_marker = 0x05,
-    undefined_marker = 0x06,
-    reference_marker = 0x07,
-    ecma_array_marker = 0x08,
-    object_end_marker = 0x09,
-    strict_array_marker = 0x0A,
-    date_marker = 0x0B,
-    long_string_marker = 0x0C,
-    unsupported_marker = 0x0D,
-    recordset_marker = 0x0E,
-    xml_document_marker = 0x0F,
-    typed_object_marker = 0x10,
-    avmplus_marker = 0x11,
-};
-
 constexpr std::size_t u16_max = 0xFFFF;
-constexpr std::int32_t u29_min = -(1 << 28);
-constexpr std::int32_t u29_max = (1 << 28) - 1;
 
 using branch = amf_decode_context::branch;
 
@@ -226,7 +204,7 @@ bool needs_amf3(const amf_value& v) {
     };
     switch (v.kind) {
         case amf_kind::integer:
-            return v.integer >= u29_min && v.integer <= u29_max;
+            return v.integer >= amf3::integer_min && v.integer <= amf3::integer_max;
         case amf_kind::xml:
         case amf_kind::byte_array:
         case amf_kind::vector_int:

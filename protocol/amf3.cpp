@@ -16,7 +16,7 @@ using branch = amf_decode_context::branch;
 // §3.6: the U29 holds a two's-complement 29-bit integer.
 std::int32_t to_signed(std::uint32_t u29) {
     const auto v = static_cast<std::int32_t>(u29);
-    return (u29 & 0x10000000u) != 0 ? v - (1 << 29) : v;
+    return v <= integer_max ? v : v - static_cast<std::int32_t>(u29_max) - 1;
 }
 
 // What an object's traits say (§3.12), as the traits table keeps them. The names are views into

@@ -6,19 +6,15 @@
 #include <utility>
 
 #include "protocol/amf0.hpp"
+#include "protocol/amf0_marker.hpp"
 #include "protocol/byte_reader.hpp"
 #include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
 
-// AMF0 spec §2.1: the markers a handler name may start with (an AMF0 string, a long string, or
-// the AVM+ switch to an AMF3 string).
-constexpr std::uint8_t string_marker = 0x02;
-constexpr std::uint8_t long_string_marker = 0x0C;
-constexpr std::uint8_t avmplus_marker = 0x11;
-
 constexpr std::string_view set_data_frame = "@setDataFrame";
+constexpr std::string_view on_metadata = "onMetaData";
 
 bool is_command(const message& m) noexcept {
     return m.type() == message_type::command_amf0 || m.type() == message_type::command_amf3;
@@ -33,6 +29,26 @@ bool has_format_byte(const message& m) noexcept {
     return m.type() == message_type::command_amf3 || m.type() == message_type::data_amf3;
 }
 
+// Reads a data message's handler name in place, leaving `body` after it: type 15's format byte
+// into `format_byte` (empty for type 18), then an AMF0 string or long string. False when the body
+// does not start so (an AMF3 name after AVM+ included: no encoder sends one).
+bool read_handler_name(const message& m, byte_reader& body,
+                       std::span<const std::uint8_t>& format_byte,
+                       std::string_view& name) noexcept {
+    std::uint8_t marker = 0;
+    if ((has_format_byte(m) && !body.read_bytes(1, format_byte)) || !body.read_u8(marker))
+        return false;
+    if (marker == amf0::string_marker) {
+        std::uint16_t length = 0;
+        return body.read_u16be(length) && body.read_string(length, name);
+    }
+    if (marker == amf0::long_string_marker) {
+        std::uint32_t length = 0;
+        return body.read_u32be(length) && body.read_string(length, name);
+    }
+    return false;
+}
+
 // Decodes every value of a command or data body, which must start with a string (the command
 // or handler name): error::message_malformed when it does not.
 result<std::vector<amf_value>> decode_named_body(const message& m, const amf_limits& limits) {
@@ -40,7 +56,9 @@ result<std::vector<amf_value>> decode_named_body(const message& m, const amf_lim
     std::uint8_t marker = 0;
     if ((has_format_byte(m) && !body.skip(1)) || !body.peek_u8(marker))
         return error::message_malformed;
-    if (marker != string_marker && marker != long_string_marker && marker != avmplus_marker)
+    // A name is an AMF0 string, a long string, or the AVM+ switch to an AMF3 string.
+    if (marker != amf0::string_marker && marker != amf0::long_string_marker &&
+        marker != amf0::avmplus_marker)
         return error::message_malformed;
     auto values = amf0::decode_all(body, limits);
     if (!values) return values.error();
@@ -346,20 +364,8 @@ result<shared_bytes> strip_set_data_frame(const message& m) {
     if (!is_data(m)) return error::message_malformed;
     byte_reader body(m.payload.span());
     std::span<const std::uint8_t> format_byte;  // type 15's, kept in front of what remains
-    if (has_format_byte(m) && !body.read_bytes(1, format_byte)) return error::message_malformed;
-    std::uint8_t marker = 0;
     std::string_view name;
-    bool is_string = false;
-    if (body.read_u8(marker)) {
-        if (marker == string_marker) {
-            std::uint16_t length = 0;
-            is_string = body.read_u16be(length) && body.read_string(length, name);
-        } else if (marker == long_string_marker) {
-            std::uint32_t length = 0;
-            is_string = body.read_u32be(length) && body.read_string(length, name);
-        }
-    }
-    if (!is_string) return error::message_malformed;
+    if (!read_handler_name(m, body, format_byte, name)) return error::message_malformed;
     if (name != set_data_frame) return m.payload;
     std::vector<std::uint8_t> stripped;
     stripped.reserve(format_byte.size() + body.remaining());
@@ -367,6 +373,13 @@ result<shared_bytes> strip_set_data_frame(const message& m) {
     w.bytes(format_byte);
     w.bytes(body.rest());
     return shared_bytes(stripped);
+}
+
+bool is_on_metadata(const message& m) noexcept {
+    byte_reader body(m.payload.span());
+    std::span<const std::uint8_t> format_byte;
+    std::string_view name;
+    return is_data(m) && read_handler_name(m, body, format_byte, name) && name == on_metadata;
 }
 
 }  // namespace rtmpgate::protocol

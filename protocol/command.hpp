@@ -141,5 +141,9 @@ message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id
 // error::message_malformed for a message that is not data or whose payload does not start with
 // an AMF0 string or long string.
 result<shared_bytes> strip_set_data_frame(const message& m);
+// Whether `m` is a data message (type 18 or 15) named "onMetaData": what players must get before
+// any frame, whether the publisher sent it so or strip_set_data_frame made it. The name is read
+// as strip_set_data_frame reads it (AMF0 string or long string, after type 15's format byte).
+bool is_on_metadata(const message& m) noexcept;
 
 }  // namespace rtmpgate::protocol
