@@ -22,7 +22,6 @@ enum class user_control_event : std::uint16_t {
 enum class peer_bandwidth_limit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
 
 message make_set_chunk_size(std::uint32_t size);
-message make_abort(std::uint32_t chunk_stream_id);
 message make_acknowledgement(std::uint32_t sequence_number);
 message make_window_ack_size(std::uint32_t size);
 message make_set_peer_bandwidth(std::uint32_t size, peer_bandwidth_limit limit);
