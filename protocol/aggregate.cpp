@@ -1,63 +1,29 @@
 #include "protocol/aggregate.hpp"
 
-#include <span>
+#include <utility>
 
 #include "protocol/byte_reader.hpp"
 #include "protocol/flv.hpp"
 
 namespace rtmpgate::protocol {
-namespace {
 
-bool is_sub_message_type(std::uint8_t type) noexcept {
-    return type == static_cast<std::uint8_t>(message_type::audio) ||
-           type == static_cast<std::uint8_t>(message_type::video) ||
-           type == static_cast<std::uint8_t>(message_type::data_amf0);
-}
-
-struct sub_tag {
-    std::uint8_t type = 0;
-    std::uint32_t timestamp = 0;
-    std::span<const std::uint8_t> body;
-};
-
-// One sub-message: RTMP 1.0 spec 7.1.6 gives its header as type (1), payload length (3),
-// timestamp (4: FLV order, 24 low bits then bits 24-31) and stream id (3), then the payload and
-// a back pointer holding the size of the sub-message with its header.
-bool read_sub_tag(byte_reader& r, sub_tag& out) noexcept {
-    std::uint32_t length = 0;
-    std::uint32_t timestamp_low = 0;
-    std::uint8_t timestamp_high = 0;
-    std::uint32_t back_pointer = 0;
-    // The stream id field is skipped: FMS writes the message stream id there, others 0; every
-    // sub-message belongs to the aggregate's stream anyway.
-    if (!r.read_u8(out.type) || !r.read_u24be(length) || !r.read_u24be(timestamp_low) ||
-        !r.read_u8(timestamp_high) || !r.skip(3) || !r.read_bytes(length, out.body) ||
-        !r.read_u32be(back_pointer))
-        return false;
-    out.timestamp = (std::uint32_t{timestamp_high} << 24) | timestamp_low;
-    return is_sub_message_type(out.type) && back_pointer == flv_tag_header_size + length;
-}
-
-}  // namespace
-
-error_code split_aggregate(const message& m, std::vector<message>& out) {
-    // Two passes: validate everything first so that a malformed aggregate appends nothing.
-    byte_reader check(m.payload.span());
-    std::size_t count = 0;
-    while (!check.empty()) {
-        sub_tag tag;
-        if (!read_sub_tag(check, tag)) return error::aggregate_malformed;
-        ++count;
-    }
-
-    out.reserve(out.size() + count);
+result<std::vector<message>> split_aggregate(const message& m) {
+    // RTMP 1.0 spec 7.1.6: each sub-message is an FLV tag (type, payload length, timestamp in
+    // FLV order, stream id), payload and back pointer. Its types are FLV's too: audio (8),
+    // video (9), data (18). FMS writes the message stream id into the tag's stream id field,
+    // others 0; every sub-message belongs to the aggregate's stream anyway.
+    std::vector<message> out;
     byte_reader r(m.payload.span());
     std::uint32_t first_timestamp = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        sub_tag tag;
-        read_sub_tag(r, tag);
-        if (i == 0) first_timestamp = tag.timestamp;
-        message sub;
+    while (!r.empty()) {
+        flv_tag tag;
+        error_code ec;
+        // A tag cut short is malformed too: the aggregate holds all there is.
+        const auto used = read_flv_tag(r.rest(), tag, ec, flv_tag_source::aggregate);
+        if (ec) return error::aggregate_malformed;
+        r.skip(used);
+        if (out.empty()) first_timestamp = tag.timestamp;
+        message& sub = out.emplace_back();
         sub.chunk_stream_id = m.chunk_stream_id;
         // ffmpeg (rtmpproto.c) and nginx-rtmp both rebase on the first sub-message: the
         // aggregate's own timestamp is authoritative, the tags' only give offsets. Unsigned
@@ -65,10 +31,9 @@ error_code split_aggregate(const message& m, std::vector<message>& out) {
         sub.timestamp = m.timestamp + (tag.timestamp - first_timestamp);
         sub.message_type_id = tag.type;
         sub.message_stream_id = m.message_stream_id;
-        sub.payload = shared_bytes(tag.body);
-        out.push_back(std::move(sub));
+        sub.payload = std::move(tag.body);
     }
-    return {};
+    return out;
 }
 
 }  // namespace rtmpgate::protocol

@@ -10,14 +10,13 @@
 
 namespace rtmpgate::protocol {
 
-// Appends the messages inside aggregate `m` to `out`. Each keeps m's chunk stream and message
-// stream id; timestamps are rebased so that the first tag's timestamp becomes m.timestamp and the
-// others keep their offsets from it. Each sub-message owns a copy of its tag body (aggregates
-// are rare: no common encoder sends them).
-// The tags' own stream id fields are ignored (FMS writes the message stream id there). An empty
-// payload appends nothing and succeeds.
-// error::aggregate_malformed (and nothing appended) when a tag is cut short, a tag type is not
-// audio, video or data, or a PreviousTagSize disagrees with its tag.
-error_code split_aggregate(const message& m, std::vector<message>& out);
+// The messages inside aggregate `m`, in order. Each keeps m's chunk stream and message stream
+// id; timestamps are rebased so that the first tag's timestamp becomes m.timestamp and the others
+// keep their offsets from it. Each sub-message owns a copy of its tag body (aggregates are rare:
+// no common encoder sends them). The tags' own stream id fields are ignored (FMS writes the
+// message stream id there). An empty payload gives no messages.
+// error::aggregate_malformed when a tag is cut short, a tag type is not audio, video or data, or
+// a PreviousTagSize disagrees with its tag.
+result<std::vector<message>> split_aggregate(const message& m);
 
 }  // namespace rtmpgate::protocol

@@ -2,39 +2,19 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "protocol/amf0_marker.hpp"
 #include "protocol/amf3.hpp"
+#include "protocol/amf3_marker.hpp"
 #include "protocol/amf_decode_context.hpp"
 #include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol::amf0 {
 namespace {
 
-// Type markers, AMF0 spec §2.1.
-enum marker : std::uint8_t {
-    number_marker = 0x00,
-    boolean_marker = 0x01,
-    string_marker = 0x02,
-    object_marker = 0x03,
-    movieclip_marker = 0x04,
-    null_marker = 0x05,
-    undefined_marker = 0x06,
-    reference_marker = 0x07,
-    ecma_array_marker = 0x08,
-    object_end_marker = 0x09,
-    strict_array_marker = 0x0A,
-    date_marker = 0x0B,
-    long_string_marker = 0x0C,
-    unsupported_marker = 0x0D,
-    recordset_marker = 0x0E,
-    xml_document_marker = 0x0F,
-    typed_object_marker = 0x10,
-    avmplus_marker = 0x11,
-};
-
 constexpr std::size_t u16_max = 0xFFFF;
-constexpr std::int32_t u29_min = -(1 << 28);
-constexpr std::int32_t u29_max = (1 << 28) - 1;
 
 using branch = amf_decode_context::branch;
 
@@ -184,7 +164,12 @@ private:
         limits.max_depth -= ctx_.depth();
         // The node charged above is the AMF3 decoder's root: let it count it again.
         limits.max_total_bytes = ctx_.remaining_budget() + amf_decode_context::node_bytes;
-        if (!amf3::decode(in_, out, ec_, limits)) return false;
+        auto decoded = amf3::decode(in_, limits);
+        if (!decoded) {
+            ec_ = decoded.error();
+            return false;
+        }
+        out = std::move(*decoded);
         return ctx_.charge(amf_measure(out).bytes - amf_decode_context::node_bytes, ec_);
     }
 
@@ -193,16 +178,19 @@ private:
     error_code& ec_;
 };
 
-bool decode_roots(byte_reader& in, std::vector<amf_value>& roots, std::size_t first, bool all,
-                  error_code& ec, const amf_limits& limits) {
+// Decodes one value, or with `all` every value until `in` is empty, into `roots`, with one
+// reference table and one memory budget.
+result<std::vector<amf_value>> decode_roots(byte_reader& in, bool all, const amf_limits& limits) {
+    std::vector<amf_value> roots;
     amf_decode_context ctx(roots, limits);
+    error_code ec;
     decoder d(in, ctx, ec);
-    for (std::size_t i = first; i == first || (all && !in.empty()); ++i) {
+    for (std::size_t i = 0; i == 0 || (all && !in.empty()); ++i) {
         roots.emplace_back();
         ctx.at_root(i);
-        if (!d.value(roots.back())) return false;
+        if (!d.value(roots.back())) return ec;
     }
-    return true;
+    return roots;
 }
 
 // Kinds and shapes AMF0 cannot carry go out as AVM+ and AMF3 (§3.1): AMF3-only kinds, traits
@@ -216,7 +204,7 @@ bool needs_amf3(const amf_value& v) {
     };
     switch (v.kind) {
         case amf_kind::integer:
-            return v.integer >= u29_min && v.integer <= u29_max;
+            return v.integer >= amf3::integer_min && v.integer <= amf3::integer_max;
         case amf_kind::xml:
         case amf_kind::byte_array:
         case amf_kind::vector_int:
@@ -327,17 +315,15 @@ void write_value(byte_writer& w, const amf_value& v, std::vector<std::uint8_t>& 
 
 }  // namespace
 
-bool decode(byte_reader& in, amf_value& out, error_code& ec, const amf_limits& limits) {
-    std::vector<amf_value> roots;
-    if (!decode_roots(in, roots, 0, false, ec, limits)) return false;
-    out = std::move(roots.front());
-    return true;
+result<amf_value> decode(byte_reader& in, const amf_limits& limits) {
+    auto roots = decode_roots(in, false, limits);
+    if (!roots) return roots.error();
+    return std::move(roots->front());
 }
 
-bool decode_all(byte_reader& in, std::vector<amf_value>& out, error_code& ec,
-                const amf_limits& limits) {
-    if (in.empty()) return true;
-    return decode_roots(in, out, out.size(), true, ec, limits);
+result<std::vector<amf_value>> decode_all(byte_reader& in, const amf_limits& limits) {
+    if (in.empty()) return std::vector<amf_value>{};
+    return decode_roots(in, true, limits);
 }
 
 void encode(const amf_value& v, std::vector<std::uint8_t>& out) {

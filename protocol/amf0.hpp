@@ -11,17 +11,16 @@
 
 namespace rtmpgate::protocol::amf0 {
 
-// Decodes one value from `in`. On failure sets `ec` and returns false; the reader's position is
-// then unspecified. A declared length past the end of input is error::truncated, never a read.
+// Decodes one value from `in` and leaves `in` after it. On failure the error, and `in`'s position
+// is unspecified. A declared length past the end of input is error::truncated, never a read.
 // A reference (marker 0x07) is replaced by a copy of the object, typed object, ECMA or strict
 // array it names, which must be complete (no cycles). An ECMA array whose object-end marker is
 // missing at the very end of input is accepted (some encoders' onMetaData end so).
-bool decode(byte_reader& in, amf_value& out, error_code& ec, const amf_limits& limits = {});
+result<amf_value> decode(byte_reader& in, const amf_limits& limits = {});
 
-// Decodes values until `in` is empty and appends them to `out`. The values share one
-// reference table and one amf_limits::max_total_bytes budget, as one message body does.
-bool decode_all(byte_reader& in, std::vector<amf_value>& out, error_code& ec,
-                const amf_limits& limits = {});
+// Decodes values until `in` is empty (none from an empty `in`). The values share one reference
+// table and one amf_limits::max_total_bytes budget, as one message body does.
+result<std::vector<amf_value>> decode_all(byte_reader& in, const amf_limits& limits = {});
 
 // Appends the AMF0 encoding of `v`. Kinds AMF0 lacks (integer, byte_array, vectors,
 // dictionary, xml) are written as the AVM+ marker followed by their AMF3 encoding, and so are

@@ -16,7 +16,7 @@ using branch = amf_decode_context::branch;
 // §3.6: the U29 holds a two's-complement 29-bit integer.
 std::int32_t to_signed(std::uint32_t u29) {
     const auto v = static_cast<std::int32_t>(u29);
-    return (u29 & 0x10000000u) != 0 ? v - (1 << 29) : v;
+    return v <= integer_max ? v : v - static_cast<std::int32_t>(u29_max) - 1;
 }
 
 // What an object's traits say (§3.12), as the traits table keeps them. The names are views into
@@ -350,14 +350,14 @@ private:
 
 }  // namespace
 
-bool decode(byte_reader& in, amf_value& out, error_code& ec, const amf_limits& limits) {
+result<amf_value> decode(byte_reader& in, const amf_limits& limits) {
     std::vector<amf_value> roots(1);
     amf_decode_context ctx(roots, limits);
     ctx.at_root(0);
+    error_code ec;
     decoder d(in, ctx, ec);
-    if (!d.value(roots.front())) return false;
-    out = std::move(roots.front());
-    return true;
+    if (!d.value(roots.front())) return ec;
+    return std::move(roots.front());
 }
 
 }  // namespace rtmpgate::protocol::amf3

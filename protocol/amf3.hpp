@@ -19,7 +19,7 @@ namespace rtmpgate::protocol::amf3 {
 // object, others as typed_object, with the sealed members first in `properties`. Externalizable
 // objects are error::amf_unsupported: their bytes only their class can delimit. max_elements bounds
 // each container: an array's two parts together, an object's sealed and dynamic members together.
-bool decode(byte_reader& in, amf_value& out, error_code& ec, const amf_limits& limits = {});
+result<amf_value> decode(byte_reader& in, const amf_limits& limits = {});
 
 // Appends the AMF3 encoding of `v` with fresh reference tables (repeated strings and traits
 // within `v` are written as references; no object references are written). An integer

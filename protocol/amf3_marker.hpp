@@ -1,5 +1,6 @@
 // AMF3 type markers and U29 ranges (AMF3 spec §3.1, §1.3.1), shared by the AMF3 decoder and
-// encoder. Internal to protocol/: callers use amf3.hpp.
+// encoder, the AMF0 encoder (which sends integers in this range as AMF3) and byte_writer's U29.
+// Internal to protocol/: callers use amf3.hpp.
 #pragma once
 
 #include <cstdint>
@@ -27,12 +28,15 @@ enum marker : std::uint8_t {
     dictionary_marker = 0x11,
 };
 
-// The signed 29-bit range of the integer type (§3.6).
-constexpr std::int32_t integer_min = -(1 << 28);
-constexpr std::int32_t integer_max = (1 << 28) - 1;
+// The largest value a U29 carries: 29 bits (§1.3.1).
+constexpr std::uint32_t u29_max = (1u << 29) - 1;
 
 // The largest length, count or table index a U29 can carry after its low flag bit (§1.3.1).
-constexpr std::uint32_t u28_max = (1u << 28) - 1;
+constexpr std::uint32_t u28_max = u29_max >> 1;
+
+// The signed 29-bit range of the integer type, a U29 read as two's complement (§3.6).
+constexpr std::int32_t integer_max = static_cast<std::int32_t>(u28_max);
+constexpr std::int32_t integer_min = -integer_max - 1;
 
 // Flag bits of the U29 that follows the object marker once its low "inline" bit is shifted out
 // (§3.12): bit 0 set means inline traits, then bit 1 externalizable, bit 2 dynamic, and the

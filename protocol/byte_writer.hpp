@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/amf3_marker.hpp"
+
 namespace rtmpgate::protocol {
 
 class byte_writer {
@@ -34,7 +36,7 @@ public:
     }
     // AMF3 U29 (AMF3 spec §1.3.1) in its shortest form; bits above the 29th are dropped.
     void u29(std::uint32_t v) {
-        v &= 0x1FFFFFFFu;
+        v &= amf3::u29_max;
         if (v < 0x80u) {
             u8(static_cast<std::uint8_t>(v));
         } else if (v < 0x4000u) {

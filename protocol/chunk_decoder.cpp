@@ -50,103 +50,98 @@ std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<me
                                 error_code& ec) {
     ec = {};
     std::size_t pos = 0;
-    const auto stop = [&](std::size_t used) {
-        bytes_consumed_ += used;
-        return used;
-    };
+    while (pos != in.size() && !ec) {
+        const auto rest = in.subspan(pos);
+        std::size_t used = 0;
+        if (payload_left_ != 0)
+            used = feed_payload(rest, out, ec);
+        else if (header_len_ != 0 || (used = feed_format3_chunks(rest, out, ec)) == 0)
+            used = feed_header(rest, out, ec);
+        pos += used;
+    }
+    if (!ec) ec = error::need_more;
+    bytes_consumed_ += pos;
+    return pos;
+}
 
-    for (;;) {
-        if (payload_left_ != 0) {
-            if (pos == in.size()) break;
-            const auto n = std::min<std::size_t>(payload_left_, in.size() - pos);
-            append_payload(in.subspan(pos, n), out, ec);
-            pos += n;
-            if (ec) return stop(pos);
-            continue;
+// The rest of the current chunk's payload, as much of it as `in` holds.
+std::size_t chunk_decoder::feed_payload(std::span<const std::uint8_t> in, std::vector<message>& out,
+                                        error_code& ec) {
+    const auto n = std::min<std::size_t>(payload_left_, in.size());
+    append_payload(in.first(n), out, ec);
+    return n;
+}
+
+// The bulk of any media stream: one-octet format-3 headers on a chunk stream without an extended
+// timestamp, either continuing its message in progress (a 64 KiB keyframe at chunk size 128 is
+// 511 of them) or starting the next message with the previous one's length, type, stream and
+// timestamp delta (steady audio and video at any chunk size). Whole chunks of that message at the
+// front of `in` are copied in a tight loop, with the same result as feed_header but without
+// building a chunk_header per chunk. Returns 0 when `in` does not start so, or when the first
+// chunk is cut: feed_header then takes it (a message begun here is found in progress there, which
+// leaves the same state).
+std::size_t chunk_decoder::feed_format3_chunks(std::span<const std::uint8_t> in,
+                                               std::vector<message>& out, error_code& ec) {
+    std::uint8_t first = 0;
+    byte_reader(in).peek_u8(first);
+    const auto slot = low_index_[first & 0x3F];  // 0 for ids 0 and 1: never set
+    if ((first >> 6) != 3 || slot == 0 || streams_[slot - 1].extended) return 0;
+    auto& s = streams_[slot - 1];
+    if (!s.in_progress && s.message_length != 0 && s.message_length <= limits_.max_message_length &&
+        in_progress_ < limits_.max_chunk_streams) {
+        s.timestamp += s.timestamp_delta;
+        begin_message(s);
+    }
+    if (!s.in_progress) return 0;
+    const auto used = continue_message(in, slot - 1, first);
+    if (used != 0 && !s.in_progress) complete_message(s, out, ec);
+    return used;
+}
+
+// One chunk header (and any payload octets parse_header peeked at), parsed in place when it is
+// whole in `in`, or completed in header_buf_ when the previous feed() cut it. A header still cut
+// at the end of `in` is kept in header_buf_ and all of `in` counts as used (a header never
+// exceeds the buffer). Returns the octets of `in` used: none when the header is refused, or when
+// it lay whole in header_buf_ already.
+std::size_t chunk_decoder::feed_header(std::span<const std::uint8_t> in, std::vector<message>& out,
+                                       error_code& ec) {
+    chunk_header h;
+    std::size_t used = 0;
+    std::span<const std::uint8_t> leftover;  // payload octets kept in header_buf_
+    if (header_len_ == 0) {
+        // The common case: the whole header is in `in`; parse it in place.
+        const auto status = parse_header(in, h, ec);
+        if (status == parse_status::failed) return 0;
+        if (status == parse_status::need_more) {
+            std::memcpy(header_buf_.data(), in.data(), in.size());
+            header_len_ = in.size();
+            return in.size();
         }
-        if (pos == in.size()) break;
-
-        if (header_len_ == 0) {
-            // The bulk of any media stream: one-octet format-3 headers on a chunk stream without
-            // an extended timestamp, either continuing its message in progress (a 64 KiB keyframe
-            // at chunk size 128 is 511 of them) or starting the next message with the previous
-            // one's length, type, stream and timestamp delta (steady audio and video at any chunk
-            // size). Whole chunks of that message in `in` are copied in a tight loop, with the
-            // same result as the general path below but without building a chunk_header per chunk.
-            std::uint8_t first = 0;
-            byte_reader(in.subspan(pos)).peek_u8(first);
-            const auto slot = low_index_[first & 0x3F];  // 0 for ids 0 and 1: never set
-            if ((first >> 6) == 3 && slot != 0 && !streams_[slot - 1].extended) {
-                auto& s = streams_[slot - 1];
-                if (!s.in_progress && s.message_length != 0 &&
-                    s.message_length <= limits_.max_message_length &&
-                    in_progress_ < limits_.max_chunk_streams) {
-                    // If its chunk is cut, the general path below finds the message begun and
-                    // takes the header as a continuation, which leaves the same state.
-                    s.timestamp += s.timestamp_delta;
-                    begin_message(s);
-                }
-                if (s.in_progress) {
-                    const auto used = continue_message(in.subspan(pos), slot - 1, first);
-                    if (used != 0) {  // else the first chunk is cut: the general path keeps it
-                        pos += used;
-                        if (!s.in_progress) {
-                            complete_message(s, out, ec);
-                            if (ec) return stop(pos);
-                        }
-                        continue;
-                    }
-                }
-            }
+        used = h.size;
+    } else {
+        // A header cut by the previous feed(): complete it in header_buf_.
+        const auto take = std::min(header_buf_.size() - header_len_, in.size());
+        std::memcpy(header_buf_.data() + header_len_, in.data(), take);
+        const auto buffered = std::span<const std::uint8_t>(header_buf_.data(), header_len_ + take);
+        const auto status = parse_header(buffered, h, ec);
+        if (status == parse_status::failed) return 0;
+        if (status == parse_status::need_more) {
+            header_len_ += take;
+            return take;
         }
-
-        chunk_header h;
-        std::span<const std::uint8_t> leftover;  // payload octets kept in header_buf_
-        if (header_len_ == 0) {
-            // The common case: the whole header is in `in`; parse it in place.
-            const auto rest = in.subspan(pos);
-            const auto status = parse_header(rest, h, ec);
-            if (status == parse_status::failed) return stop(pos);
-            if (status == parse_status::need_more) {
-                std::memcpy(header_buf_.data(), rest.data(), rest.size());
-                header_len_ = rest.size();
-                pos = in.size();
-                break;
-            }
-            pos += h.size;
+        if (h.size >= header_len_) {
+            used = h.size - header_len_;
         } else {
-            // A header cut by the previous feed(): complete it in header_buf_.
-            const auto take = std::min(header_buf_.size() - header_len_, in.size() - pos);
-            std::memcpy(header_buf_.data() + header_len_, in.data() + pos, take);
-            const auto buffered =
-                std::span<const std::uint8_t>(header_buf_.data(), header_len_ + take);
-            const auto status = parse_header(buffered, h, ec);
-            if (status == parse_status::failed) return stop(pos);
-            if (status == parse_status::need_more) {
-                header_len_ += take;
-                pos += take;
-                break;
-            }
-            if (h.size >= header_len_) {
-                pos += h.size - header_len_;
-            } else {
-                // The octets peeked for a missing extended timestamp were payload (see
-                // parse_header) and some came with an earlier feed(): hand them over from here.
-                leftover = buffered.subspan(h.size, header_len_ - h.size);
-            }
-            header_len_ = 0;
+            // The octets peeked for a missing extended timestamp were payload (see
+            // parse_header) and some came with an earlier feed(): hand them over from here.
+            leftover = buffered.subspan(h.size, header_len_ - h.size);
         }
-
-        start_chunk(h, out, ec);
-        if (ec) return stop(pos);
-        if (!leftover.empty()) {
-            append_payload(leftover, out, ec);
-            if (ec) return stop(pos);
-        }
+        header_len_ = 0;
     }
 
-    ec = error::need_more;
-    return stop(pos);
+    start_chunk(h, out, ec);
+    if (!ec && !leftover.empty()) append_payload(leftover, out, ec);
+    return used;
 }
 
 std::size_t chunk_decoder::find_stream(std::uint32_t chunk_stream_id) const noexcept {

@@ -61,6 +61,17 @@ private:
     static constexpr std::size_t max_header_size = 18;
     static constexpr std::size_t no_stream = static_cast<std::size_t>(-1);
 
+    // The three parts of feed(): each consumes from the front of `in` (which is not empty) and
+    // returns the octets it used. The first two run for nearly every chunk of a media stream and
+    // are inline (defined in chunk_decoder.cpp, their only user): as calls they cost a 1 KiB
+    // message some 4% more instructions to decode.
+    inline std::size_t feed_payload(std::span<const std::uint8_t> in, std::vector<message>& out,
+                                    error_code& ec);
+    inline std::size_t feed_format3_chunks(std::span<const std::uint8_t> in,
+                                           std::vector<message>& out, error_code& ec);
+    std::size_t feed_header(std::span<const std::uint8_t> in, std::vector<message>& out,
+                            error_code& ec);
+
     std::size_t find_stream(std::uint32_t chunk_stream_id) const noexcept;
     std::size_t add_stream(std::uint32_t chunk_stream_id, error_code& ec);
     parse_status parse_header(std::span<const std::uint8_t> in, chunk_header& h,

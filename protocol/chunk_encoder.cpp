@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "protocol/byte_writer.hpp"
+#include "protocol/control.hpp"
 
 namespace rtmpgate::protocol {
 
@@ -152,10 +153,17 @@ void chunk_encoder::encode(const message& m, std::vector<std::uint8_t>& out) {
         out.insert(out.end(), payload.data() + offset, payload.data() + offset + n);
         offset += n;
     }
+    apply_control(m);
 }
 
 void chunk_encoder::encode_gather(const message& m, std::vector<std::uint8_t>& headers,
                                   std::vector<gather_piece>& pieces) {
+    gather(m, headers, pieces);
+    apply_control(m);
+}
+
+void chunk_encoder::gather(const message& m, std::vector<std::uint8_t>& headers,
+                           std::vector<gather_piece>& pieces) {
     const auto payload = m.payload.span();
     const auto chunks = chunk_count(payload.size());
     reserve_more(pieces, 2 * chunks);
@@ -180,6 +188,14 @@ void chunk_encoder::encode_gather(const message& m, std::vector<std::uint8_t>& h
         pieces.push_back({payload.data() + offset, 0, static_cast<std::uint32_t>(n)});
         offset += n;
     }
+}
+
+// Like the decoder's apply_control: our own Set Chunk Size changes how we chunk from the next
+// chunk on, so the caller never has to parse what it sends. Abort needs nothing here: a message
+// is always written whole.
+void chunk_encoder::apply_control(const message& m) {
+    if (m.type() != message_type::set_chunk_size) return;
+    if (const auto c = parse_control(m)) chunk_size_ = c->value;
 }
 
 }  // namespace rtmpgate::protocol

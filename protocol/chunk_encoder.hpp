@@ -25,13 +25,16 @@ class chunk_encoder {
 public:
     chunk_encoder();
 
-    // The outgoing chunk size. The caller sends Set Chunk Size (control.hpp) before the first
-    // message chunked with the new size.
+    // The outgoing chunk size, clamped to 1..0x7FFFFFFF. Encoding a Set Chunk Size sets it (see
+    // below); this is for a caller that has told the peer otherwise.
     void set_chunk_size(std::uint32_t size);
     std::uint32_t chunk_size() const noexcept;
 
     // Preconditions of encode and encode_gather: m.chunk_stream_id in 2..65599 and
     // m.payload.size() at most 0xFFFFFF (the 24-bit message length).
+    // A Set Chunk Size message (type 1, control.hpp), on whatever chunk stream, is itself chunked
+    // at the old size and then applies to every chunk written after it, as the peer's decoder
+    // reads them (spec 5.4.1). One whose size is invalid (0 or above 0x7FFFFFFF) changes nothing.
 
     // Appends `m`, chunked, headers and payload copied, to `out`.
     void encode(const message& m, std::vector<std::uint8_t>& out);
@@ -60,6 +63,10 @@ private:
     // and leaves the header of the chunks after it (format 3, maybe extended) in continuation_.
     void write_headers(const message& m, std::vector<std::uint8_t>& out);
     std::size_t chunk_count(std::size_t payload_size) const noexcept;
+    void gather(const message& m, std::vector<std::uint8_t>& headers,
+                std::vector<gather_piece>& pieces);
+    // Takes the chunk size of a Set Chunk Size just written.
+    void apply_control(const message& m);
 
     std::uint32_t chunk_size_ = 128;  // spec 5.4.1: 128 until we send Set Chunk Size
     std::vector<stream_state> streams_;

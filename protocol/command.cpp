@@ -6,19 +6,15 @@
 #include <utility>
 
 #include "protocol/amf0.hpp"
+#include "protocol/amf0_marker.hpp"
 #include "protocol/byte_reader.hpp"
 #include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
 
-// AMF0 spec §2.1: the markers a handler name may start with (an AMF0 string, a long string, or
-// the AVM+ switch to an AMF3 string).
-constexpr std::uint8_t string_marker = 0x02;
-constexpr std::uint8_t long_string_marker = 0x0C;
-constexpr std::uint8_t avmplus_marker = 0x11;
-
 constexpr std::string_view set_data_frame = "@setDataFrame";
+constexpr std::string_view on_metadata = "onMetaData";
 
 bool is_command(const message& m) noexcept {
     return m.type() == message_type::command_amf0 || m.type() == message_type::command_amf3;
@@ -33,21 +29,41 @@ bool has_format_byte(const message& m) noexcept {
     return m.type() == message_type::command_amf3 || m.type() == message_type::data_amf3;
 }
 
+// Reads a data message's handler name in place, leaving `body` after it: type 15's format byte
+// into `format_byte` (empty for type 18), then an AMF0 string or long string. False when the body
+// does not start so (an AMF3 name after AVM+ included: no encoder sends one).
+bool read_handler_name(const message& m, byte_reader& body,
+                       std::span<const std::uint8_t>& format_byte,
+                       std::string_view& name) noexcept {
+    std::uint8_t marker = 0;
+    if ((has_format_byte(m) && !body.read_bytes(1, format_byte)) || !body.read_u8(marker))
+        return false;
+    if (marker == amf0::string_marker) {
+        std::uint16_t length = 0;
+        return body.read_u16be(length) && body.read_string(length, name);
+    }
+    if (marker == amf0::long_string_marker) {
+        std::uint32_t length = 0;
+        return body.read_u32be(length) && body.read_string(length, name);
+    }
+    return false;
+}
+
 // Decodes every value of a command or data body, which must start with a string (the command
 // or handler name): error::message_malformed when it does not.
-boost::system::result<std::vector<amf_value>> decode_named_body(const message& m,
-                                                                const amf_limits& limits) {
+result<std::vector<amf_value>> decode_named_body(const message& m, const amf_limits& limits) {
     byte_reader body(m.payload.span());
     std::uint8_t marker = 0;
     if ((has_format_byte(m) && !body.skip(1)) || !body.peek_u8(marker))
         return error::message_malformed;
-    if (marker != string_marker && marker != long_string_marker && marker != avmplus_marker)
+    // A name is an AMF0 string, a long string, or the AVM+ switch to an AMF3 string.
+    if (marker != amf0::string_marker && marker != amf0::long_string_marker &&
+        marker != amf0::avmplus_marker)
         return error::message_malformed;
-    std::vector<amf_value> values;
-    error_code ec;
-    if (!amf0::decode_all(body, values, ec, limits)) return ec;
+    auto values = amf0::decode_all(body, limits);
+    if (!values) return values.error();
     // An AVM+ marker may introduce any AMF3 value: only a string names a command.
-    if (values.empty() || !values.front().is(amf_kind::string)) return error::message_malformed;
+    if (values->empty() || !values->front().is(amf_kind::string)) return error::message_malformed;
     return values;
 }
 
@@ -144,7 +160,7 @@ amf_value information(std::string_view level, std::string_view code, std::string
 
 }  // namespace
 
-boost::system::result<command> parse_command(const message& m, const amf_limits& limits) {
+result<command> parse_command(const message& m, const amf_limits& limits) {
     if (!is_command(m)) return error::message_malformed;
     auto values = decode_named_body(m, limits);
     if (!values) return values.error();
@@ -159,7 +175,7 @@ boost::system::result<command> parse_command(const message& m, const amf_limits&
     return c;
 }
 
-boost::system::result<connect_command> parse_connect(const command& c) {
+result<connect_command> parse_connect(const command& c) {
     // ffmpeg and librtmp send app, flashVer and tcUrl; Flash adds swfUrl, pageUrl and
     // objectEncoding. Only app is required: it picks the route.
     const amf_value& object = c.command_object;
@@ -180,11 +196,11 @@ boost::system::result<connect_command> parse_connect(const command& c) {
     return out;
 }
 
-boost::system::result<create_stream_command> parse_create_stream(const command& c) {
+result<create_stream_command> parse_create_stream(const command& c) {
     return create_stream_command{c.transaction_id};
 }
 
-boost::system::result<publish_command> parse_publish(const command& c) {
+result<publish_command> parse_publish(const command& c) {
     // Flash's NetStream.publish(false) sends a boolean to stop publishing; FMS answers it with
     // Unpublish.Success, but no encoder we serve does that: a name that is not a string is
     // refused here. ffmpeg and librtmp send the type ("live"); FMLE omits it sometimes.
@@ -196,7 +212,7 @@ boost::system::result<publish_command> parse_publish(const command& c) {
     return out;
 }
 
-boost::system::result<play_command> parse_play(const command& c) {
+result<play_command> parse_play(const command& c) {
     play_command out;
     out.transaction_id = c.transaction_id;
     if (!read_string(optional_argument(c, 0), out.name) ||
@@ -216,7 +232,7 @@ boost::system::result<play_command> parse_play(const command& c) {
     return out;
 }
 
-boost::system::result<play2_command> parse_play2(const command& c) {
+result<play2_command> parse_play2(const command& c) {
     // Spec 7.2.2.2: one NetStreamPlayOptions object; streamName names what to switch to.
     const amf_value* parameters = optional_argument(c, 0);
     if (parameters == nullptr || !parameters->is_object_like()) return error::command_malformed;
@@ -228,7 +244,7 @@ boost::system::result<play2_command> parse_play2(const command& c) {
     return out;
 }
 
-boost::system::result<delete_stream_command> parse_delete_stream(const command& c) {
+result<delete_stream_command> parse_delete_stream(const command& c) {
     double id = 0;
     if (!read_number(optional_argument(c, 0), id)) return error::command_malformed;
     // A message stream id is a u32 on the wire (spec 5.3.1.2.1); anything else names no stream.
@@ -237,18 +253,18 @@ boost::system::result<delete_stream_command> parse_delete_stream(const command& 
     return delete_stream_command{c.transaction_id, static_cast<std::uint32_t>(id)};
 }
 
-boost::system::result<close_stream_command> parse_close_stream(const command& c) {
+result<close_stream_command> parse_close_stream(const command& c) {
     return close_stream_command{c.transaction_id};
 }
 
-boost::system::result<stream_name_command> parse_stream_name_command(const command& c) {
+result<stream_name_command> parse_stream_name_command(const command& c) {
     stream_name_command out;
     out.transaction_id = c.transaction_id;
     if (!read_string(optional_argument(c, 0), out.name)) return error::command_malformed;
     return out;
 }
 
-boost::system::result<pause_command> parse_pause(const command& c) {
+result<pause_command> parse_pause(const command& c) {
     // Spec 7.2.2.8: pause flag, then the position in milliseconds; librtmp and ffmpeg send both.
     pause_command out;
     out.transaction_id = c.transaction_id;
@@ -258,14 +274,14 @@ boost::system::result<pause_command> parse_pause(const command& c) {
     return out;
 }
 
-boost::system::result<receive_media_command> parse_receive_media(const command& c) {
+result<receive_media_command> parse_receive_media(const command& c) {
     receive_media_command out;
     out.transaction_id = c.transaction_id;
     if (!read_boolean(optional_argument(c, 0), out.enable)) return error::command_malformed;
     return out;
 }
 
-boost::system::result<get_stream_length_command> parse_get_stream_length(const command& c) {
+result<get_stream_length_command> parse_get_stream_length(const command& c) {
     get_stream_length_command out;
     out.transaction_id = c.transaction_id;
     if (!read_string(optional_argument(c, 0), out.name)) return error::command_malformed;
@@ -322,7 +338,7 @@ message make_on_status(std::uint32_t message_stream_id, std::string_view level,
                         amf_value::make_null(), std::span(&info, 1));
 }
 
-boost::system::result<data_message> parse_data(const message& m, const amf_limits& limits) {
+result<data_message> parse_data(const message& m, const amf_limits& limits) {
     if (!is_data(m)) return error::message_malformed;
     auto values = decode_named_body(m, limits);
     if (!values) return values.error();
@@ -341,27 +357,15 @@ message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id
     return w.finish(chunk_stream_id, message_stream_id, message_type::data_amf0);
 }
 
-boost::system::result<shared_bytes> strip_set_data_frame(const message& m) {
+result<shared_bytes> strip_set_data_frame(const message& m) {
     // The rest is sliced, not decoded and re-encoded: players get the publisher's metadata
     // byte for byte (ECMA array counts, number spellings and property order included), as
     // nginx-rtmp and SRS relay it.
     if (!is_data(m)) return error::message_malformed;
     byte_reader body(m.payload.span());
     std::span<const std::uint8_t> format_byte;  // type 15's, kept in front of what remains
-    if (has_format_byte(m) && !body.read_bytes(1, format_byte)) return error::message_malformed;
-    std::uint8_t marker = 0;
     std::string_view name;
-    bool is_string = false;
-    if (body.read_u8(marker)) {
-        if (marker == string_marker) {
-            std::uint16_t length = 0;
-            is_string = body.read_u16be(length) && body.read_string(length, name);
-        } else if (marker == long_string_marker) {
-            std::uint32_t length = 0;
-            is_string = body.read_u32be(length) && body.read_string(length, name);
-        }
-    }
-    if (!is_string) return error::message_malformed;
+    if (!read_handler_name(m, body, format_byte, name)) return error::message_malformed;
     if (name != set_data_frame) return m.payload;
     std::vector<std::uint8_t> stripped;
     stripped.reserve(format_byte.size() + body.remaining());
@@ -369,6 +373,13 @@ boost::system::result<shared_bytes> strip_set_data_frame(const message& m) {
     w.bytes(format_byte);
     w.bytes(body.rest());
     return shared_bytes(stripped);
+}
+
+bool is_on_metadata(const message& m) noexcept {
+    byte_reader body(m.payload.span());
+    std::span<const std::uint8_t> format_byte;
+    std::string_view name;
+    return is_data(m) && read_handler_name(m, body, format_byte, name) && name == on_metadata;
 }
 
 }  // namespace rtmpgate::protocol

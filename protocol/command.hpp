@@ -3,7 +3,6 @@
 // byte, then AMF0 values that may switch to AMF3); data as type 18 or 15.
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -27,7 +26,7 @@ struct command {
 // For types 20 and 17. error::message_malformed for another type or a body that does not start
 // with a string; error::command_malformed when the transaction id is missing or not a number;
 // AMF errors as the decoder reports them. A missing command object reads as null.
-boost::system::result<command> parse_command(const message& m, const amf_limits& limits = {});
+result<command> parse_command(const message& m, const amf_limits& limits = {});
 
 struct connect_command {
     double transaction_id = 1;
@@ -94,17 +93,17 @@ struct get_stream_length_command {
 // their defaults; present with another type, they are command_malformed too. The command name is
 // not checked: the caller picks the parser by name. connect requires a string app; its
 // objectEncoding must be 0 or 3 and fourCcList a strict array of strings.
-boost::system::result<connect_command> parse_connect(const command& c);
-boost::system::result<create_stream_command> parse_create_stream(const command& c);
-boost::system::result<publish_command> parse_publish(const command& c);
-boost::system::result<play_command> parse_play(const command& c);
-boost::system::result<play2_command> parse_play2(const command& c);
-boost::system::result<delete_stream_command> parse_delete_stream(const command& c);
-boost::system::result<close_stream_command> parse_close_stream(const command& c);
-boost::system::result<stream_name_command> parse_stream_name_command(const command& c);
-boost::system::result<pause_command> parse_pause(const command& c);
-boost::system::result<receive_media_command> parse_receive_media(const command& c);
-boost::system::result<get_stream_length_command> parse_get_stream_length(const command& c);
+result<connect_command> parse_connect(const command& c);
+result<create_stream_command> parse_create_stream(const command& c);
+result<publish_command> parse_publish(const command& c);
+result<play_command> parse_play(const command& c);
+result<play2_command> parse_play2(const command& c);
+result<delete_stream_command> parse_delete_stream(const command& c);
+result<close_stream_command> parse_close_stream(const command& c);
+result<stream_name_command> parse_stream_name_command(const command& c);
+result<pause_command> parse_pause(const command& c);
+result<receive_media_command> parse_receive_media(const command& c);
+result<get_stream_length_command> parse_get_stream_length(const command& c);
 
 // A command message in AMF0 (type 20) on `chunk_stream_id` / `message_stream_id`.
 message make_command(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id,
@@ -131,7 +130,7 @@ struct data_message {
 };
 // For types 18 and 15: error::message_malformed for another type or a body that does not start
 // with a string; AMF errors as the decoder reports them.
-boost::system::result<data_message> parse_data(const message& m, const amf_limits& limits = {});
+result<data_message> parse_data(const message& m, const amf_limits& limits = {});
 // An AMF0 data message (type 18): the handler name, then `values`.
 message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id,
                   std::string_view name, std::span<const amf_value> values = {});
@@ -141,6 +140,10 @@ message make_data(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id
 // returned unchanged (the same shared bytes). A type 15 message keeps its leading format byte.
 // error::message_malformed for a message that is not data or whose payload does not start with
 // an AMF0 string or long string.
-boost::system::result<shared_bytes> strip_set_data_frame(const message& m);
+result<shared_bytes> strip_set_data_frame(const message& m);
+// Whether `m` is a data message (type 18 or 15) named "onMetaData": what players must get before
+// any frame, whether the publisher sent it so or strip_set_data_frame made it. The name is read
+// as strip_set_data_frame reads it (AMF0 string or long string, after type 15's format byte).
+bool is_on_metadata(const message& m) noexcept;
 
 }  // namespace rtmpgate::protocol

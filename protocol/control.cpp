@@ -34,10 +34,6 @@ message make_set_chunk_size(std::uint32_t size) {
     return make_u32_control(message_type::set_chunk_size, size);
 }
 
-message make_abort(std::uint32_t chunk_stream_id) {
-    return make_u32_control(message_type::abort, chunk_stream_id);
-}
-
 message make_acknowledgement(std::uint32_t sequence_number) {
     return make_u32_control(message_type::acknowledgement, sequence_number);
 }
@@ -75,7 +71,7 @@ bool is_control(const message& m) noexcept {
 }
 
 // Octets after the fields a message type needs are ignored, as ffmpeg and nginx-rtmp do.
-boost::system::result<control_message> parse_control(const message& m) {
+result<control_message> parse_control(const message& m) {
     if (!is_control(m)) return error::control_message_malformed;
     byte_reader r(m.payload.span());
     control_message c;

@@ -2,7 +2,6 @@
 // type 4): builders and a parser. All travel on chunk stream 2, message stream 0.
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <cstdint>
 
 #include "protocol/error.hpp"
@@ -23,7 +22,6 @@ enum class user_control_event : std::uint16_t {
 enum class peer_bandwidth_limit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
 
 message make_set_chunk_size(std::uint32_t size);
-message make_abort(std::uint32_t chunk_stream_id);
 message make_acknowledgement(std::uint32_t sequence_number);
 message make_window_ack_size(std::uint32_t size);
 message make_set_peer_bandwidth(std::uint32_t size, peer_bandwidth_limit limit);
@@ -42,7 +40,7 @@ struct control_message {
 
 // For message types 1-6. error::control_message_malformed when the body is too short, or
 // error::chunk_size_invalid for a Set Chunk Size of 0 or with the top bit set.
-boost::system::result<control_message> parse_control(const message& m);
+result<control_message> parse_control(const message& m);
 
 bool is_control(const message& m) noexcept;  // types 1-6
 

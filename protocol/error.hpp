@@ -1,12 +1,24 @@
-// Every way input to a protocol/ codec can be wrong, as a boost::system error category.
+// Every way input to a protocol/ codec can be wrong, as a boost::system error category, and the
+// two ways protocol/ reports it.
+//
+// Streaming decoders, fed bytes as they arrive (chunk_decoder, the handshakes, the FLV reader),
+// take `error_code&` and return the octets they consumed; error::need_more there means "feed
+// more", not failure. One-shot parsers, given a whole message, body or request (AMF0 and AMF3
+// values, aggregates, commands, control messages, RTMPT requests), return `result<T>`: the value,
+// or the error and no partial value. Builders and encoders that cannot fail return their output
+// plainly. Nothing in protocol/ throws.
 #pragma once
 
 #include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
 #include <type_traits>
 
 namespace rtmpgate::protocol {
 
 using error_code = boost::system::error_code;
+
+template <class T>
+using result = boost::system::result<T>;
 
 enum class error {
     // Not a failure: the decoder consumed what it could and needs more bytes.

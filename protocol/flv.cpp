@@ -4,7 +4,6 @@
 #include <array>
 
 #include "protocol/byte_reader.hpp"
-#include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -210,7 +209,8 @@ std::size_t read_flv_header(std::span<const std::uint8_t> in, flv_header& out, e
     return r.position();
 }
 
-std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_code& ec) {
+std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_code& ec,
+                         flv_tag_source source) {
     byte_reader r(in);
     std::uint8_t type = 0;
     if (!r.read_u8(type)) {
@@ -232,7 +232,7 @@ std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_c
         ec = error::need_more;
         return 0;
     }
-    if (stream_id != 0) {
+    if (source == flv_tag_source::file && stream_id != 0) {
         ec = error::flv_bad_tag;
         return 0;
     }
@@ -252,28 +252,6 @@ std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_c
     out.body = shared_bytes(body);
     ec = {};
     return r.position();
-}
-
-void write_flv_header(const flv_header& h, std::vector<std::uint8_t>& out) {
-    byte_writer w(out);
-    w.bytes(file_signature);
-    w.u8(
-        static_cast<std::uint8_t>((h.has_audio ? flag_audio : 0) | (h.has_video ? flag_video : 0)));
-    w.u32be(file_header_length);
-    w.u32be(0);  // PreviousTagSize0
-}
-
-void write_flv_tag(std::uint8_t type, std::uint32_t timestamp, std::span<const std::uint8_t> body,
-                   std::vector<std::uint8_t>& out) {
-    const auto data_size = static_cast<std::uint32_t>(body.size());
-    byte_writer w(out);
-    w.u8(type);
-    w.u24be(data_size);
-    w.u24be(timestamp & 0xFFFFFFu);
-    w.u8(static_cast<std::uint8_t>(timestamp >> 24));
-    w.u24be(0);  // StreamID, always 0
-    w.bytes(body);
-    w.u32be(static_cast<std::uint32_t>(flv_tag_header_size) + data_size);
 }
 
 }  // namespace rtmpgate::protocol

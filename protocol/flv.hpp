@@ -2,13 +2,13 @@
 // (Adobe FLV spec 10.1, E.4; Enhanced RTMP v1/v2 for the ExVideoTagHeader).
 //
 // RTMP audio (8) and video (9) message payloads are FLV tag bodies, so the classifiers below take
-// a message payload. The file reader/writer serve tests, tools and recording.
+// a message payload. The tag reader also splits aggregate messages (aggregate.hpp), whose
+// sub-messages are FLV tags.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "protocol/error.hpp"
 #include "protocol/message.hpp"
@@ -58,15 +58,18 @@ inline constexpr std::size_t flv_tag_header_size = 11;
 // version not 1, DataOffset not 9 or PreviousTagSize0 not 0. A wrong signature or version is
 // reported as soon as the octets that show it are in.
 std::size_t read_flv_header(std::span<const std::uint8_t> in, flv_header& out, error_code& ec);
+
+// Where a tag comes from, which decides its stream id rule: a file's tags carry 0; the
+// sub-messages of an aggregate message (RTMP 1.0 spec 7.1.6) carry what the sender wrote there
+// (FMS the message stream id, others 0), and the field is ignored.
+enum class flv_tag_source : std::uint8_t { file, aggregate };
+
 // Reads one tag and its trailing PreviousTagSize. Returns octets consumed, or 0 with ec:
 // need_more when `in` holds only part of a tag, flv_bad_tag when the tag type octet is not 8, 9
-// or 18 (reserved or Filter bits set included), the stream id is not 0 or PreviousTagSize is not
-// 11 + DataSize. The type and stream id are checked as soon as they are in, not after the body.
-std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_code& ec);
-
-void write_flv_header(const flv_header& h, std::vector<std::uint8_t>& out);
-// Precondition: body.size() <= 0xFFFFFF.
-void write_flv_tag(std::uint8_t type, std::uint32_t timestamp, std::span<const std::uint8_t> body,
-                   std::vector<std::uint8_t>& out);
+// or 18 (reserved or Filter bits set included), the stream id is not 0 (in a file) or
+// PreviousTagSize is not 11 + DataSize. The type and stream id are checked as soon as they are
+// in, not after the body. The body is copied into `out`.
+std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_code& ec,
+                         flv_tag_source source = flv_tag_source::file);
 
 }  // namespace rtmpgate::protocol

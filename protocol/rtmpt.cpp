@@ -90,7 +90,7 @@ constexpr std::array<command_name, 4> session_commands{{
     {"open", rtmpt_command::open},
 }};
 
-boost::system::result<rtmpt_request> parse_path(std::string_view path) {
+result<rtmpt_request> parse_path(std::string_view path) {
     std::array<std::string_view, 4> seg;
     const std::size_t n = split_path(path, seg);
     if (n == 0) return error::rtmpt_unknown_command;
@@ -130,8 +130,7 @@ boost::system::result<rtmpt_request> parse_path(std::string_view path) {
 
 }  // namespace
 
-boost::system::result<rtmpt_request> parse_rtmpt_request(std::string_view method,
-                                                         std::string_view target) {
+result<rtmpt_request> parse_rtmpt_request(std::string_view method, std::string_view target) {
     auto request = parse_path(target_path(target));
     if (!request) return request;
     // HTTP methods are case-sensitive (RFC 9110 9.1). Check the method after the path so that
@@ -151,8 +150,7 @@ bool is_valid_rtmpt_session_id(std::string_view id) noexcept {
     return !node.empty() && !random.empty() && all_alnum(node) && all_alnum(random);
 }
 
-boost::system::result<std::string> format_rtmpt_session_id(std::string_view node,
-                                                           std::string_view random) {
+result<std::string> format_rtmpt_session_id(std::string_view node, std::string_view random) {
     // A '-' inside `node` or `random` would make the prefix ambiguous: with an empty node,
     // "a-b" would pass the validator as node "a", so each part is checked on its own.
     if (!all_alnum(node) || !all_alnum(random)) return error::rtmpt_bad_session_id;

@@ -7,7 +7,6 @@
 // POST /send/<id>/<seq>, /idle/<id>/<seq> and /close/<id>/<seq>; /close may come without <seq>.
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,8 +48,7 @@ inline constexpr std::size_t rtmpt_session_id_max_length = 63;
 //                          not all decimal digits, or above 2^64-1;
 //   rtmpt_bad_method       the command is known but the method is not POST (ident also
 //                          accepts GET: Akamai-style ident probes are GETs).
-boost::system::result<rtmpt_request> parse_rtmpt_request(std::string_view method,
-                                                         std::string_view target);
+result<rtmpt_request> parse_rtmpt_request(std::string_view method, std::string_view target);
 
 // 1..63 characters of [A-Za-z0-9], optionally after a node prefix "<node>-" where <node> is
 // 1 or more characters of [A-Za-z0-9]. At most one '-'.
@@ -58,8 +56,7 @@ bool is_valid_rtmpt_session_id(std::string_view id) noexcept;
 
 // "<node>-<random>", or just <random> when `node` is empty. The gateway draws <random> from a
 // CSPRNG (16-32 characters). error::rtmpt_bad_session_id when the result would not be valid.
-boost::system::result<std::string> format_rtmpt_session_id(std::string_view node,
-                                                           std::string_view random);
+result<std::string> format_rtmpt_session_id(std::string_view node, std::string_view random);
 
 // The node prefix of a valid session id ("" when it has none), for routing a session back to the
 // instance that owns it.

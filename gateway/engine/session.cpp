@@ -142,9 +142,9 @@ error_code session::on_publisher_media(binding& b, const message& m) {
             return {};
         }
         case message_type::aggregate: {
-            std::vector<message> parts;
-            if (auto ec = protocol::split_aggregate(m, parts)) return ec;
-            for (const auto& part : parts)
+            auto parts = protocol::split_aggregate(m);
+            if (!parts) return parts.error();
+            for (const auto& part : *parts)
                 if (auto ec = on_publisher_media(b, part)) return ec;
             return {};
         }

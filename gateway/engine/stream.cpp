@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "protocol/command.hpp"
 #include "protocol/flv.hpp"
 
 namespace rtmpgate::gateway::engine {
@@ -39,21 +40,6 @@ void stream::detach_publisher(publisher_id owner) {
     for (auto& s : players) s->on_publish_stop();
 }
 
-namespace {
-
-// The payload of a stored onMetaData: AMF0 string "onMetaData" first (after the AMF3 data
-// message's leading format octet).
-bool is_metadata(const protocol::message& m) {
-    static constexpr std::uint8_t name[] = {0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e',
-                                            't',  'a',  'D',  'a', 't', 'a'};
-    auto payload = m.payload.span();
-    if (m.type() == message_type::data_amf3 && !payload.empty()) payload = payload.subspan(1);
-    return payload.size() >= sizeof name &&
-           std::equal(std::begin(name), std::end(name), payload.begin());
-}
-
-}  // namespace
-
 media_class classify(const protocol::message& m) {
     const auto payload = m.payload.span();
     switch (m.type()) {
@@ -67,7 +53,7 @@ media_class classify(const protocol::message& m) {
         case message_type::data_amf0:
         case message_type::data_amf3:
             // Cue points, captions and per-frame data (onFI) go with the frames around them.
-            return is_metadata(m) ? media_class::essential : media_class::frame;
+            return protocol::is_on_metadata(m) ? media_class::essential : media_class::frame;
         default:
             return media_class::essential;
     }

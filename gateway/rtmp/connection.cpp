@@ -347,12 +347,8 @@ asio::awaitable<void> connection::write_loop() {
         headers.clear();
         pieces.clear();
         queue_.pop_batch(write_batch_bytes, batch);
-        for (const auto& m : batch) {
-            encoder_.encode_gather(m, headers, pieces);
-            // Our own Set Chunk Size applies to every chunk written after it.
-            if (m.type() == message_type::set_chunk_size)
-                if (auto c = protocol::parse_control(m)) encoder_.set_chunk_size(c->value);
-        }
+        // Our own Set Chunk Size applies to every chunk written after it: the encoder sees to it.
+        for (const auto& m : batch) encoder_.encode_gather(m, headers, pieces);
         buffers.clear();
         for (const auto& p : pieces)
             buffers.push_back(p.payload

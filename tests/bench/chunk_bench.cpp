@@ -86,8 +86,7 @@ void bm_decode(benchmark::State& state) {
     const auto chunk_size = static_cast<std::uint32_t>(state.range(1));
     chunk_encoder e;
     bytes setup;
-    e.encode(make_set_chunk_size(chunk_size), setup);
-    e.set_chunk_size(chunk_size);
+    e.encode(make_set_chunk_size(chunk_size), setup);  // the encoder takes the new size too
     e.encode(video_message(size, 0), setup);
     e.encode(video_message(size, 40), setup);
     bytes steady;

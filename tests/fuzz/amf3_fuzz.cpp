@@ -11,17 +11,16 @@ using namespace rtmpgate::protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     byte_reader in(std::span<const std::uint8_t>(data, size));
-    amf_value first;
-    error_code ec;
-    if (!amf3::decode(in, first, ec)) return 0;
+    const auto first = amf3::decode(in);
+    if (!first) return 0;
 
     std::vector<std::uint8_t> encoded;
-    amf3::encode(first, encoded);
+    amf3::encode(*first, encoded);
 
     byte_reader again(encoded);
-    amf_value second;
-    if (!amf3::decode(again, second, ec)) std::abort();
+    const auto second = amf3::decode(again);
+    if (!second) std::abort();
     if (!again.empty()) std::abort();
-    if (!fuzz::same(first, second)) std::abort();
+    if (!fuzz::same(*first, *second)) std::abort();
     return 0;
 }

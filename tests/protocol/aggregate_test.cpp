@@ -82,8 +82,9 @@ std::vector<std::uint8_t> concat(std::vector<std::uint8_t> a, const std::vector<
 
 TEST(aggregate, splits_audio_and_video) {
     const message m = aggregate_of(to_vector(audio_video));
-    std::vector<message> out;
-    EXPECT_FALSE(split_aggregate(m, out));
+    const auto split = split_aggregate(m);
+    ASSERT_TRUE(split.has_value());
+    const auto& out = *split;
     ASSERT_EQ(out.size(), 2u);
 
     EXPECT_EQ(out[0].type(), message_type::audio);
@@ -102,39 +103,38 @@ TEST(aggregate, splits_audio_and_video) {
 
 TEST(aggregate, sub_messages_own_their_bodies) {
     const message m = aggregate_of(to_vector(audio_video));
-    std::vector<message> out;
-    ASSERT_FALSE(split_aggregate(m, out));
-    ASSERT_EQ(out.size(), 2u);
+    const auto out = split_aggregate(m);
+    ASSERT_TRUE(out.has_value());
+    ASSERT_EQ(out->size(), 2u);
     const auto* begin = m.payload.data();
     const auto* end = begin + m.payload.size();
-    for (const auto& s : out) {
+    for (const auto& s : *out) {
         EXPECT_FALSE(s.payload.data() >= begin && s.payload.data() < end);
         EXPECT_EQ(s.payload.use_count(), 1);
     }
 }
 
-TEST(aggregate, appends_after_existing_messages) {
+TEST(aggregate, data_sub_message_with_an_empty_body) {
     const message m = aggregate_of(to_vector(wire(audio_video, data_sub)));
-    std::vector<message> out(1);
-    out[0].timestamp = 7;
-    ASSERT_FALSE(split_aggregate(m, out));
-    ASSERT_EQ(out.size(), 4u);
-    EXPECT_EQ(out[0].timestamp, 7u);
-    EXPECT_EQ(out[3].type(), message_type::data_amf0);
-    EXPECT_EQ(out[3].timestamp, 5060u);
-    EXPECT_TRUE(out[3].payload.empty());
+    const auto out = split_aggregate(m);
+    ASSERT_TRUE(out.has_value());
+    ASSERT_EQ(out->size(), 3u);
+    EXPECT_EQ((*out)[2].type(), message_type::data_amf0);
+    EXPECT_EQ((*out)[2].timestamp, 5060u);
+    EXPECT_TRUE((*out)[2].payload.empty());
 }
 
 TEST(aggregate, empty_aggregate_yields_nothing) {
-    std::vector<message> out;
-    EXPECT_FALSE(split_aggregate(aggregate_of({}), out));
-    EXPECT_TRUE(out.empty());
+    const auto out = split_aggregate(aggregate_of({}));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_TRUE(out->empty());
 }
 
 TEST(aggregate, rebasing_wraps_at_2_pow_32) {
     const auto payload = concat(sub(8, 0x00FFFFF0, {0xAF, 0x01}), sub(9, 0x01000010, {0x27, 0x01}));
-    std::vector<message> out;
-    ASSERT_FALSE(split_aggregate(aggregate_of(payload, 0xFFFFFFF0), out));
+    const auto split = split_aggregate(aggregate_of(payload, 0xFFFFFFF0));
+    ASSERT_TRUE(split.has_value());
+    const auto& out = *split;
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].timestamp, 0xFFFFFFF0u);
     EXPECT_EQ(out[1].timestamp, 0x00000010u);  // 0x20 later, past the wrap
@@ -142,8 +142,9 @@ TEST(aggregate, rebasing_wraps_at_2_pow_32) {
 
 TEST(aggregate, tag_earlier_than_the_first_keeps_its_negative_offset) {
     const auto payload = concat(sub(9, 1000, {0x17, 0x01}), sub(8, 990, {0xAF, 0x01}));
-    std::vector<message> out;
-    ASSERT_FALSE(split_aggregate(aggregate_of(payload, 300), out));
+    const auto split = split_aggregate(aggregate_of(payload, 300));
+    ASSERT_TRUE(split.has_value());
+    const auto& out = *split;
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].timestamp, 300u);
     EXPECT_EQ(out[1].timestamp, 290u);
@@ -152,19 +153,18 @@ TEST(aggregate, tag_earlier_than_the_first_keeps_its_negative_offset) {
 TEST(aggregate, tag_timestamps_above_24_bits) {
     // Tags that use the extension octet: 0x12345678 and 0x12345700.
     const auto payload = concat(sub(8, 0x12345678, {0xAF}), sub(8, 0x12345700, {0xAF}));
-    std::vector<message> out;
-    ASSERT_FALSE(split_aggregate(aggregate_of(payload, 0), out));
+    const auto split = split_aggregate(aggregate_of(payload, 0));
+    ASSERT_TRUE(split.has_value());
+    const auto& out = *split;
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].timestamp, 0u);
     EXPECT_EQ(out[1].timestamp, 0x88u);
 }
 
 void expect_malformed(const std::vector<std::uint8_t>& payload, const char* what) {
-    std::vector<message> out(1);
-    out[0].timestamp = 42;
-    EXPECT_EQ(split_aggregate(aggregate_of(payload), out), error::aggregate_malformed) << what;
-    ASSERT_EQ(out.size(), 1u) << what;  // nothing appended, nothing removed
-    EXPECT_EQ(out[0].timestamp, 42u);
+    const auto out = split_aggregate(aggregate_of(payload));
+    ASSERT_FALSE(out.has_value()) << what;  // no messages, not even those of the valid tags
+    EXPECT_EQ(out.error(), error::aggregate_malformed) << what;
 }
 
 TEST(aggregate, cut_anywhere_but_a_tag_boundary_is_malformed) {

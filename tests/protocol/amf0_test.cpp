@@ -91,19 +91,17 @@ amf_value typed_object_value() {
 
 amf_value decode_one(std::span<const std::uint8_t> in, const amf_limits& limits = {}) {
     byte_reader r(in);
-    amf_value v;
-    error_code ec;
-    EXPECT_TRUE(amf0::decode(r, v, ec, limits)) << ec.message();
+    auto v = amf0::decode(r, limits);
+    EXPECT_TRUE(v.has_value()) << (v ? "" : v.error().message());
     EXPECT_TRUE(r.empty()) << r.remaining() << " bytes left";
-    return v;
+    return v ? *v : amf_value{};
 }
 
 error_code decode_failure(std::span<const std::uint8_t> in, const amf_limits& limits = {}) {
     byte_reader r(in);
-    amf_value v;
-    error_code ec;
-    EXPECT_FALSE(amf0::decode(r, v, ec, limits));
-    return ec;
+    const auto v = amf0::decode(r, limits);
+    EXPECT_FALSE(v.has_value());
+    return v ? error_code{} : v.error();
 }
 
 std::vector<std::uint8_t> encode(const amf_value& v) {
@@ -280,9 +278,9 @@ TEST(amf0, references_span_the_values_of_one_decode_all) {
     constexpr auto body = wire(bytes(0x03, 0x00, 0x01), text("k"), bytes(0x05, 0x00, 0x00, 0x09),
                                bytes(0x07, 0x00, 0x00));  // second value: reference 0
     byte_reader r(body);
-    std::vector<amf_value> values;
-    error_code ec;
-    ASSERT_TRUE(amf0::decode_all(r, values, ec)) << ec.message();
+    const auto decoded = amf0::decode_all(r);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().message();
+    const auto& values = *decoded;
     ASSERT_EQ(values.size(), 2u);
     EXPECT_EQ(values[1], values[0]);
 }
@@ -435,9 +433,9 @@ constexpr auto ffmpeg_connect =
 
 TEST(amf0, ffmpeg_connect_command_decodes) {
     byte_reader r(ffmpeg_connect);
-    std::vector<amf_value> values;
-    error_code ec;
-    ASSERT_TRUE(amf0::decode_all(r, values, ec)) << ec.message();
+    const auto decoded = amf0::decode_all(r);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().message();
+    const auto& values = *decoded;
     ASSERT_EQ(values.size(), 3u);
     EXPECT_EQ(values[0], amf_value::make_string("connect"));
     EXPECT_EQ(values[1], amf_value::make_number(1));
@@ -473,9 +471,9 @@ constexpr auto ffmpeg_set_data_frame =
 
 TEST(amf0, ffmpeg_on_metadata_decodes) {
     byte_reader r(ffmpeg_set_data_frame);
-    std::vector<amf_value> values;
-    error_code ec;
-    ASSERT_TRUE(amf0::decode_all(r, values, ec)) << ec.message();
+    const auto decoded = amf0::decode_all(r);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().message();
+    const auto& values = *decoded;
     ASSERT_EQ(values.size(), 3u);
     EXPECT_EQ(values[1].string, "onMetaData");
     const auto& metadata = values[2];
@@ -517,19 +515,17 @@ TEST(amf0, integer_outside_u29_range_is_written_as_number) {
 TEST(amf0, decode_leaves_the_reader_after_the_value) {
     constexpr auto two = wire(true_wire, null_wire);
     byte_reader r(two);
-    amf_value v;
-    error_code ec;
-    ASSERT_TRUE(amf0::decode(r, v, ec));
-    EXPECT_EQ(v, amf_value::make_boolean(true));
+    const auto v = amf0::decode(r);
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(*v, amf_value::make_boolean(true));
     EXPECT_EQ(r.position(), true_wire.size());
 }
 
 TEST(amf0, decode_all_of_nothing_is_nothing) {
     byte_reader r(std::span<const std::uint8_t>{});
-    std::vector<amf_value> values;
-    error_code ec;
-    EXPECT_TRUE(amf0::decode_all(r, values, ec));
-    EXPECT_TRUE(values.empty());
+    const auto values = amf0::decode_all(r);
+    ASSERT_TRUE(values.has_value());
+    EXPECT_TRUE(values->empty());
 }
 
 }  // namespace

@@ -159,19 +159,17 @@ amf_value number(double n) { return amf_value::make_number(n); }
 
 amf_value decode_one(std::span<const std::uint8_t> in, const amf_limits& limits = {}) {
     byte_reader r(in);
-    amf_value v;
-    error_code ec;
-    EXPECT_TRUE(amf3::decode(r, v, ec, limits)) << ec.message();
+    auto v = amf3::decode(r, limits);
+    EXPECT_TRUE(v.has_value()) << (v ? "" : v.error().message());
     EXPECT_TRUE(r.empty()) << r.remaining() << " bytes left";
-    return v;
+    return v ? *v : amf_value{};
 }
 
 error_code decode_failure(std::span<const std::uint8_t> in, const amf_limits& limits = {}) {
     byte_reader r(in);
-    amf_value v;
-    error_code ec;
-    EXPECT_FALSE(amf3::decode(r, v, ec, limits));
-    return ec;
+    const auto v = amf3::decode(r, limits);
+    EXPECT_FALSE(v.has_value());
+    return v ? error_code{} : v.error();
 }
 
 std::vector<std::uint8_t> encode(const amf_value& v) {
@@ -266,10 +264,9 @@ TEST(amf3, every_proper_prefix_of_a_wire_vector_is_truncated) {
 TEST(amf3, decode_leaves_the_reader_after_the_value) {
     constexpr auto two = wire(true_wire, null_wire);
     byte_reader r(two);
-    amf_value v;
-    error_code ec;
-    ASSERT_TRUE(amf3::decode(r, v, ec));
-    EXPECT_EQ(v, amf_value::make_boolean(true));
+    const auto v = amf3::decode(r);
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(*v, amf_value::make_boolean(true));
     EXPECT_EQ(r.position(), true_wire.size());
 }
 
@@ -638,14 +635,13 @@ TEST(amf3, amf0_switches_to_amf3_for_one_value) {
                                bytes(0x11), sealed_object_wire,               //   AVM+, Foo{...}
                                bytes(0x11), bytes(0x06, 0x07), text("Foo"));  //   AVM+, "Foo"
     byte_reader r(body);
-    amf_value v;
-    error_code ec;
-    ASSERT_TRUE(amf0::decode(r, v, ec)) << ec.message();
+    const auto v = amf0::decode(r);
+    ASSERT_TRUE(v.has_value()) << v.error().message();
     EXPECT_TRUE(r.empty());
     // The second AVM+ value has fresh tables: "Foo" is inline again, not a reference.
     const auto foo =
         object("Foo", false, {"x", "y"}, {{"x", integer(5)}, {"y", amf_value::make_string("z")}});
-    EXPECT_EQ(v, array({foo, amf_value::make_string("Foo")}));
+    EXPECT_EQ(*v, array({foo, amf_value::make_string("Foo")}));
 }
 
 TEST(amf3, amf0_writes_amf3_only_values_after_the_avmplus_marker) {
@@ -658,10 +654,9 @@ TEST(amf3, amf0_writes_amf3_only_values_after_the_avmplus_marker) {
     amf0::encode(foo, out);
     EXPECT_EQ(out, to_vector(wire(bytes(0x11), sealed_object_wire)));
     byte_reader r(out);
-    amf_value back;
-    error_code ec;
-    ASSERT_TRUE(amf0::decode(r, back, ec)) << ec.message();
-    EXPECT_EQ(back, foo);
+    const auto back = amf0::decode(r);
+    ASSERT_TRUE(back.has_value()) << back.error().message();
+    EXPECT_EQ(*back, foo);
 }
 
 TEST(amf3, amf0_bounds_carry_into_amf3) {
@@ -676,10 +671,8 @@ TEST(amf3, amf0_bounds_carry_into_amf3) {
     };
     const auto decode0 = [](const std::vector<std::uint8_t>& in, const amf_limits& limits = {}) {
         byte_reader r(in);
-        amf_value v;
-        error_code ec;
-        amf0::decode(r, v, ec, limits);
-        return ec;
+        const auto v = amf0::decode(r, limits);
+        return v ? error_code{} : v.error();
     };
     EXPECT_EQ(decode0(build(12)), error_code{});
     EXPECT_EQ(decode0(build(13)), error::amf_depth_exceeded);

@@ -254,6 +254,57 @@ TEST(chunk_encoder, chunks_at_the_set_size) {
                       slice(a, 200, 50)}));
 }
 
+// Set Chunk Size 2 as the encoder writes it at the initial chunk size, 128: one chunk.
+constexpr std::array<std::uint8_t, 16> set_chunk_size_2 = {
+    0x02,                    // fmt 0, csid 2
+    0x00, 0x00, 0x00,        // timestamp 0
+    0x00, 0x00, 0x04,        // length 4
+    0x01,                    // Set Chunk Size
+    0x00, 0x00, 0x00, 0x00,  // msid 0
+    0x00, 0x00, 0x00, 0x02,  // chunk size 2
+};
+constexpr std::array<std::uint8_t, 12> video_5_header = {
+    0x06, 0x00, 0x00, 0x00,  // fmt 0, csid 6, ts 0
+    0x00, 0x00, 0x05, 0x09,  // length 5, video
+    0x01, 0x00, 0x00, 0x00,  // msid 1
+};
+constexpr std::array<std::uint8_t, 1> csid6_continuation = {0xC6};  // fmt 3, csid 6
+
+TEST(chunk_encoder, own_set_chunk_size_applies_to_the_chunks_after_it) {
+    const auto a = pattern(5);
+    const auto expected =
+        concat({set_chunk_size_2, video_5_header, slice(a, 0, 2), csid6_continuation,
+                slice(a, 2, 2), csid6_continuation, slice(a, 4, 1)});
+    // Kept alive: the gathered pieces point into their payloads.
+    const message set_chunk_size = make_set_chunk_size(2);
+    const message video = make(6, 0, message_type::video, 1, a);
+
+    chunk_encoder copying;
+    bytes wire;
+    copying.encode(set_chunk_size, wire);
+    EXPECT_EQ(copying.chunk_size(), 2u);
+    copying.encode(video, wire);
+    EXPECT_EQ(wire, expected);
+
+    chunk_encoder gathering;
+    bytes headers;
+    std::vector<gather_piece> pieces;
+    gathering.encode_gather(set_chunk_size, headers, pieces);
+    EXPECT_EQ(gathering.chunk_size(), 2u);
+    gathering.encode_gather(video, headers, pieces);
+    EXPECT_EQ(flatten(headers, pieces), expected);
+}
+
+TEST(chunk_encoder, invalid_own_set_chunk_size_changes_nothing) {
+    for (const bytes& body : {bytes{0x00, 0x00, 0x00, 0x00}, bytes{0x80, 0x00, 0x00, 0x00},
+                              bytes{0x00, 0x10}}) {  // size 0, top bit set, too short
+        chunk_encoder e;
+        bytes wire;
+        e.encode(make(2, 0, message_type::set_chunk_size, 0, body), wire);
+        EXPECT_EQ(e.chunk_size(), 128u);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Round trips through chunk_decoder, and encode_gather against encode.
 
@@ -322,7 +373,6 @@ TEST(chunk_encoder, round_trip_through_decoder) {
         chunk_encoder e;
         bytes wire;
         e.encode(make_set_chunk_size(chunk_size), wire);  // sent at the old size, as a peer must
-        e.set_chunk_size(chunk_size);
         for (const auto& m : messages) e.encode(m, wire);
 
         for (const auto& [seed, max_piece] :

@@ -769,6 +769,33 @@ TEST(command_data, strip_other_data_returns_same_bytes) {
     EXPECT_EQ(long_same->size(), long_name.size());
 }
 
+TEST(command_data, is_on_metadata_reads_the_handler_name) {
+    EXPECT_TRUE(is_on_metadata(message_of(message_type::data_amf0, on_meta_data)));
+    bytes_t amf3_body = {0x00};  // type 15's format byte, whatever its value
+    amf3_body.insert(amf3_body.end(), on_meta_data.begin(), on_meta_data.end());
+    EXPECT_TRUE(is_on_metadata(message_of(message_type::data_amf3, amf3_body)));
+    // A long string names it as well as a string does (as strip_set_data_frame reads names).
+    constexpr auto long_name = wire(bytes(0x0C, 0x00, 0x00, 0x00, 0x0A), text("onMetaData"));
+    EXPECT_TRUE(is_on_metadata(message_of(message_type::data_amf0, long_name)));
+
+    constexpr auto prefix = wire(bytes(0x02, 0x00, 0x09), text("onMetaDat"));
+    constexpr auto longer = wire(bytes(0x02, 0x00, 0x0B), text("onMetaData2"));
+    constexpr auto cue_point = wire(bytes(0x02, 0x00, 0x0A), text("onCuePoint"));
+    const std::vector<message> not_metadata = {
+        message_of(message_type::data_amf0, set_data_frame),  // not stripped yet
+        message_of(message_type::data_amf0, prefix),
+        message_of(message_type::data_amf0, longer),
+        message_of(message_type::data_amf0, cue_point),
+        message_of(message_type::data_amf3, on_meta_data),     // its first octet taken as format
+        message_of(message_type::command_amf0, on_meta_data),  // not data
+        message_of(message_type::data_amf0, std::span(on_meta_data).first(8)),  // cut name
+        message_of(message_type::data_amf0, bytes_t{}),
+        message_of(message_type::data_amf3, bytes_t{0x00}),
+    };
+    for (std::size_t i = 0; i < not_metadata.size(); ++i)
+        EXPECT_FALSE(is_on_metadata(not_metadata[i])) << i;
+}
+
 TEST(command_data, strip_errors_are_message_malformed) {
     const std::vector<message> bad = {
         message_of(message_type::command_amf0, set_data_frame),                    // not data

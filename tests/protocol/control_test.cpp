@@ -78,7 +78,6 @@ TEST(control, builders_write_spec_bodies) {
     };
     const expectation cases[] = {
         {make_set_chunk_size(4096), message_type::set_chunk_size, bytes_of(set_chunk_size_4096)},
-        {make_abort(6), message_type::abort, bytes_of(abort_6)},
         {make_acknowledgement(0x01020304), message_type::acknowledgement, bytes_of(ack_16909060)},
         {make_window_ack_size(2500000), message_type::window_ack_size, bytes_of(window_2500000)},
         {make_set_peer_bandwidth(2500000, peer_bandwidth_limit::dynamic),

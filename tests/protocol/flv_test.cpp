@@ -319,25 +319,6 @@ TEST(flv_header, reads_flags) {
     }
 }
 
-TEST(flv_header, writes_what_it_reads) {
-    for (const bool audio : {false, true}) {
-        for (const bool video : {false, true}) {
-            std::vector<std::uint8_t> out = {0xAA};  // appends after what is there
-            write_flv_header({audio, video}, out);
-            ASSERT_EQ(out.size(), 1 + flv_header_size);
-            flv_header h;
-            error_code ec;
-            EXPECT_EQ(read_flv_header(std::span(out).subspan(1), h, ec), flv_header_size);
-            EXPECT_FALSE(ec);
-            EXPECT_EQ(h.has_audio, audio);
-            EXPECT_EQ(h.has_video, video);
-        }
-    }
-    std::vector<std::uint8_t> out;
-    write_flv_header({}, out);
-    EXPECT_EQ(out, to_vector(header_audio_video));
-}
-
 TEST(flv_header, every_prefix_needs_more) {
     for (std::size_t n = 0; n < header_audio_video.size(); ++n) {
         flv_header h;
@@ -388,26 +369,20 @@ TEST(flv_tag, reads_fields) {
     EXPECT_TRUE(tag.body.empty());
 }
 
-TEST(flv_tag, write_matches_vectors) {
-    std::vector<std::uint8_t> out;
-    write_flv_tag(9, 1000, std::vector<std::uint8_t>{0x17, 0x01, 0x00, 0x00, 0x00}, out);
-    EXPECT_EQ(out, to_vector(video_tag_1000));
-    out.clear();
-    write_flv_tag(8, 0x12345678, std::vector<std::uint8_t>{0xAF, 0x01}, out);
-    EXPECT_EQ(out, to_vector(audio_tag_extended));
-    out.clear();
-    write_flv_tag(18, 0, {}, out);
-    EXPECT_EQ(out, to_vector(script_tag_empty));
-}
-
-TEST(flv_tag, round_trip_large_body) {
+TEST(flv_tag, reads_a_large_body_and_a_32_bit_timestamp) {
     std::vector<std::uint8_t> body(70000);
     for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<std::uint8_t>(i * 7);
-    std::vector<std::uint8_t> out;
-    write_flv_tag(9, 0xFFFFFFFF, body, out);
+    auto in = to_vector(wire(bytes(0x09),                // TagType 9: video
+                             bytes(0x01, 0x11, 0x70),    // DataSize 70000
+                             bytes(0xFF, 0xFF, 0xFF),    // Timestamp bits 0-23
+                             bytes(0xFF),                // TimestampExtended: bits 24-31
+                             bytes(0x00, 0x00, 0x00)));  // StreamID 0
+    in.insert(in.end(), body.begin(), body.end());
+    const auto previous_tag_size = bytes(0x00, 0x01, 0x11, 0x7B);  // 11 + 70000
+    in.insert(in.end(), previous_tag_size.begin(), previous_tag_size.end());
     flv_tag tag;
     error_code ec;
-    EXPECT_EQ(read_flv_tag(out, tag, ec), out.size());
+    EXPECT_EQ(read_flv_tag(in, tag, ec), in.size());
     EXPECT_FALSE(ec);
     EXPECT_EQ(tag.timestamp, 0xFFFFFFFFu);
     EXPECT_EQ(vec(tag.body.span()), body);
@@ -515,6 +490,32 @@ TEST(flv_tag, bad_tag) {
     error_code ec;
     EXPECT_EQ(read_flv_tag(std::span(stream_id_1).first(flv_tag_header_size), tag, ec), 0u);
     EXPECT_EQ(ec, error::flv_bad_tag);
+}
+
+TEST(flv_tag, aggregate_tags_may_carry_any_stream_id) {
+    auto stream_id_1 = to_vector(video_tag_1000);
+    stream_id_1[10] = 0x01;  // FMS writes the message stream id into an aggregate's tags
+    auto stream_id_max = to_vector(video_tag_1000);
+    stream_id_max[8] = stream_id_max[9] = stream_id_max[10] = 0xFF;
+    for (const auto& in : {stream_id_1, stream_id_max}) {
+        flv_tag tag;
+        error_code ec;
+        EXPECT_EQ(read_flv_tag(in, tag, ec, flv_tag_source::aggregate), in.size());
+        EXPECT_FALSE(ec);
+        EXPECT_EQ(tag.type, 9);
+        EXPECT_EQ(tag.timestamp, 1000u);
+    }
+    // Every other check still applies.
+    auto type_7 = to_vector(video_tag_1000);
+    type_7[0] = 0x07;
+    auto previous_size_wrong = to_vector(video_tag_1000);
+    previous_size_wrong.back() = 0x11;
+    for (const auto& in : {type_7, previous_size_wrong}) {
+        flv_tag tag;
+        error_code ec;
+        EXPECT_EQ(read_flv_tag(in, tag, ec, flv_tag_source::aggregate), 0u);
+        EXPECT_EQ(ec, error::flv_bad_tag);
+    }
 }
 
 }  // namespace
