@@ -18,15 +18,14 @@ constexpr std::size_t u16_max = 0xFFFF;
 
 using branch = amf_decode_context::branch;
 
-class decoder {
+class decoder : amf_decoder_base {
 public:
     decoder(byte_reader& in, amf_decode_context& ctx, error_code& ec) noexcept
-        : in_(in), ctx_(ctx), ec_(ec) {}
+        : amf_decoder_base(in, ctx, ec) {}
 
     bool value(amf_value& out) {
-        if (!ctx_.charge(amf_decode_context::node_bytes, ec_)) return false;
         std::uint8_t m = 0;
-        if (!in_.read_u8(m)) return fail(error::truncated);
+        if (!begin_value(m)) return false;
         switch (m) {
             case number_marker:
                 out.kind = amf_kind::number;
@@ -97,12 +96,6 @@ public:
     }
 
 private:
-    bool fail(error e) {
-        ec_ = e;
-        return false;
-    }
-    bool need(bool read) { return read || fail(error::truncated); }
-
     bool text(std::size_t length, std::string& out) {
         if (length > ctx_.limits().max_string_length) return fail(error::amf_string_too_long);
         std::string_view s;
@@ -144,17 +137,8 @@ private:
     bool strict_array(amf_value& out) {
         std::uint32_t count = 0;
         if (!ctx_.open_container(ec_) || !need(in_.read_u32be(count))) return false;
-        if (count > ctx_.limits().max_elements) return fail(error::amf_too_many_elements);
-        // Every value takes at least its marker byte: a count beyond the input is truncation,
-        // found before anything is allocated for it.
-        if (count > in_.remaining()) return fail(error::truncated);
-        for (std::uint32_t i = 0; i < count; ++i) {
-            out.elements.emplace_back();
-            ctx_.at_child(branch::element, i);
-            if (!value(out.elements.back())) return false;
-        }
-        ctx_.close_container();
-        return true;
+        return ctx_.elements(count, in_.remaining(), out.elements, ec_,
+                             [this](amf_value& v) { return value(v); });
     }
 
     // §3.1: the AVM+ marker switches the one value that follows to AMF3, with AMF3's own
@@ -172,10 +156,6 @@ private:
         out = std::move(*decoded);
         return ctx_.charge(amf_measure(out).bytes - amf_decode_context::node_bytes, ec_);
     }
-
-    byte_reader& in_;
-    amf_decode_context& ctx_;
-    error_code& ec_;
 };
 
 // Decodes one value, or with `all` every value until `in` is empty, into `roots`, with one
@@ -207,11 +187,6 @@ bool needs_amf3(const amf_value& v) {
             return v.integer >= amf3::integer_min && v.integer <= amf3::integer_max;
         case amf_kind::xml:
         case amf_kind::byte_array:
-        case amf_kind::vector_int:
-        case amf_kind::vector_uint:
-        case amf_kind::vector_double:
-        case amf_kind::vector_object:
-        case amf_kind::dictionary:
             return true;
         case amf_kind::typed_object:
             if (v.class_name.size() > u16_max) return true;
@@ -223,7 +198,7 @@ bool needs_amf3(const amf_value& v) {
         case amf_kind::strict_array:
             return !v.properties.empty();
         default:
-            return false;
+            return is_amf3_collection(v.kind);
     }
 }
 

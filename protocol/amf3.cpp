@@ -27,15 +27,14 @@ struct traits {
     std::vector<std::string_view> sealed_members;
 };
 
-class decoder {
+class decoder : amf_decoder_base {
 public:
     decoder(byte_reader& in, amf_decode_context& ctx, error_code& ec) noexcept
-        : in_(in), ctx_(ctx), ec_(ec) {}
+        : amf_decoder_base(in, ctx, ec) {}
 
     bool value(amf_value& out) {
-        if (!ctx_.charge(amf_decode_context::node_bytes, ec_)) return false;
         std::uint8_t m = 0;
-        if (!in_.read_u8(m)) return fail(error::truncated);
+        if (!begin_value(m)) return false;
         switch (m) {
             case undefined_marker:
                 out.kind = amf_kind::undefined;
@@ -88,12 +87,6 @@ public:
 
 private:
     enum class header { failed, reference, inline_value };
-
-    bool fail(error e) {
-        ec_ = e;
-        return false;
-    }
-    bool need(bool read) { return read || fail(error::truncated); }
 
     // Every type that takes an object table entry starts with a U29 whose low bit says whether
     // the value follows inline (1) or is a reference to the table (0), §3.1 "U29O-ref". A
@@ -301,15 +294,8 @@ private:
         out.kind = amf_kind::vector_object;
         if (!ctx_.open_container(ec_) || !fixed_flag(out.fixed) || !string(out.class_name))
             return false;
-        if (count > ctx_.limits().max_elements) return fail(error::amf_too_many_elements);
-        if (count > in_.remaining()) return fail(error::truncated);
-        for (std::uint32_t i = 0; i < count; ++i) {
-            out.elements.emplace_back();
-            ctx_.at_child(branch::element, i);
-            if (!value(out.elements.back())) return false;
-        }
-        ctx_.close_container();
-        return true;
+        return ctx_.elements(count, in_.remaining(), out.elements, ec_,
+                             [this](amf_value& v) { return value(v); });
     }
 
     // §3.19: count, weak-keys flag, then key/value pairs whose keys are any value.
@@ -341,9 +327,6 @@ private:
         return true;
     }
 
-    byte_reader& in_;
-    amf_decode_context& ctx_;
-    error_code& ec_;
     std::vector<std::string_view> strings_;
     std::vector<traits> traits_;
 };

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "protocol/amf_value.hpp"
+#include "protocol/byte_reader.hpp"
 #include "protocol/error.hpp"
 
 namespace rtmpgate::protocol {
@@ -33,14 +34,9 @@ inline bool amf_is_container(amf_kind k) noexcept {
         case amf_kind::typed_object:
         case amf_kind::ecma_array:
         case amf_kind::strict_array:
-        case amf_kind::vector_int:
-        case amf_kind::vector_uint:
-        case amf_kind::vector_double:
-        case amf_kind::vector_object:
-        case amf_kind::dictionary:
             return true;
         default:
-            return false;
+            return is_amf3_collection(k);
     }
 }
 
@@ -114,6 +110,27 @@ public:
         return true;
     }
     // Ends the innermost container: references may now point at it.
+    // The `count` values of a container opened with open_container(), decoded into `out` by
+    // `decode_value` (the decoder's own), then the container is closed. The count is checked
+    // first: above max_elements it is error::amf_too_many_elements; above `remaining` input
+    // octets it is error::truncated (every value takes at least its marker), found before
+    // anything is allocated for it.
+    template <typename DecodeValue>
+    bool elements(std::uint32_t count, std::size_t remaining, std::vector<amf_value>& out,
+                  error_code& ec, DecodeValue decode_value) {
+        if (count > limits_.max_elements || count > remaining) {
+            ec = count > limits_.max_elements ? error::amf_too_many_elements : error::truncated;
+            return false;
+        }
+        for (std::uint32_t i = 0; i < count; ++i) {
+            out.emplace_back();
+            at_child(branch::element, i);
+            if (!decode_value(out.back())) return false;
+        }
+        close_container();
+        return true;
+    }
+
     void close_container() noexcept {
         slots_[open_.back().slot].complete = true;
         open_.pop_back();
@@ -197,6 +214,28 @@ private:
     location root_;
     std::vector<slot> slots_;
     std::vector<open_container_state> open_;
+};
+
+// What the AMF0 and AMF3 decoders share: their input, the message's context and the error they
+// report, and the start of every value.
+class amf_decoder_base {
+protected:
+    amf_decoder_base(byte_reader& in, amf_decode_context& ctx, error_code& ec) noexcept
+        : in_(in), ctx_(ctx), ec_(ec) {}
+
+    // Charges the value's node to the memory bound and reads its type marker.
+    bool begin_value(std::uint8_t& marker) {
+        return ctx_.charge(amf_decode_context::node_bytes, ec_) && need(in_.read_u8(marker));
+    }
+    bool fail(error e) {
+        ec_ = e;
+        return false;
+    }
+    bool need(bool read) { return read || fail(error::truncated); }
+
+    byte_reader& in_;
+    amf_decode_context& ctx_;
+    error_code& ec_;
 };
 
 }  // namespace rtmpgate::protocol

@@ -34,6 +34,12 @@ enum class amf_kind : std::uint8_t {
     dictionary,     // AMF3 Dictionary: `entries` of key/value pairs; `weak_keys`
 };
 
+// The AMF3 collections AMF0 has no marker for: the four vectors and the dictionary (the last
+// five kinds above, in that order).
+constexpr bool is_amf3_collection(amf_kind k) noexcept {
+    return k >= amf_kind::vector_int && k <= amf_kind::dictionary;
+}
+
 class amf_value;
 using amf_property = std::pair<std::string, amf_value>;
 

@@ -198,6 +198,16 @@ bool bad_version(const std::vector<std::uint8_t>& c0_and_packet) {
     return byte_reader(c0_and_packet).peek_u8(version) && version != rtmp_version;
 }
 
+// Once a handshake has failed or completed, feed() consumes nothing and reports the failure,
+// or error::handshake_done. True in those two cases.
+bool ended(bool failed, bool done, error failure, error_code& ec) {
+    if (failed)
+        ec = failure;
+    else if (done)
+        ec = error::handshake_done;
+    return failed || done;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -211,14 +221,7 @@ handshake_scheme handshake_server::scheme() const noexcept { return scheme_; }
 
 std::size_t handshake_server::feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out,
                                    error_code& ec) {
-    if (stage_ == stage::failed) {
-        ec = failure_;
-        return 0;
-    }
-    if (stage_ == stage::done) {
-        ec = error::handshake_done;
-        return 0;
-    }
+    if (ended(stage_ == stage::failed, stage_ == stage::done, failure_, ec)) return 0;
     byte_reader reader(in);
     if (stage_ == stage::c0c1) {
         const bool complete = collect(reader, c0c1_, 1 + packet_size);
@@ -299,14 +302,7 @@ void handshake_client::start(std::vector<std::uint8_t>& out) {
 
 std::size_t handshake_client::feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out,
                                    error_code& ec) {
-    if (stage_ == stage::failed) {
-        ec = failure_;
-        return 0;
-    }
-    if (stage_ == stage::done) {
-        ec = error::handshake_done;
-        return 0;
-    }
+    if (ended(stage_ == stage::failed, stage_ == stage::done, failure_, ec)) return 0;
     const auto fail = [&](error e, std::size_t consumed) {
         stage_ = stage::failed;
         failure_ = e;
