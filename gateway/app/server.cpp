@@ -23,7 +23,8 @@ std::unique_ptr<tcp::acceptor> listen_on(asio::io_context& io, const std::string
     const auto address = asio::ip::make_address(where.host, ec);
     if (ec) throw std::runtime_error(key + ": '" + where.host + "' is not an IP address");
     tcp::endpoint ep(address, where.port);
-    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    // Its own strand: the stop signal closes it there, never while its loop is using it.
+    auto acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(io));
     acceptor->open(ep.protocol(), ec);
     if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
@@ -74,8 +75,9 @@ void server::bind() {
 
 void server::run() {
     for (auto& [acceptor, kind] : acceptors_)
-        asio::co_spawn(io_, accept(*acceptor, kind), asio::detached);
-    asio::co_spawn(io_, wait_for_signal(), asio::detached);
+        asio::co_spawn(acceptor->get_executor(), accept(*acceptor, kind), asio::detached);
+    // On a strand: drain() waits on context_.connections, which posts its wake-up there.
+    asio::co_spawn(asio::make_strand(io_), wait_for_signal(), asio::detached);
     asio::co_spawn(io_, reload_on_sighup(), asio::detached);
 
     unsigned threads = context_.cfg.threads;
@@ -93,7 +95,8 @@ asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind
         auto strand = asio::make_strand(io_);
         auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
         if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) co_return;
+            // Closed by wait_for_signal, on this strand: the wait in progress ends aborted.
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
             log::warn("accept on ", format_endpoint(acceptor.local_endpoint()), ": ", ec.message());
             continue;  // EMFILE and the like: keep serving those already connected
         }
@@ -172,11 +175,12 @@ asio::awaitable<void> server::wait_for_signal() {
     auto [ec, number] = co_await stop_signals_.async_wait(use_nothrow);
     if (ec) co_return;
     log::info("signal ", number, ": stopping; ", context_.connections.size(), " connections open");
-    stopping_ = true;
-    for (auto& [acceptor, kind] : acceptors_) {
-        error_code ignored;
-        acceptor->close(ignored);
-    }
+    // Each acceptor is used by its own loop on its own strand: closed there, not from here.
+    for (auto& [acceptor, kind] : acceptors_)
+        asio::post(acceptor->get_executor(), [&acceptor = *acceptor] {
+            error_code ignored;
+            acceptor.close(ignored);
+        });
     co_await drain();
     io_.stop();
 }
@@ -201,18 +205,13 @@ asio::awaitable<void> server::reload_on_sighup() {
 }
 
 asio::awaitable<void> server::drain() {
-    asio::steady_timer tick(io_);
-    const auto deadline = std::chrono::steady_clock::now() + context_.cfg.shutdown_grace;
-    while (context_.connections.size() > 0 && std::chrono::steady_clock::now() < deadline) {
-        tick.expires_after(std::chrono::milliseconds(50));
-        co_await tick.async_wait(use_nothrow);
-    }
-    context_.connections.shutdown_all();
+    using std::chrono::steady_clock;
+    auto& connections = context_.connections;
+    if (co_await connections.wait_empty_until(steady_clock::now() + context_.cfg.shutdown_grace))
+        co_return;
+    connections.shutdown_all();
     // Give the closed connections a moment to log their last line.
-    for (int i = 0; i < 20 && context_.connections.size() > 0; ++i) {
-        tick.expires_after(std::chrono::milliseconds(25));
-        co_await tick.async_wait(use_nothrow);
-    }
+    co_await connections.wait_empty_until(steady_clock::now() + std::chrono::milliseconds(500));
 }
 
 }  // namespace rtmpgate::gateway

@@ -50,8 +50,8 @@ private:
     tunnel::registry tunnels_;
     std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
     front::http_front_context http_context_;
+    // Each on its own strand, where its accept loop runs and the stop signal closes it.
     std::vector<std::pair<std::unique_ptr<tcp::acceptor>, protocol_kind>> acceptors_;
-    bool stopping_ = false;
 };
 
 }  // namespace rtmpgate::gateway
