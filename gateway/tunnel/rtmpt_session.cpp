@@ -152,6 +152,9 @@ std::size_t rtmpt_session::take_output(std::size_t max, std::vector<output_slice
     }
     output_bytes_ -= taken;
     if (taken != 0) output_drained_.cancel();
+    // A closed session whose client has now taken its last output is done: the registry forgets
+    // it at once rather than at the client's next request or after closing_linger.
+    if (closed_) expire_no_later();
     return taken;
 }
 

@@ -79,7 +79,7 @@ public:
     const char* close_reason() const noexcept { return close_reason_; }
     // Expiry: the session closes itself after inactivity_timeout without a request or
     // gap_timeout with a gap in its sequence, and once closed it expires when its client has
-    // taken its last output (seen at the client's next request) or after closing_linger.
+    // taken its last output (at once) or after closing_linger.
     // `expired` is then called once, on the strand, with the id (the registry forgets the
     // session). One timer on the strand, re-armed lazily: requests only move the last activity,
     // and the timer, when it fires early, sleeps again until the deadline as it stands. Call

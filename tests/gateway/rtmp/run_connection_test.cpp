@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/client_bytes.hpp"
 #include "gateway/tunnel/rtmpt_session.hpp"
 #include "gateway/tunnel/tunnel_stream.hpp"
 
@@ -17,13 +18,7 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-// C0 and C1 of the simple handshake (version 3, time 0, zero, zero "random" octets), then C2
-// (the server does not check it).
-bytes handshake() {
-    bytes b(1 + 1536 + 1536, 0x00);
-    b[0] = 0x03;
-    return b;
-}
+bytes handshake() { return test::simple_handshake(); }
 
 // One message in one chunk: format 0 header on chunk stream `csid` (timestamp 0, message stream
 // 0), then the payload (at most the default chunk size, 128).

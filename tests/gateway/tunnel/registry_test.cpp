@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/client_bytes.hpp"
 #include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::tunnel {
@@ -18,12 +19,10 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-// C0 and C1 of the simple handshake (version 3, time 0, zero, zero "random" octets), then C2
-// (the server does not check it), then a chunk in format 3 on chunk stream 9, which no header has
-// opened: the RTMP side answers the handshake and then fails.
+// The simple handshake, then a chunk in format 3 on chunk stream 9, which no header has opened:
+// the RTMP side answers the handshake and then fails.
 bytes handshake_then_broken_chunk() {
-    bytes b(1 + 1536 + 1536, 0x00);
-    b[0] = 0x03;
+    auto b = test::simple_handshake();
     b.push_back(0xC0 | 9);
     b.push_back(0x00);
     return b;

@@ -271,6 +271,21 @@ TEST_F(tunnel_session, a_closed_session_hands_out_its_last_output_then_refuses) 
     EXPECT_TRUE(expired);
 }
 
+TEST_F(tunnel_session, a_closed_session_expires_once_its_last_output_is_taken) {
+    send(0, {0x03});
+    ASSERT_TRUE(write({0x02, 0x00}));
+    s_->close("rtmp side ended");
+    poll();
+    EXPECT_FALSE(expired);
+    std::vector<output_slice> reply;
+    s_->take_output(1, reply);  // one octet of two: something is still left
+    poll();
+    EXPECT_FALSE(expired);
+    s_->take_output(100, reply);
+    poll();
+    EXPECT_TRUE(expired);  // without waiting for another request or closing_linger
+}
+
 TEST_F(tunnel_session, a_closed_session_keeps_its_last_output_for_closing_linger) {
     start({.closing_linger = 100ms});
     send(0, {0x03});
