@@ -18,14 +18,12 @@ constexpr std::size_t u16_max = 0xFFFF;
 
 using branch = amf_decode_context::branch;
 
-class decoder : amf_decoder_base {
+class decoder : public amf_decoder_base<decoder> {
 public:
-    decoder(byte_reader& in, amf_decode_context& ctx, error_code& ec) noexcept
-        : amf_decoder_base(in, ctx, ec) {}
+    using amf_decoder_base::amf_decoder_base;
 
-    bool value(amf_value& out) {
-        std::uint8_t m = 0;
-        if (!begin_value(m)) return false;
+    // The value whose type marker `m` amf_decoder_base::value has just read.
+    bool value_after_marker(std::uint8_t m, amf_value& out) {
         switch (m) {
             case number_marker:
                 out.kind = amf_kind::number;

@@ -217,16 +217,24 @@ private:
 };
 
 // What the AMF0 and AMF3 decoders share: their input, the message's context and the error they
-// report, and the start of every value.
+// report, and the start of every value. `Decoder` (the derived class) decodes what follows a type
+// marker in `bool value_after_marker(std::uint8_t marker, amf_value& out)`.
+template <typename Decoder>
 class amf_decoder_base {
-protected:
+public:
     amf_decoder_base(byte_reader& in, amf_decode_context& ctx, error_code& ec) noexcept
         : in_(in), ctx_(ctx), ec_(ec) {}
 
-    // Charges the value's node to the memory bound and reads its type marker.
-    bool begin_value(std::uint8_t& marker) {
-        return ctx_.charge(amf_decode_context::node_bytes, ec_) && need(in_.read_u8(marker));
+    // One value: its node is charged to the memory bound, then its type marker is read.
+    bool value(amf_value& out) {
+        std::uint8_t marker = 0;
+        if (!ctx_.charge(amf_decode_context::node_bytes, ec_) || !need(in_.read_u8(marker))) {
+            return false;
+        }
+        return static_cast<Decoder&>(*this).value_after_marker(marker, out);
     }
+
+protected:
     bool fail(error e) {
         ec_ = e;
         return false;
