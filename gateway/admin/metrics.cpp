@@ -1,5 +1,7 @@
 #include "gateway/admin/metrics.hpp"
 
+#include <array>
+#include <cstddef>
 #include <sstream>
 
 namespace rtmpgate::gateway::admin {
@@ -12,6 +14,31 @@ void counter(std::ostringstream& out, const char* name, const char* help, std::u
         << name << ' ' << value << '\n';
 }
 
+// A counter family with one label: `labels[i]` names enumerator i of E; an empty label is
+// skipped (deadline_error has no enumerator 0).
+template <typename E, std::size_t Size>
+void labelled(std::ostringstream& out, const char* name, const char* help, const char* label,
+              const counter_family<E, Size>& family, const std::array<const char*, Size>& labels) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n";
+    for (std::size_t i = 0; i < Size; ++i) {
+        if (*labels[i] == '\0') continue;
+        out << name << '{' << label << "=\"" << labels[i] << "\"} " << family.get(static_cast<E>(i))
+            << '\n';
+    }
+}
+
+// Label values of rtmpgate_refusals_total, indexed by refusal.
+constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refusal_labels = {
+    "max_connections",
+    "max_sessions",
+};
+
+// Label values of rtmpgate_timeouts_total, indexed by deadline_error.
+constexpr std::array<const char*, deadline_error_count> deadline_labels = {
+    "",        "handshake",   "tls_handshake",  "resolve",
+    "connect", "first_bytes", "request_header", "request_body",
+};
+
 }  // namespace
 
 std::string render_metrics(const server_context& context) {
@@ -20,7 +47,8 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_connections_accepted_total", "Client connections accepted.",
             s.connections_accepted);
     counter(out, "rtmpgate_connections_rejected_total",
-            "Connections refused over limits.max_connections.", s.connections_rejected);
+            "Connections refused over limits.max_connections.",
+            s.refusals.get(refusal::max_connections));
     counter(out, "rtmpgate_connections_failed_total", "Connections ended by bad input or an error.",
             s.connections_failed);
     counter(out, "rtmpgate_connections_open", "Client connections and tunnel sessions open now.",
@@ -50,6 +78,11 @@ std::string render_metrics(const server_context& context) {
             s.backend_links);
     counter(out, "rtmpgate_backend_failures_total",
             "Backends that refused, timed out or failed the handshake.", s.backend_failures);
+    labelled(out, "rtmpgate_refusals_total", "Connections and requests refused, by reason.",
+             "reason", s.refusals, refusal_labels);
+    labelled(out, "rtmpgate_timeouts_total",
+             "Deadlines that passed and ended what they bounded, by deadline.", "deadline",
+             s.timeouts, deadline_labels);
     return out.str();
 }
 

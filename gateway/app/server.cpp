@@ -103,7 +103,7 @@ asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind
         // Every client socket counts, whatever it turns out to carry: HTTP connections without a
         // session and TLS handshakes in progress hold a descriptor and memory too.
         if (kind != protocol_kind::admin && context_.stats.sockets_open >= max_connections) {
-            ++context_.stats.connections_rejected;
+            context_.stats.refusals.add(refusal::max_connections);
             continue;  // the socket closes as it goes out of scope
         }
         ++context_.stats.connections_accepted;

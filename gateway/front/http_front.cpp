@@ -168,6 +168,7 @@ private:
     response open_session() {
         auto session = context_.tunnels.open(asio::make_strand(context_.io), peer_, transport_);
         if (!session) {
+            context_.server.stats.refusals.add(refusal::max_sessions);
             log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions,
                       " sessions open");
             return make_reply(rtmpt_status::service_unavailable);

@@ -2,14 +2,36 @@
 // strand with relaxed atomic increments.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+
+#include "gateway/net/deadline.hpp"
 
 namespace rtmpgate::gateway {
 
+// Why the gateway refused a client's connection or request: rtmpgate_refusals_total{reason=...}
+// (admin/metrics.cpp names each). Add a reason at the end, before `count`, with its name there.
+enum class refusal : std::uint8_t {
+    max_connections,  // limits.max_connections reached: a new socket is closed at once
+    max_sessions,     // rtmpt.max_sessions reached: /open gets 503
+    count
+};
+
+// One counter per enumerator of E (which ends in `count`), bumped with relaxed increments.
+template <typename E, std::size_t Size = static_cast<std::size_t>(E::count)>
+class counter_family {
+public:
+    void add(E which) noexcept { values_[static_cast<std::size_t>(which)].fetch_add(1); }
+    std::uint64_t get(E which) const noexcept { return values_[static_cast<std::size_t>(which)]; }
+
+private:
+    std::array<std::atomic<std::uint64_t>, Size> values_{};
+};
+
 struct counters {
     std::atomic<std::uint64_t> connections_accepted{0};
-    std::atomic<std::uint64_t> connections_rejected{0};  // over limits.max_connections
     std::atomic<std::uint64_t> sockets_open{0};  // client sockets now, every listener but admin
     std::atomic<std::uint64_t> connections_failed{0};  // ended by bad input or an error
     std::atomic<std::uint64_t> bytes_in{0};
@@ -21,6 +43,16 @@ struct counters {
     std::atomic<std::uint64_t> backend_links{0};   // spliced to a backend
     std::atomic<std::uint64_t> backend_failures{
         0};  // backend refused, timed out, broke the handshake
+    counter_family<refusal> refusals;
+    // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
+    counter_family<deadline_error, deadline_error_count> timeouts;
+
+    // Counts `ec` in `timeouts` when it is a deadline_error; false otherwise.
+    bool count_timeout(const error_code& ec) noexcept {
+        if (!is_deadline(ec)) return false;
+        timeouts.add(static_cast<deadline_error>(ec.value()));
+        return true;
+    }
 };
 
 }  // namespace rtmpgate::gateway

@@ -13,7 +13,7 @@ constexpr std::string_view bounded[] = {
     "",        "handshake",   "TLS handshake",  "name resolution",
     "connect", "first bytes", "request header", "request body",
 };
-static_assert(std::size(bounded) == static_cast<std::size_t>(deadline_error::request_body) + 1);
+static_assert(std::size(bounded) == deadline_error_count);
 
 class deadline_category_impl final : public boost::system::error_category {
 public:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/system/result.hpp>
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <tuple>
@@ -25,7 +26,12 @@ enum class deadline_error {
     first_bytes,     // a client's first bytes after its TLS handshake
     request_header,  // the next HTTP request on a keep-alive connection
     request_body,    // the rest of an HTTP request's body
+    // Add new deadlines here, with their words in deadline.cpp and their /metrics label in
+    // admin/metrics.cpp.
 };
+// One past the last deadline_error (they start at 1).
+inline constexpr std::size_t deadline_error_count =
+    static_cast<std::size_t>(deadline_error::request_body) + 1;
 
 }  // namespace rtmpgate::gateway
 
