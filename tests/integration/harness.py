@@ -318,19 +318,25 @@ def dev_certs(name, names=()):
     return out
 
 
-def metric(gateway, name):
-    """The value of Prometheus metric `name` on the gateway's admin listener."""
+def metric(gateway, name, **labels):
+    """The value of Prometheus metric `name` on the gateway's admin listener; keyword arguments
+    pick one series of a labelled family: metric(g, "rtmpgate_timeouts_total", deadline="connect")."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{gateway.port('admin')}/metrics", timeout=5).read().decode()
-    return int(re.search(rf"^{name} (\d+)$", text, re.M).group(1))
+    series = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+    found = re.search(rf"^{re.escape(series)} (\d+)$", text, re.M)
+    if not found:
+        raise AssertionError(f"/metrics has no {series}:\n{text}")
+    return int(found.group(1))
 
 
-def wait_metric(gateway, name, value, timeout=15):
-    """Waits until metric `name` reads `value`; returns the last value read, so that a test's
-    assertEqual(wait_metric(...), value) shows what the gateway counted if the wait gave up."""
+def wait_metric(gateway, name, value, timeout=15, **labels):
+    """Waits until metric `name` (with `labels`, as for metric) reads `value`; returns the last
+    value read, so that a test's assertEqual(wait_metric(...), value) shows what the gateway
+    counted if the wait gave up."""
     last = [None]
 
     def reached():
-        last[0] = metric(gateway, name)
+        last[0] = metric(gateway, name, **labels)
         return last[0] == value
 
     wait_for(reached, timeout, interval=0.1)

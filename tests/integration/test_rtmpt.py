@@ -405,6 +405,7 @@ class RtmptProtocolTest(harness.GatewayTest):
         sid = r.body.decode().rstrip("\n")
         self.assertEqual(c.request(f"/idle/{sid}/0", b"\x00").status, 200, "the new session works")
         self.assertEqual(c.request("/open/1", b"\x00").status, 503, "3 open again: the 4th is refused again")
+        self.assertEqual(metric(self.g, "rtmpgate_refusals_total", reason="max_sessions"), 3)
         self.assertTrue(self.g.alive())
 
     def test_expired_session_is_404(self):
