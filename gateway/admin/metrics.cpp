@@ -35,8 +35,19 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
 constexpr std::array<const char*, deadline_error_count> deadline_labels = {
-    "",        "handshake",   "tls_handshake",  "resolve",
-    "connect", "first_bytes", "request_header", "request_body",
+    "",
+    "handshake",
+    "tls_handshake",
+    "resolve",
+    "connect",
+    "first_bytes",
+    "request_header",
+    "request_body",
+    "connect_command",
+    "client_idle",
+    "backend_idle",
+    "client_write",
+    "backend_write",
 };
 
 }  // namespace

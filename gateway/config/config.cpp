@@ -291,6 +291,10 @@ void read_backend(const config_node& node, config::backend_t& backend) {
          [&](const config_node& n) {
              backend.link_buffer_bytes = narrow<std::size_t>(n.as_size(4 * kib, gib));
          }},
+        {"idle_timeout",
+         [&](const config_node& n) { backend.idle_timeout = n.as_duration(1s, 24h); }},
+        {"write_timeout",
+         [&](const config_node& n) { backend.write_timeout = n.as_duration(1s, 1h); }},
     });
 }
 

@@ -118,6 +118,10 @@ struct config {
         milliseconds connect_timeout{5000};
         milliseconds handshake_timeout{5000};
         std::size_t link_buffer_bytes = 64 << 10;
+        // A spliced link ends when the backend sends nothing for this long (pinged at half).
+        milliseconds idle_timeout{60000};
+        // A spliced link ends when a write to either side makes no progress for this long.
+        milliseconds write_timeout{30000};
     } backend;
 
     milliseconds shutdown_grace{5000};

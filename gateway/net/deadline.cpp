@@ -10,8 +10,19 @@ namespace {
 
 // What each deadline bounds, indexed by deadline_error (which starts at 1).
 constexpr std::string_view bounded[] = {
-    "",        "handshake",   "TLS handshake",  "name resolution",
-    "connect", "first bytes", "request header", "request body",
+    "",
+    "handshake",
+    "TLS handshake",
+    "name resolution",
+    "connect",
+    "first bytes",
+    "request header",
+    "request body",
+    "connect command",
+    "client idle",
+    "backend idle",
+    "client write",
+    "backend write",
 };
 static_assert(std::size(bounded) == deadline_error_count);
 

@@ -19,19 +19,24 @@ namespace rtmpgate::gateway {
 // Which deadline passed. Their category's messages read "<what> timed out" and each compares
 // equal to boost::system::errc::timed_out.
 enum class deadline_error {
-    handshake = 1,   // the RTMP handshake, ours with a client or with a backend
-    tls_handshake,   // a TLS handshake
-    resolve,         // resolving a backend's name
-    connect,         // connecting to a backend
-    first_bytes,     // a client's first bytes after its TLS handshake
-    request_header,  // the next HTTP request on a keep-alive connection
-    request_body,    // the rest of an HTTP request's body
+    handshake = 1,    // the RTMP handshake, ours with a client or with a backend
+    tls_handshake,    // a TLS handshake
+    resolve,          // resolving a backend's name
+    connect,          // connecting to a backend
+    first_bytes,      // a client's first bytes after its TLS handshake
+    request_header,   // the next HTTP request on a keep-alive connection
+    request_body,     // the rest of an HTTP request's body
+    connect_command,  // an RTMP client's connect command, after its handshake
+    client_idle,      // an RTMP client that sent nothing (engine or spliced to a backend)
+    backend_idle,     // a backend that sent nothing to a spliced link
+    client_write,     // a write to an RTMP client spliced to a backend that makes no progress
+    backend_write,    // a write to a backend that makes no progress
     // Add new deadlines here, with their words in deadline.cpp and their /metrics label in
     // admin/metrics.cpp.
 };
 // One past the last deadline_error (they start at 1).
 inline constexpr std::size_t deadline_error_count =
-    static_cast<std::size_t>(deadline_error::request_body) + 1;
+    static_cast<std::size_t>(deadline_error::backend_write) + 1;
 
 }  // namespace rtmpgate::gateway
 

@@ -120,6 +120,7 @@ asio::awaitable<void> connection::serve() {
                                          deadline_error::handshake);
     if (!shaken) {
         end_reason_ = shaken.error().message();
+        context_.stats.count_timeout(shaken.error());
         co_return;
     }
     if (!*shaken) co_return;
@@ -130,7 +131,8 @@ asio::awaitable<void> connection::serve() {
 asio::awaitable<void> connection::run_backend_link() {
     const auto& target = backend_route_->backend;
     auto result = co_await backend::run_link(*stream_, std::move(replay_), target, context_);
-    end_reason_ = "backend " + result.reason;
+    // On shutdown the link ends with the client's stream closed under it: say "shutdown".
+    if (!closing_) end_reason_ = "backend " + result.reason;
     if (result.spliced) {
         // Once per link, like a failure before the splice: the backend ended a live link.
         if (result.backend_failed)
@@ -369,6 +371,14 @@ asio::awaitable<void> connection::write_loop() {
     }
 }
 
+void connection::time_out(deadline_error which) {
+    const error_code ec = which;
+    end_reason_ = ec.message();
+    context_.stats.count_timeout(ec);
+    // The reads and writes cancelled next end with "Operation canceled": not the reason.
+    closing_ = true;
+}
+
 asio::awaitable<void> connection::watchdog() {
     const auto& limits = context_.cfg.limits;
     const auto connect_by = started_ + limits.handshake_timeout;
@@ -381,11 +391,11 @@ asio::awaitable<void> connection::watchdog() {
         const auto idle_at = last_read_ + limits.idle_timeout;
         const auto ping_at = last_read_ + limits.idle_timeout / 2;
         if (!connected_ && now >= connect_by) {
-            end_reason_ = "no connect in time";
+            time_out(deadline_error::connect_command);
             co_return;
         }
         if (now >= idle_at) {
-            end_reason_ = "idle timeout";
+            time_out(deadline_error::client_idle);
             co_return;
         }
         // A player waiting for a stream sends nothing: ask it to prove it is alive, as

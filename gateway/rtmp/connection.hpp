@@ -14,6 +14,7 @@
 #include "gateway/engine/session.hpp"
 #include "gateway/net/asio.hpp"
 #include "gateway/net/byte_stream.hpp"
+#include "gateway/net/deadline.hpp"
 #include "gateway/rtmp/output_queue.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "protocol/chunk_decoder.hpp"
@@ -52,6 +53,9 @@ private:
     asio::awaitable<void> read_loop(std::vector<std::uint8_t> leftover);
     asio::awaitable<void> write_loop();
     asio::awaitable<void> watchdog();
+    // Ends the connection for the deadline `which`: the close line's reason names it, and
+    // /metrics counts it.
+    void time_out(deadline_error which);
     // The per-message path: bad input returns its error (protocol::error or rtmp::error) and
     // the connection ends; nothing on it throws.
     error_code on_bytes(std::span<const std::uint8_t> bytes);

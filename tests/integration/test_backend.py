@@ -9,7 +9,8 @@ import threading
 import time
 
 import harness
-from harness import assert_media, metric, probe_packets, wait_metric
+import rtmp_client
+from harness import assert_media, metric, probe_packets, wait_for, wait_metric
 
 # play_restart: nginx-rtmp tells its players NetStream.Play.Stop when the publisher leaves, so
 # that ffmpeg playing directly from it ends (by default nginx-rtmp says nothing and they wait).
@@ -68,6 +69,74 @@ class SilentBackend:
         self.sock.close()
         for c in self.held:
             c.close()
+
+
+class FaultProxy:
+    """A TCP proxy in front of a backend that forwards both ways until stall(): from then on it
+    neither reads nor writes on any of its connections, which stay open (a backend whose process
+    hangs mid-stream)."""
+
+    def __init__(self, backend_port):
+        self.backend_port = backend_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stalled = threading.Event()
+        self.closed = threading.Event()
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stall(self):
+        self.stalled.set()
+
+    def _accept(self):
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.backend_port))
+                self.held += [conn, upstream]
+                threading.Thread(target=self._copy, args=(conn, upstream), daemon=True).start()
+                threading.Thread(target=self._copy, args=(upstream, conn), daemon=True).start()
+        except OSError:
+            pass
+
+    def _copy(self, src, dst):
+        src.settimeout(0.05)
+        try:
+            while not self.stalled.is_set():
+                try:
+                    data = src.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data or self.stalled.is_set():
+                    break
+                dst.sendall(data)
+        except OSError:
+            return
+        self.closed.wait()  # stalled (or the peer left): hold both sockets, touch nothing
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def closed_within(sock, timeout):
+    """Reads and drops whatever `sock` receives, answering nothing, until the peer closes it;
+    returns the seconds that took, or None if it was still open after `timeout`."""
+    started = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - started < timeout:
+        try:
+            if not sock.recv(65536):
+                return time.monotonic() - started
+        except socket.timeout:
+            continue
+        except OSError:
+            return time.monotonic() - started
+    return None
 
 
 class BackendTest(harness.GatewayTest):
@@ -212,6 +281,18 @@ routes:
         # Log only: that the backend's handshake (not its TCP connect) timed out is told
         # nowhere else.
         self.assertIn("handshake timed out", g.log())
+        self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="handshake"), 1)
+
+    def test_tls_backend_that_never_answers_its_tls_handshake_is_timed_out(self):
+        silent = SilentBackend()
+        self.addCleanup(silent.close)
+        g = self.gateway(proxy_config(self.certs, silent.port, extra_routes=f"""  - app: secure
+    to: rtmps://127.0.0.1:{silent.port}
+""", extra="backend:\n  handshake_timeout: 1s\n"))
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("secure/silent")))
+        self.assertNotEqual(pub.wait(timeout=30), 0, pub.output())
+        self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="tls_handshake"), 1, g.log())
+        self.assertIn("TLS handshake timed out", g.log())
 
     def test_backend_killed_mid_stream_ends_only_its_links(self):
         nginx, nginx_port = harness.start_nginx(self, NGINX_APPS)
@@ -253,6 +334,111 @@ routes:
         self.assertEqual(len(lines), 1, "one line for the link's failure, got:\n" + "\n".join(lines)
                          + "\n--- whole log:\n" + g.log())
         self.assertIn("relay", lines[0])
+
+    def test_spliced_client_that_sends_nothing_is_closed_at_the_idle_timeout(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(proxy_config(self.certs, nginx_port, extra="limits:\n  idle_timeout: 2s\n"))
+        c = self.connect_relay(g)
+        self.assertEqual(metric(g, "rtmpgate_backend_links_total"), 1)
+        # From here the client sends nothing, not even an answer to the gateway's ping.
+        took = closed_within(c.sock, 15)
+        self.assertIsNotNone(took, "a silent client spliced to a backend is still open after 15 s")
+        print(f"silent spliced client closed {took:.1f} s after the backend's _result (idle_timeout 2 s)")
+        self.assertLess(took, 2 * 2 + 2)
+        self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="client_idle"), 1)
+        self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 0, "the client, not the backend")
+        self.assertIn("reason=backend rtmp://127.0.0.1:%d: client idle timed out" % nginx_port, g.log())
+        self.assertTrue(g.alive())
+
+    def test_healthy_quiet_spliced_player_is_kept_past_the_idle_timeouts(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(proxy_config(self.certs, nginx_port,
+                                      extra="limits:\n  idle_timeout: 2s\nbackend:\n  idle_timeout: 2s\n"))
+        # A player waiting for a stream that is not published yet: neither it nor nginx-rtmp
+        # sends anything on its own (nginx-rtmp pings after 60 s), only the answers to the
+        # gateway's pings keep the link.
+        out = self.path("quiet.flv")
+        player = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/q"), out))
+        self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 1), 1, g.log())
+        time.sleep(5)  # 2.5 idle timeouts
+        self.assertIsNone(player.proc.poll(), "the waiting player was cut:\n" + g.log())
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, f"rtmp://127.0.0.1:{nginx_port}/relay/q"))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        player.wait(timeout=20)
+        assert_media(self, out, self.expected, 0.05)
+        for deadline in ("client_idle", "backend_idle", "client_write", "backend_write"):
+            self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline=deadline), 0, deadline + "\n" + g.log())
+
+    def test_backend_that_stalls_mid_stream_ends_its_publisher_and_player(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        proxy = FaultProxy(nginx_port)
+        self.addCleanup(proxy.close)
+        g = self.gateway(proxy_config(self.certs, proxy.port, extra="backend:\n  idle_timeout: 2s\n"))
+        long_clip = harness.make_clip("h264_aac_20s.flv", seconds=20)
+        out = self.path("stalled.flv")
+        player = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/s"), out, "player"))
+        self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 1), 1, g.log())
+        time.sleep(1)  # nginx-rtmp registers its player once the play command is in
+        pub = self.track(harness.ffmpeg_publish(self.workdir, long_clip, g.url("relay/s"), "publisher"))
+        self.assertTrue(wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 50000, timeout=15),
+                        "no media reached the player through nginx-rtmp")
+        proxy.stall()
+        stalled_at = time.monotonic()
+        for p in (pub, player):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.fail(f"{p.log_path} still runs 15 s after its backend stalled:\n{g.log()}")
+        took = time.monotonic() - stalled_at
+        print(f"publisher and player ended {took:.1f} s after their backend stalled (backend.idle_timeout 2 s)")
+        self.assertLess(took, 2 * 2 + 2)
+        self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="backend_idle"), 2, g.log())
+        self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 2)
+        self.assertEqual(g.log().count("backend idle timed out"), 4, "a warning and a close line per link")
+        self.assertTrue(g.alive())
+
+    def test_backend_that_stops_reading_does_not_hold_its_publisher(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        proxy = FaultProxy(nginx_port)
+        self.addCleanup(proxy.close)
+        # The backend's idle timeout stays long: the write deadline ends this one.
+        g = self.gateway(proxy_config(self.certs, proxy.port, extra="backend:\n  write_timeout: 2s\n"))
+        c = self.connect_relay(g)
+        self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="backend_write"), 0)
+        proxy.stall()
+        # Media as fast as the link takes it; nobody decodes it past the stalled proxy.
+        started = time.monotonic()
+        c.set_chunk_size(65536)
+        payload = os.urandom(60000)
+        c.sock.settimeout(1)
+        ended = None
+        while time.monotonic() - started < 20:
+            try:
+                c.send_message(6, 9, 1, payload)
+            except socket.timeout:
+                continue  # the gateway stopped reading: the link is full
+            except OSError:
+                ended = time.monotonic() - started
+                break
+            if metric(g, "rtmpgate_timeouts_total", deadline="backend_write") == 1:
+                ended = time.monotonic() - started
+                break
+        self.assertIsNotNone(ended, "a publisher whose backend reads nothing is still open after 20 s")
+        print(f"publisher of a backend that stopped reading ended {ended:.1f} s after the stall (write_timeout 2 s)")
+        self.assertEqual(wait_metric(g, "rtmpgate_timeouts_total", 1, deadline="backend_write"), 1, g.log())
+        self.assertIn("backend write timed out", g.log())
+        self.assertTrue(g.alive())
+
+    def connect_relay(self, g):
+        """A raw RTMP client connected to app relay through the gateway, once the backend's
+        _result has come back through the splice (the link is up)."""
+        c = rtmp_client.Client("127.0.0.1", g.port("rtmp"))
+        self.addCleanup(c.sock.close)
+        c.handshake()
+        c.call("connect", command_object={"app": "relay", "tcUrl": g.url("relay")})
+        result = c.wait_command(lambda cmd: cmd[0] in ("_result", "_error"))
+        self.assertEqual(result[0], "_result", result)
+        return c
 
     @staticmethod
     def backend_failure_lines(g, backend):

@@ -3,6 +3,7 @@ message at a time with the independent test client (rtmp_client.py): connect and
 refusal of an unrouted app, AMF3 connect, publish and play status codes, pause, receiveVideo,
 play2, getStreamLength, closeStream, Acknowledgement and ping."""
 
+import socket
 import struct
 import time
 
@@ -279,6 +280,26 @@ class PingTest(harness.GatewayTest):
         # It answered, so it is still there: past twice the idle timeout, it is served.
         c.sock.settimeout(5)
         self.assertGreater(c.create_stream(), 0)
+
+    def test_each_deadline_of_an_engine_client_is_named_and_counted(self):
+        g = self.gateway(harness.engine_config("limits:\n  idle_timeout: 2s\n  handshake_timeout: 1s\n"))
+        port = g.port("rtmp")
+        half = socket.create_connection(("127.0.0.1", port), timeout=5)
+        half.sendall(b"\x03" + b"\x00" * 700)  # a handshake cut short
+        no_connect = Client("127.0.0.1", port)
+        no_connect.handshake()  # and nothing after it
+        silent = Client("127.0.0.1", port)
+        silent.handshake()
+        silent.connect("live")  # then nothing, not even an answer to the ping
+        for deadline in ("handshake", "connect_command", "client_idle"):
+            self.assertEqual(harness.wait_metric(g, "rtmpgate_timeouts_total", 1, deadline=deadline), 1,
+                             deadline + "\n" + g.log())
+        for sock in (half, no_connect.sock, silent.sock):
+            sock.close()
+        log = g.log()
+        for reason in ("handshake timed out", "connect command timed out", "client idle timed out"):
+            self.assertIn("reason=" + reason, log)
+        self.assertNotIn("Operation canceled", log)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.backend.connect_timeout, d.backend.connect_timeout);
     EXPECT_EQ(c.backend.handshake_timeout, d.backend.handshake_timeout);
     EXPECT_EQ(c.backend.link_buffer_bytes, d.backend.link_buffer_bytes);
+    EXPECT_EQ(c.backend.idle_timeout, d.backend.idle_timeout);
+    EXPECT_EQ(c.backend.write_timeout, d.backend.write_timeout);
     EXPECT_EQ(c.shutdown_grace, d.shutdown_grace);
     EXPECT_EQ(c.log_level, d.log_level);
 }
@@ -592,6 +594,14 @@ TEST(config_keys, out_of_range) {
                  "test.yaml:4: rtmpt.node_id: must be at most 16 letters and digits");
     expect_error(base + "log_level: verbose\n",
                  "test.yaml:3: log_level: expected error, warn, info or debug (got \"verbose\")");
+    expect_error(base +
+                     "backend:\n"
+                     "  idle_timeout: 500ms\n",
+                 "test.yaml:4: backend.idle_timeout: must be between 1s and 24h (got 500ms)");
+    expect_error(base +
+                     "backend:\n"
+                     "  write_timeout: 2h\n",
+                 "test.yaml:4: backend.write_timeout: must be between 1s and 1h (got 2h)");
     expect_error(base + "shutdown_grace: 11m\n",
                  "test.yaml:3: shutdown_grace: must be between 0ms and 10m (got 11m)");
 }
@@ -653,12 +663,17 @@ TEST(config_values, durations_with_each_unit) {
                          "  connection_idle_timeout: 1h\n"
                          "limits:\n"
                          "  idle_timeout: 90s\n"
+                         "backend:\n"
+                         "  idle_timeout: 3m\n"
+                         "  write_timeout: 10s\n"
                          "shutdown_grace: 0\n");
     EXPECT_EQ(c.rtmpt.idle_hold, 250ms);
     EXPECT_EQ(c.rtmpt.gap_timeout, 1500ms);
     EXPECT_EQ(c.rtmpt.session_timeout, 2min);
     EXPECT_EQ(c.rtmpt.connection_idle_timeout, 1h);
     EXPECT_EQ(c.limits.idle_timeout, 90s);
+    EXPECT_EQ(c.backend.idle_timeout, 3min);
+    EXPECT_EQ(c.backend.write_timeout, 10s);
     EXPECT_EQ(c.shutdown_grace, 0ms);
 }
 

@@ -67,6 +67,11 @@ TEST(deadline_error, every_value_says_what_timed_out_and_is_a_timeout) {
         {deadline_error::first_bytes, "first bytes timed out"},
         {deadline_error::request_header, "request header timed out"},
         {deadline_error::request_body, "request body timed out"},
+        {deadline_error::connect_command, "connect command timed out"},
+        {deadline_error::client_idle, "client idle timed out"},
+        {deadline_error::backend_idle, "backend idle timed out"},
+        {deadline_error::client_write, "client write timed out"},
+        {deadline_error::backend_write, "backend write timed out"},
     };
     for (const auto& [value, message] : all) {
         const error_code ec = value;
