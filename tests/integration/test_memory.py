@@ -68,8 +68,8 @@ class PartialMessagesTest(harness.GatewayTest):
         self.assertEqual(wait_metric(g, REFUSALS, 3, reason="max_partial_message_bytes"), 3)
         self.assertEqual(metric(g, REFUSALS, reason="max_partial_message_bytes_total"), 0)
         self.assertEqual(wait_metric(g, "rtmpgate_partial_message_bytes", 0), 0)
-        self.assertIn("reason=partly received messages above limits.max_partial_message_bytes "
-                      "(10485760)", g.log())
+        reason = "reason=partly received messages above limits.max_partial_message_bytes (10485760)"
+        self.assertTrue(harness.wait_for(lambda: g.log().count(reason) == 3), g.log())
         peak = status_kib(g.proc.pid, "VmHWM")
         print(f"gateway RSS {before} KiB before, peak {peak} KiB, "
               f"{status_kib(g.proc.pid, 'VmRSS')} KiB after three connections closed")
@@ -104,8 +104,9 @@ class PartialMessagesTest(harness.GatewayTest):
         second.close()
         self.assertEqual(wait_metric(g, REFUSALS, 1, reason="max_partial_message_bytes_total"), 1)
         self.assertEqual(metric(g, REFUSALS, reason="max_partial_message_bytes"), 0)
-        self.assertIn("reason=partly received messages of all connections above "
-                      "limits.max_partial_message_bytes_total (6291456)", g.log())
+        reason = "reason=partly received messages of all connections above " \
+            "limits.max_partial_message_bytes_total (6291456)"
+        self.assertTrue(harness.wait_for(lambda: reason in g.log()), g.log())
         # The first is untouched and still holds its 3 MiB; closing it gives them back.
         self.assertEqual(wait_metric(g, "rtmpgate_partial_message_bytes", 3 * MIB), 3 * MIB)
         self.assertFalse(server_closes(holder.sock, timeout=0.5), "the holder was closed")
