@@ -22,6 +22,16 @@ std::size_t known_stream_bound(std::size_t max_in_progress) noexcept {
     return std::max(floor, max_in_progress * 4);
 }
 
+// The payload block a message starts with: the whole message when it is small (nearly every
+// audio and video message), else 64 KiB with the block's head, grown as the octets arrive. A
+// header declares up to 16 MiB that may never come; what did come is what the bounds count.
+constexpr std::uint32_t first_capacity = (64 << 10) - 16;
+
+std::uint64_t round_up_to_step(std::uint64_t n) noexcept {
+    constexpr auto step = chunk_decoder::partial_step;
+    return (n + step - 1) / step * step;
+}
+
 }  // namespace
 
 // One chunk header as read from the wire, not yet applied to the chunk stream's state.
@@ -39,12 +49,32 @@ struct chunk_decoder::chunk_header {
     std::size_t size = 0;  // header octets consumed
 };
 
-chunk_decoder::chunk_decoder(chunk_decoder_limits limits)
-    : limits_(limits), max_known_streams_(known_stream_bound(limits.max_chunk_streams)) {}
+chunk_decoder::chunk_decoder(chunk_decoder_limits limits, byte_budget* shared)
+    : limits_(limits),
+      max_known_streams_(known_stream_bound(limits.max_chunk_streams)),
+      shared_(shared) {}
+
+chunk_decoder::~chunk_decoder() {
+    if (shared_ != nullptr && taken_ != 0) shared_->give_back(taken_);
+}
 
 std::uint32_t chunk_decoder::chunk_size() const noexcept { return chunk_size_; }
 
 std::uint64_t chunk_decoder::bytes_consumed() const noexcept { return bytes_consumed_; }
+
+std::uint64_t chunk_decoder::partial_bytes() const noexcept { return partial_bytes_; }
+
+void chunk_decoder::drop_partial() noexcept {
+    for (auto& s : streams_) {
+        if (!s.in_progress) continue;
+        s.payload = {};
+        s.in_progress = false;
+        release(s);
+    }
+    in_progress_ = 0;
+    payload_left_ = 0;
+    header_len_ = 0;
+}
 
 std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<message>& out,
                                 error_code& ec) {
@@ -55,7 +85,7 @@ std::size_t chunk_decoder::feed(std::span<const std::uint8_t> in, std::vector<me
         std::size_t used = 0;
         if (payload_left_ != 0)
             used = feed_payload(rest, out, ec);
-        else if (header_len_ != 0 || (used = feed_format3_chunks(rest, out, ec)) == 0)
+        else if (header_len_ != 0 || ((used = feed_format3_chunks(rest, out, ec)) == 0 && !ec))
             used = feed_header(rest, out, ec);
         pos += used;
     }
@@ -93,7 +123,7 @@ std::size_t chunk_decoder::feed_format3_chunks(std::span<const std::uint8_t> in,
         begin_message(s);
     }
     if (!s.in_progress) return 0;
-    const auto used = continue_message(in, slot - 1, first);
+    const auto used = continue_message(in, slot - 1, first, ec);
     if (used != 0 && !s.in_progress) complete_message(s, out, ec);
     return used;
 }
@@ -316,12 +346,13 @@ void chunk_decoder::start_chunk(const chunk_header& h, std::vector<message>& out
     payload_left_ = std::min(chunk_size_, s.message_length - s.received);
 }
 
-// The payload is allocated once at its full length (one block, reference count included) and
-// each chunk's payload is copied straight into it. Pages of a large block that no chunk has
-// reached yet are not resident, so a peer announcing long messages costs address space (bounded
-// by max_chunk_streams * max_message_length), not memory.
+// Each chunk's payload is copied straight into the message's block (one block, reference count
+// included). A small message gets its whole length at once; a large one starts at first_capacity
+// and make_room grows it, so that a peer announcing long messages and sending little of them
+// holds little: a block is at most twice what arrived, or first_capacity.
 void chunk_decoder::begin_message(stream_state& s) {
-    s.payload = shared_bytes::allocate(s.message_length, s.fill);
+    s.capacity = std::min(s.message_length, first_capacity);
+    s.payload = shared_bytes::allocate(s.capacity, s.fill);
     s.received = 0;
     s.in_progress = true;
     ++in_progress_;
@@ -333,7 +364,7 @@ void chunk_decoder::begin_message(stream_state& s) {
 // for the caller to deliver (in_progress is false, payload_left_ 0); a cut chunk is left whole
 // for the general path.
 std::size_t chunk_decoder::continue_message(std::span<const std::uint8_t> in, std::size_t index,
-                                            std::uint8_t header) {
+                                            std::uint8_t header, error_code& ec) {
     auto& s = streams_[index];
     byte_reader r(in);
     std::size_t used = 0;
@@ -342,7 +373,8 @@ std::size_t chunk_decoder::continue_message(std::span<const std::uint8_t> in, st
         r.skip(1);
         const auto left = s.message_length - s.received;
         std::span<const std::uint8_t> chunk;
-        if (!r.read_bytes(std::min(chunk_size_, left), chunk)) break;
+        if (!r.read_bytes(std::min(chunk_size_, left), chunk) || !make_room(s, chunk.size(), ec))
+            break;
         std::memcpy(s.fill + s.received, chunk.data(), chunk.size());
         s.received += static_cast<std::uint32_t>(chunk.size());
         used = r.position();
@@ -355,9 +387,58 @@ std::size_t chunk_decoder::continue_message(std::span<const std::uint8_t> in, st
     return used;
 }
 
+// Counts `n` more octets of s's message against the bounds (the decoder's own, then the shared
+// budget, which is asked only when the count passes a multiple of partial_step), and grows its
+// block to hold them: to twice its size, or to what is needed if more, at most message_length.
+// Doubling copies each octet of a large message about once more, and only above first_capacity.
+bool chunk_decoder::make_room(stream_state& s, std::size_t n, error_code& ec) {
+    if (n > limits_.max_partial_bytes - partial_bytes_) {
+        ec = error::partial_bytes_over_limit;
+        return false;
+    }
+    const auto now = partial_bytes_ + n;
+    if (shared_ != nullptr && now > taken_) {
+        const auto want = round_up_to_step(now);
+        if (!shared_->try_take(want - taken_)) {
+            ec = error::partial_bytes_over_budget;
+            return false;
+        }
+        taken_ = want;
+    }
+    partial_bytes_ = now;
+    const auto needed = s.received + n;
+    if (needed > s.capacity) {
+        const auto capacity = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+            s.message_length, std::max<std::uint64_t>(needed, std::uint64_t{s.capacity} * 2)));
+        std::uint8_t* fill = nullptr;
+        auto bigger = shared_bytes::allocate(capacity, fill);
+        if (s.received != 0) std::memcpy(fill, s.fill, s.received);
+        s.payload = std::move(bigger);
+        s.fill = fill;
+        s.capacity = capacity;
+    }
+    return true;
+}
+
+// Takes s's octets out of the count when its message completes or is dropped (its payload has
+// gone already), and gives the shared budget back what the count no longer needs.
+void chunk_decoder::release(stream_state& s) noexcept {
+    partial_bytes_ -= s.received;
+    s.fill = nullptr;
+    s.received = 0;
+    s.capacity = 0;
+    if (shared_ == nullptr) return;
+    const auto keep = round_up_to_step(partial_bytes_);
+    if (taken_ > keep) {
+        shared_->give_back(taken_ - keep);
+        taken_ = keep;
+    }
+}
+
 void chunk_decoder::append_payload(std::span<const std::uint8_t> bytes, std::vector<message>& out,
                                    error_code& ec) {
     auto& s = streams_[current_];
+    if (!make_room(s, bytes.size(), ec)) return;
     if (!bytes.empty()) std::memcpy(s.fill + s.received, bytes.data(), bytes.size());
     s.received += static_cast<std::uint32_t>(bytes.size());
     payload_left_ -= static_cast<std::uint32_t>(bytes.size());
@@ -376,8 +457,7 @@ void chunk_decoder::complete_message(stream_state& s, std::vector<message>& out,
     m.message_stream_id = s.message_stream_id;
     m.payload = std::move(s.payload);
     s.payload = {};
-    s.fill = nullptr;
-    s.received = 0;
+    release(s);
     if (m.message_type_id == static_cast<std::uint8_t>(message_type::set_chunk_size) ||
         m.message_type_id == static_cast<std::uint8_t>(message_type::abort))
         apply_control(m, ec);
@@ -406,8 +486,7 @@ void chunk_decoder::apply_control(const message& m, error_code& ec) {
     auto& s = streams_[index];
     if (!s.in_progress) return;
     s.payload = {};  // releases the allocation too
-    s.fill = nullptr;
-    s.received = 0;
+    release(s);
     s.in_progress = false;
     --in_progress_;
 }

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "protocol/byte_budget.hpp"
 #include "protocol/error.hpp"
 #include "protocol/message.hpp"
 
@@ -19,11 +20,25 @@ struct chunk_decoder_limits {
     std::uint32_t max_message_length = 8 << 20;
     // Chunk streams with a message partly received at once. Real clients use fewer than ten.
     std::size_t max_chunk_streams = 64;
+    // Octets of partly received messages, all chunk streams together, counted as they arrive
+    // (not as their headers declare). A client needs one large keyframe on one chunk stream and
+    // a little audio on another; 64 chunk streams each 7 MiB into an 8 MiB message need 448 MiB.
+    std::uint64_t max_partial_bytes = 10 << 20;
 };
 
 class chunk_decoder {
 public:
-    explicit chunk_decoder(chunk_decoder_limits limits = {});
+    // `shared`, when given, is the process's bound on partly received messages: the decoder
+    // takes from it what its partial messages hold (in steps of partial_step octets, so that a
+    // media stream does not touch the shared count for every chunk) and gives it all back when
+    // no message is in progress, and when it is destroyed. `shared` must outlive the decoder.
+    explicit chunk_decoder(chunk_decoder_limits limits = {}, byte_budget* shared = nullptr);
+    ~chunk_decoder();
+    chunk_decoder(const chunk_decoder&) = delete;
+    chunk_decoder& operator=(const chunk_decoder&) = delete;
+
+    // What a decoder holds at most of a shared budget beyond its partial messages' octets.
+    static constexpr std::uint64_t partial_step = 64 << 10;
 
     // Consumes `in` and appends every completed message to `out`. Set Chunk Size (type 1) and
     // Abort (type 2) take effect inside the decoder the moment they complete (the next chunk in
@@ -35,6 +50,11 @@ public:
     std::uint32_t chunk_size() const noexcept;
     // Total octets consumed so far (for Acknowledgement, spec 5.4.3).
     std::uint64_t bytes_consumed() const noexcept;
+    // Octets of messages received in part, all chunk streams together.
+    std::uint64_t partial_bytes() const noexcept;
+    // Drops every message in progress and gives back what they held (the connection's bytes go
+    // elsewhere from here: a backend link reads them). The decoder is not to be fed after it.
+    void drop_partial() noexcept;
 
 private:
     // What the latest chunk headers of one chunk stream said, and its message in progress.
@@ -48,9 +68,10 @@ private:
         bool extended = false;  // latest format 0-2 header had timestamp 0xFFFFFF
         bool in_progress = false;
         std::uint32_t extended_value = 0;  // extended timestamp of the message's first chunk
-        shared_bytes payload;              // allocated at message_length when the message starts
+        shared_bytes payload;              // grows to message_length as the octets arrive
         std::uint8_t* fill = nullptr;      // payload's octets, written until the message completes
         std::uint32_t received = 0;        // octets of payload written so far
+        std::uint32_t capacity = 0;        // octets payload can hold (its size)
     };
     // Whether the peer repeats the extended timestamp on format-3 chunks (see chunk_decoder.cpp).
     enum class type3_extended : std::uint8_t { unknown, present, absent };
@@ -79,7 +100,9 @@ private:
     void start_chunk(const chunk_header& h, std::vector<message>& out, error_code& ec);
     void begin_message(stream_state& s);
     std::size_t continue_message(std::span<const std::uint8_t> in, std::size_t index,
-                                 std::uint8_t header);
+                                 std::uint8_t header, error_code& ec);
+    bool make_room(stream_state& s, std::size_t n, error_code& ec);
+    void release(stream_state& s) noexcept;
     void append_payload(std::span<const std::uint8_t> bytes, std::vector<message>& out,
                         error_code& ec);
     void complete_message(stream_state& s, std::vector<message>& out, error_code& ec);
@@ -93,6 +116,9 @@ private:
     std::vector<stream_state> streams_;          // every chunk stream seen, never removed
     std::array<std::uint32_t, 64> low_index_{};  // 1 + index in streams_ of ids 2..63, or 0
     std::size_t in_progress_ = 0;                // streams with a partial message
+    std::uint64_t partial_bytes_ = 0;            // their received octets, together
+    byte_budget* shared_ = nullptr;
+    std::uint64_t taken_ = 0;  // octets taken from *shared_: partial_bytes_ rounded up, or more
     type3_extended type3_extended_ = type3_extended::unknown;
 
     // A chunk header cut by the end of a feed() call.

@@ -37,6 +37,10 @@ public:
                 return "protocol control message malformed";
             case error::message_length_changed:
                 return "chunk: message length changed mid-message";
+            case error::partial_bytes_over_limit:
+                return "chunk: partly received messages above the connection's limit";
+            case error::partial_bytes_over_budget:
+                return "chunk: partly received messages above the process's budget";
             case error::amf_unknown_marker:
                 return "amf: unknown type marker";
             case error::amf_depth_exceeded:

@@ -41,6 +41,8 @@ enum class error {
     too_many_chunk_streams,     // more chunk streams in progress than allowed
     control_message_malformed,  // protocol control message (1-6) of the wrong length
     message_length_changed,     // format 1/2 header changes a message's length mid-message
+    partial_bytes_over_limit,   // partly received messages above the decoder's own bound
+    partial_bytes_over_budget,  // partly received messages above the budget shared by decoders
 
     // AMF
     amf_unknown_marker,     // a type marker the format does not define

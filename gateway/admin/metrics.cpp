@@ -31,6 +31,8 @@ void labelled(std::ostringstream& out, const char* name, const char* help, const
 constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refusal_labels = {
     "max_connections",
     "max_sessions",
+    "max_partial_message_bytes",
+    "max_partial_message_bytes_total",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
@@ -76,6 +78,12 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_players_waiting",
             "Engine players on a stream without a publisher now (before or after it).",
             engine.players_waiting, "gauge");
+    counter(out, "rtmpgate_partial_message_bytes",
+            "Bytes taken from limits.max_partial_message_bytes_total by messages received in part.",
+            context.partial_messages.used(), "gauge");
+    counter(out, "rtmpgate_memory_trims_total",
+            "Times freed memory was given back to the system after a burst of connections.",
+            context.trimmer ? context.trimmer->trims() : 0);
     counter(out, "rtmpgate_received_bytes_total", "Bytes received from clients.", s.bytes_in);
     counter(out, "rtmpgate_sent_bytes_total", "Bytes sent to clients.", s.bytes_out);
     counter(out, "rtmpgate_media_dropped_messages_total",

@@ -205,6 +205,16 @@ void read_limits(const config_node& node, config::limits_t& limits) {
              limits.max_chunk_streams =
                  narrow<std::size_t>(n.as_unsigned(8, max_chunk_stream_count));
          }},
+        {"max_partial_message_bytes",
+         [&](const config_node& n) {
+             limits.max_partial_message_bytes = n.as_size(64 * kib, 4 * gib);
+         }},
+        {"max_partial_message_bytes_total",
+         [&](const config_node& n) {
+             limits.max_partial_message_bytes_total = n.as_size(mib, 256 * gib);
+         }},
+        {"memory_trim_interval",
+         [&](const config_node& n) { limits.memory_trim_interval = n.as_duration(0ms, 1h); }},
         {"max_connections",
          [&](const config_node& n) {
              limits.max_connections = narrow<std::size_t>(n.as_unsigned(1, 1'000'000));
@@ -361,6 +371,26 @@ void check_agreement(const config& c, const config_source& source) {
              "engine.chunk_size (" + std::to_string(c.engine.chunk_size) +
                  ") is above limits.max_chunk_size (" + std::to_string(c.limits.max_chunk_size) +
                  ")");
+    }
+    // A message of max_message_length must be able to arrive, on one connection and in the
+    // process; point at the key that was written when only one of the two was.
+    const auto& l = c.limits;
+    if (l.max_partial_message_bytes < l.max_message_length) {
+        fail(source.lines.contains("limits.max_partial_message_bytes")
+                 ? "limits.max_partial_message_bytes"
+                 : "limits.max_message_length",
+             "limits.max_partial_message_bytes (" + std::to_string(l.max_partial_message_bytes) +
+                 ") is below limits.max_message_length (" + std::to_string(l.max_message_length) +
+                 ")");
+    }
+    if (l.max_partial_message_bytes_total < l.max_partial_message_bytes) {
+        fail(source.lines.contains("limits.max_partial_message_bytes_total")
+                 ? "limits.max_partial_message_bytes_total"
+                 : "limits.max_partial_message_bytes",
+             "limits.max_partial_message_bytes_total (" +
+                 std::to_string(l.max_partial_message_bytes_total) +
+                 ") is below limits.max_partial_message_bytes (" +
+                 std::to_string(l.max_partial_message_bytes) + ")");
     }
     if (c.rtmpt.session_timeout <= c.rtmpt.idle_hold) {
         fail(source.lines.contains("rtmpt.session_timeout") ? "rtmpt.session_timeout"

@@ -88,7 +88,14 @@ struct config {
         std::uint32_t max_chunk_size = 1 << 20;      // largest Set Chunk Size a peer may ask for
         std::uint32_t max_message_length = 8 << 20;  // largest RTMP message accepted
         std::size_t max_chunk_streams = 64;          // chunk streams open at once per connection
-        std::size_t max_connections = 10000;         // client connections at once (all listeners)
+        // Bytes of partly received messages (counted as they arrive), per connection and over
+        // the whole process; a connection that goes past either is closed.
+        std::uint64_t max_partial_message_bytes = 10 << 20;
+        std::uint64_t max_partial_message_bytes_total = 256 << 20;
+        // How often to check whether a burst of connections has ended, to give the memory it
+        // freed back to the system (net/memory_trimmer.hpp); 0: never.
+        milliseconds memory_trim_interval{5000};
+        std::size_t max_connections = 10000;    // client connections at once (all listeners)
         milliseconds handshake_timeout{10000};  // RTMP handshake + connect must complete in this
         milliseconds idle_timeout{60000};       // no byte received from a client for this long
     } limits;

@@ -16,6 +16,10 @@ namespace rtmpgate::gateway {
 enum class refusal : std::uint8_t {
     max_connections,  // limits.max_connections reached: a new socket is closed at once
     max_sessions,     // rtmpt.max_sessions reached: /open gets 503
+    // A connection's partly received messages went past limits.max_partial_message_bytes, or
+    // past what is left of limits.max_partial_message_bytes_total: the connection is closed.
+    max_partial_message_bytes,
+    max_partial_message_bytes_total,
     count
 };
 

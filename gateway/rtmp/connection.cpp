@@ -33,7 +33,8 @@ std::atomic<std::uint64_t> next_connection_number{1};
 protocol::chunk_decoder_limits decoder_limits(const config& c) {
     return {.max_chunk_size = c.limits.max_chunk_size,
             .max_message_length = c.limits.max_message_length,
-            .max_chunk_streams = c.limits.max_chunk_streams};
+            .max_chunk_streams = c.limits.max_chunk_streams,
+            .max_partial_bytes = c.limits.max_partial_message_bytes};
 }
 
 std::uint32_t epoch_now() {
@@ -68,7 +69,7 @@ connection::connection(std::unique_ptr<byte_stream> stream, asio::any_io_executo
       strand_(std::move(strand)),
       context_(context),
       id_("conn " + std::to_string(next_connection_number++)),
-      decoder_(decoder_limits(context.cfg)),
+      decoder_(decoder_limits(context.cfg), &context.partial_messages),
       queue_(context.cfg.engine.player_queue_bytes),
       wake_(strand_) {}
 
@@ -228,12 +229,33 @@ error_code connection::on_bytes(std::span<const std::uint8_t> bytes) {
     decoder_.feed(bytes, decoded_, ec);
     // Messages completed before a broken chunk are still served; then the connection ends.
     for (const auto& m : decoded_) {
-        if (backend_route_) return {};  // what follows connect is the backend's to read
+        if (backend_route_) break;  // what follows connect is the backend's to read
         // A message that fails leaves connected_ as it was: the name fits the message.
         if (auto mec = on_message(m)) return refuse(mec, input_name(m, connected_));
     }
-    if (ec && ec != protocol::error::need_more && !backend_route_)
+    if (backend_route_) {
+        // The link replays those bytes: what the decoder holds of them no longer counts against
+        // the process's partial messages.
+        decoder_.drop_partial();
+        return {};
+    }
+    if (ec && ec != protocol::error::need_more) {
+        if (ec == protocol::error::partial_bytes_over_limit) {
+            context_.stats.refusals.add(refusal::max_partial_message_bytes);
+            end_reason_ = "partly received messages above limits.max_partial_message_bytes (" +
+                          std::to_string(context_.cfg.limits.max_partial_message_bytes) + ")";
+            return ec;
+        }
+        if (ec == protocol::error::partial_bytes_over_budget) {
+            context_.stats.refusals.add(refusal::max_partial_message_bytes_total);
+            end_reason_ =
+                "partly received messages of all connections above "
+                "limits.max_partial_message_bytes_total (" +
+                std::to_string(context_.cfg.limits.max_partial_message_bytes_total) + ")";
+            return ec;
+        }
         return refuse(ec, "chunk stream");
+    }
     // RTMP 1.0 spec 5.4.3: acknowledge every window's worth of received bytes.
     if (peer_window_ != 0 && bytes_in_ - acknowledged_ >= peer_window_) {
         acknowledged_ = bytes_in_;

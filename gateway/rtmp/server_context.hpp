@@ -3,24 +3,36 @@
 // of rtmps:// backends. Owned by app/server; the fronts and connections hold a reference.
 #pragma once
 
+#include <optional>
+
 #include "gateway/backend/client_tls.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/engine/stream_registry.hpp"
 #include "gateway/net/connection_set.hpp"
 #include "gateway/net/counters.hpp"
+#include "gateway/net/memory_trimmer.hpp"
+#include "protocol/byte_budget.hpp"
 
 namespace rtmpgate::gateway {
 
 struct server_context {
     explicit server_context(config c)
         : cfg(std::move(c)),
-          streams(engine::stream_settings{cfg.engine.gop_cache, cfg.engine.gop_cache_max_bytes}) {}
+          streams(engine::stream_settings{cfg.engine.gop_cache, cfg.engine.gop_cache_max_bytes}),
+          partial_messages(cfg.limits.max_partial_message_bytes_total) {
+        if (cfg.limits.memory_trim_interval.count() > 0)
+            trimmer.emplace(connections, cfg.limits.memory_trim_interval);
+    }
 
     const config cfg;
     engine::stream_registry streams;
     connection_set connections;
     counters stats;
     backend::client_tls_contexts backend_tls;
+    // What every connection's chunk decoder draws on for the messages it has received in part.
+    protocol::byte_budget partial_messages;
+    // Gives freed memory back after a burst (limits.memory_trim_interval; none when 0).
+    std::optional<memory_trimmer> trimmer;
 };
 
 }  // namespace rtmpgate::gateway

@@ -20,6 +20,7 @@ chunk_decoder_limits fuzz_limits() {
     l.max_chunk_size = 1 << 16;
     l.max_message_length = 1 << 18;
     l.max_chunk_streams = 4;
+    l.max_partial_bytes = 1 << 19;  // below 4 streams of max_message_length
     return l;
 }
 
@@ -34,7 +35,10 @@ void check(bool ok) {
 
 // Feeds `in` in pieces ending at each offset of `cuts`, then the rest.
 run decode(std::span<const std::uint8_t> in, std::span<const std::size_t> cuts) {
-    chunk_decoder d(fuzz_limits());
+    // A budget shared with nobody: the decoder must take from it only what its partial
+    // messages hold (rounded up to a step) and give it all back when destroyed.
+    byte_budget budget(1 << 18);
+    chunk_decoder d(fuzz_limits(), &budget);
     run r;
     std::size_t start = 0;
     std::uint64_t consumed = 0;
@@ -54,6 +58,8 @@ run decode(std::span<const std::uint8_t> in, std::span<const std::size_t> cuts) 
     if (going) feed_to(in.size());
     const auto limits = fuzz_limits();
     check(d.chunk_size() >= 1 && d.chunk_size() <= limits.max_chunk_size);
+    check(d.partial_bytes() <= limits.max_partial_bytes && d.partial_bytes() <= budget.used());
+    check(budget.used() < d.partial_bytes() + chunk_decoder::partial_step);
     for (const auto& m : r.messages) {
         check(m.payload.size() <= limits.max_message_length);
         check(m.chunk_stream_id >= 2 && m.chunk_stream_id <= 65599);

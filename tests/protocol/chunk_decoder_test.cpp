@@ -766,5 +766,174 @@ TEST(chunk_decoder, error_too_many_chunk_streams_known) {
     expect_split_invariant(in, one);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bounds on partly received messages: counted on the octets that arrived, not on the lengths
+// their headers declare (issue 11: 64 chunk streams, each 7 MiB into an 8 MiB message).
+
+// A video message on chunk stream `csid` (3..63) declaring `declared` octets, of which the first
+// `sent` follow at chunk size `chunk_size` (128 unless a Set Chunk Size came first).
+bytes message_chunks(std::uint8_t csid, std::uint32_t declared, std::size_t sent,
+                     std::size_t chunk_size = 128, std::uint8_t seed = 0x10) {
+    const std::array<std::uint8_t, 12> header = {
+        csid,  // fmt 0
+        0x00,
+        0x00,
+        0x00,                                       // timestamp 0
+        static_cast<std::uint8_t>(declared >> 16),  // message length (24 bits)
+        static_cast<std::uint8_t>(declared >> 8),   //
+        static_cast<std::uint8_t>(declared),        //
+        0x09,                                       // video
+        0x01,
+        0x00,
+        0x00,
+        0x00,  // msid 1
+    };
+    const auto payload = pattern(sent, seed);
+    bytes out(header.begin(), header.end());
+    for (std::size_t at = 0; at < sent; at += chunk_size) {
+        if (at != 0) out.push_back(static_cast<std::uint8_t>(0xC0 | csid));  // fmt 3
+        const auto n = std::min(chunk_size, sent - at);
+        out.insert(out.end(), payload.begin() + static_cast<std::ptrdiff_t>(at),
+                   payload.begin() + static_cast<std::ptrdiff_t>(at + n));
+    }
+    return out;
+}
+
+// Chunk streams 3, 4, ... each one chunk (128 octets) into an 8 MiB message.
+bytes partial_on_many_streams(std::uint8_t streams) {
+    bytes in;
+    for (std::uint8_t i = 0; i < streams; ++i) {
+        const auto one = message_chunks(static_cast<std::uint8_t>(3 + i), 8 << 20, 128);
+        in.insert(in.end(), one.begin(), one.end());
+    }
+    return in;
+}
+
+TEST(chunk_decoder, partial_bytes_counted_as_they_arrive) {
+    // 8 chunk streams declare 64 MiB together; 1024 octets of it arrive.
+    const auto in = partial_on_many_streams(8);
+    chunk_decoder_limits limits;
+    limits.max_partial_bytes = 1024;
+    chunk_decoder d(limits);
+    std::vector<message> out;
+    error_code ec;
+    EXPECT_EQ(d.feed(in, out, ec), in.size());
+    EXPECT_EQ(ec, error::need_more);
+    EXPECT_EQ(d.partial_bytes(), 1024u);
+    expect_split_invariant(in, limits);
+
+    limits.max_partial_bytes = 1023;
+    EXPECT_EQ(decode_whole(in, limits).ec, error::partial_bytes_over_limit);
+    expect_split_invariant(in, limits);
+}
+
+TEST(chunk_decoder, error_partial_bytes_over_limit_with_the_default) {
+    // The default bound (10 MiB) on chunk streams 3 to 63, each 168 KiB into an 8 MiB message:
+    // 60 of them fit (9.84 MiB), the 61st goes past.
+    bytes in = concat({set_chunk_size_4096});
+    for (std::uint8_t csid = 3; csid <= 63; ++csid) {
+        const auto one = message_chunks(csid, 8 << 20, 168 << 10, 4096);
+        in.insert(in.end(), one.begin(), one.end());
+    }
+    const auto o = decode_whole(in);
+    EXPECT_EQ(o.ec, error::partial_bytes_over_limit);
+    ASSERT_EQ(o.messages.size(), 1u);  // the Set Chunk Size
+    EXPECT_GT(o.consumed, 60 * (168u << 10));
+    EXPECT_LT(o.consumed, 61 * (169u << 10));
+}
+
+TEST(chunk_decoder, completed_and_aborted_messages_give_their_octets_back) {
+    // interleaved_chunk_streams: at most 328 octets partly received at once (128 of csid 6 and
+    // all 200 of csid 7 before it completes), 400 in all.
+    const auto a = pattern(200, 0x11);
+    const auto b = pattern(200, 0x53);
+    const auto interleaved =
+        concat({interleave_first_6, slice(a, 0, 128), interleave_first_7, slice(b, 0, 128),
+                continue_7, slice(b, 128, 72), continue_6, slice(a, 128, 72)});
+    chunk_decoder_limits limits;
+    limits.max_partial_bytes = 328;
+    const auto twice = concat({interleaved, interleaved});
+    EXPECT_EQ(decode_whole(twice, limits).ec, error::need_more);
+    expect_split_invariant(twice, limits);
+    limits.max_partial_bytes = 327;
+    EXPECT_EQ(decode_whole(interleaved, limits).ec, error::partial_bytes_over_limit);
+
+    // An Abort (4 octets while it arrives) gives back the 128 octets of csid 6.
+    const auto with_abort =
+        concat({interleave_first_6, slice(a, 0, 128), abort_csid6, interleave_first_7,
+                slice(b, 0, 128), continue_7, slice(b, 128, 72)});
+    limits.max_partial_bytes = 200;
+    const auto o = decode_whole(with_abort, limits);
+    EXPECT_EQ(o.ec, error::need_more);
+    ASSERT_EQ(o.messages.size(), 2u);
+    EXPECT_EQ(o.messages[1], msg(7, 11, message_type::audio, 1, b));
+    expect_split_invariant(with_abort, limits);
+    const auto without = concat({interleave_first_6, slice(a, 0, 128), interleave_first_7,
+                                 slice(b, 0, 128), continue_7, slice(b, 128, 72)});
+    EXPECT_EQ(decode_whole(without, limits).ec, error::partial_bytes_over_limit);
+}
+
+TEST(chunk_decoder, large_message_grows_as_it_arrives) {
+    // 3 MiB at chunk size 4096 grows its block from 64 KiB by doubling; the result is the same
+    // whole, cut anywhere, and byte by byte. A bound of exactly its length lets it through.
+    constexpr std::uint32_t length = 3 << 20;
+    const auto in = concat({set_chunk_size_4096, message_chunks(5, length, length, 4096, 0x31)});
+    chunk_decoder_limits limits;
+    limits.max_partial_bytes = length;
+    const auto whole = decode_whole(in, limits);
+    EXPECT_EQ(whole.ec, error::need_more);
+    ASSERT_EQ(whole.messages.size(), 2u);
+    EXPECT_EQ(whole.messages[1], msg(5, 0, message_type::video, 1, pattern(length, 0x31)));
+    for (const std::size_t cut : {16u, 17u, 30u, 4200u, 65536u, 70000u, 1u << 20, 3u << 20})
+        ASSERT_EQ(decode_cut(in, {cut}, limits), whole) << "cut at " << cut;
+    std::vector<std::size_t> every;
+    for (std::size_t i = 1; i < in.size(); ++i) every.push_back(i);
+    ASSERT_EQ(decode_cut(in, every, limits), whole);
+    limits.max_partial_bytes = length - 1;
+    EXPECT_EQ(decode_whole(in, limits).ec, error::partial_bytes_over_limit);
+}
+
+TEST(chunk_decoder, shared_budget_taken_in_steps_and_given_back) {
+    constexpr auto step = chunk_decoder::partial_step;
+    byte_budget budget(3 * step);
+    std::vector<message> out;
+    error_code ec;
+    {
+        chunk_decoder first({}, &budget);
+        const auto in = message_chunks(6, 1 << 20, 100 << 10);
+        EXPECT_EQ(first.feed(in, out, ec), in.size());
+        EXPECT_EQ(ec, error::need_more);
+        EXPECT_EQ(first.partial_bytes(), 100u << 10);
+        EXPECT_EQ(budget.used(), 2 * step);  // 100 KiB rounded up to steps of 64 KiB
+
+        chunk_decoder second({}, &budget);
+        const auto fits = message_chunks(6, 1 << 20, step);
+        second.feed(fits, out, ec);
+        EXPECT_EQ(ec, error::need_more);
+        EXPECT_EQ(budget.used(), 3 * step);
+        constexpr std::array<std::uint8_t, 2> one_more = {0xC6, 0x00};  // fmt 3, csid 6, 1 octet
+        second.feed(one_more, out, ec);
+        EXPECT_EQ(ec, error::partial_bytes_over_budget);
+        EXPECT_EQ(budget.used(), 3 * step);
+        EXPECT_EQ(second.partial_bytes(), step);
+    }
+    EXPECT_EQ(budget.used(), 0u);  // both destroyed
+
+    // A message that completes gives back what it took; so does one dropped.
+    chunk_decoder third({}, &budget);
+    const auto whole = message_chunks(6, 150 << 10, 150 << 10);
+    third.feed(whole, out, ec);
+    EXPECT_EQ(ec, error::need_more);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.back().payload.size(), 150u << 10);
+    EXPECT_EQ(third.partial_bytes(), 0u);
+    EXPECT_EQ(budget.used(), 0u);
+    third.feed(message_chunks(7, 150 << 10, 1000), out, ec);
+    EXPECT_EQ(budget.used(), step);
+    third.drop_partial();
+    EXPECT_EQ(third.partial_bytes(), 0u);
+    EXPECT_EQ(budget.used(), 0u);
+}
+
 }  // namespace
 }  // namespace rtmpgate::protocol

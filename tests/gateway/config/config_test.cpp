@@ -62,6 +62,9 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.limits.max_chunk_size, d.limits.max_chunk_size);
     EXPECT_EQ(c.limits.max_message_length, d.limits.max_message_length);
     EXPECT_EQ(c.limits.max_chunk_streams, d.limits.max_chunk_streams);
+    EXPECT_EQ(c.limits.max_partial_message_bytes, d.limits.max_partial_message_bytes);
+    EXPECT_EQ(c.limits.max_partial_message_bytes_total, d.limits.max_partial_message_bytes_total);
+    EXPECT_EQ(c.limits.memory_trim_interval, d.limits.memory_trim_interval);
     EXPECT_EQ(c.limits.max_connections, d.limits.max_connections);
     EXPECT_EQ(c.limits.handshake_timeout, d.limits.handshake_timeout);
     EXPECT_EQ(c.limits.idle_timeout, d.limits.idle_timeout);
@@ -620,6 +623,49 @@ TEST(config_keys, chunk_size_above_max_chunk_size) {
                      "  max_chunk_size: 1024\n",
                  "test.yaml:4: limits.max_chunk_size: engine.chunk_size (4096) is above "
                  "limits.max_chunk_size (1024)");
+}
+
+TEST(config_keys, partial_message_bytes) {
+    const auto c = parse(base +
+                         "limits:\n"
+                         "  max_message_length: 1MiB\n"
+                         "  max_partial_message_bytes: 2MiB\n"
+                         "  max_partial_message_bytes_total: 64MiB\n"
+                         "  memory_trim_interval: 0ms\n");
+    EXPECT_EQ(c.limits.memory_trim_interval, milliseconds(0));
+    EXPECT_EQ(c.limits.max_partial_message_bytes, 2u << 20);
+    EXPECT_EQ(c.limits.max_partial_message_bytes_total, 64u << 20);
+    expect_error(base +
+                     "limits:\n"
+                     "  max_partial_message_bytes: 32KiB\n",
+                 "test.yaml:4: limits.max_partial_message_bytes: must be between 64KiB and 4GiB "
+                 "(got 32KiB)");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_partial_message_bytes_total: 512KiB\n",
+                 "test.yaml:4: limits.max_partial_message_bytes_total: must be between 1MiB and "
+                 "256GiB (got 512KiB)");
+    expect_error(base +
+                     "limits:\n"
+                     "  memory_trim_interval: 2h\n",
+                 "test.yaml:4: limits.memory_trim_interval: must be between 0ms and 1h (got 2h)");
+    // max_message_length stays at 8MiB: such a message could never arrive.
+    expect_error(base +
+                     "limits:\n"
+                     "  max_partial_message_bytes: 4MiB\n",
+                 "test.yaml:4: limits.max_partial_message_bytes: limits.max_partial_message_bytes "
+                 "(4194304) is below limits.max_message_length (8388608)");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_message_length: 12MiB\n",
+                 "test.yaml:4: limits.max_message_length: limits.max_partial_message_bytes "
+                 "(10485760) is below limits.max_message_length");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_partial_message_bytes_total: 8MiB\n",
+                 "test.yaml:4: limits.max_partial_message_bytes_total: "
+                 "limits.max_partial_message_bytes_total (8388608) is below "
+                 "limits.max_partial_message_bytes (10485760)");
 }
 
 TEST(config_keys, session_timeout_must_exceed_idle_hold) {

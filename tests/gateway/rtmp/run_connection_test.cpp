@@ -39,8 +39,9 @@ bytes operator+(bytes a, const bytes& b) {
 // timers are never waited for).
 class rtmp_run_connection : public testing::Test {
 protected:
-    rtmp_run_connection()
-        : session_(std::make_shared<tunnel::rtmpt_session>("t", asio::make_strand(io_),
+    explicit rtmp_run_connection(config c = {})
+        : context_(std::move(c)),
+          session_(std::make_shared<tunnel::rtmpt_session>("t", asio::make_strand(io_),
                                                            tunnel::session_limits{})) {}
 
     void start() {
@@ -118,11 +119,13 @@ TEST_F(rtmp_run_connection, no_connect_in_the_first_64_kib_ends_it_as_failed) {
     EXPECT_NE(log.find(" reason=no connect in the first 64 KiB\n"), std::string::npos) << log;
 }
 
+// "connect", transaction 1, {app: "live"}
+const bytes connect_live = {0x02, 0x00, 0x07, 'c',  'o',  'n',  'n',  'e',  'c',  't',  0x00, 0x3F,
+                            0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x03, 'a',  'p',
+                            'p',  0x02, 0x00, 0x04, 'l',  'i',  'v',  'e',  0x00, 0x00, 0x09};
+
 TEST_F(rtmp_run_connection, a_good_connect_is_answered_and_not_failed) {
-    const bytes command = {0x02, 0x00, 0x07, 'c',  'o',  'n',  'n',  'e',  'c',  't',  0x00, 0x3F,
-                           0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x03, 'a',  'p',
-                           'p',  0x02, 0x00, 0x04, 'l',  'i',  'v',  'e',  0x00, 0x00, 0x09};
-    const auto log = serve(handshake() + chunk(3, 20, command));
+    const auto log = serve(handshake() + chunk(3, 20, connect_live));
     EXPECT_FALSE(ended_);
     EXPECT_NE(log.find(": connect app=live"), std::string::npos) << log;
     // S0 S1 S2, then window, bandwidth, chunk size and _result.
@@ -131,6 +134,74 @@ TEST_F(rtmp_run_connection, a_good_connect_is_answered_and_not_failed) {
     io_.poll();
     EXPECT_TRUE(ended_);
     EXPECT_EQ(context_.stats.connections_failed, 0u);
+}
+
+// Partly received messages (issue 11): 256 KiB per connection, 1 MiB in the process.
+config small_partial_limits() {
+    config c;
+    c.limits.max_partial_message_bytes = 256 << 10;
+    c.limits.max_partial_message_bytes_total = 1 << 20;
+    return c;
+}
+
+class rtmp_partial_messages : public rtmp_run_connection {
+protected:
+    rtmp_partial_messages() : rtmp_run_connection(small_partial_limits()) {}
+
+    // After connect and a Set Chunk Size of 4096: chunk streams 4, 5, ... each 64 KiB into a
+    // 1 MiB video message (what a client that means harm sends, in short).
+    static bytes input(std::uint8_t streams) {
+        auto in = handshake() + chunk(3, 20, connect_live) + chunk(2, 1, {0x00, 0x00, 0x10, 0x00});
+        const bytes piece(4096, 0x5A);
+        for (std::uint8_t csid = 4; csid < 4 + streams; ++csid) {
+            in = in + bytes{csid, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x09, 0x01, 0x00, 0x00, 0x00};
+            for (int i = 0; i < 16; ++i) {
+                if (i != 0) in.push_back(static_cast<std::uint8_t>(0xC0 | csid));
+                in = in + piece;
+            }
+        }
+        return in;
+    }
+};
+
+TEST_F(rtmp_partial_messages, within_the_bound_they_are_held_and_given_back) {
+    serve(input(3));
+    EXPECT_FALSE(ended_);
+    EXPECT_EQ(context_.partial_messages.used(), 3u * (64 << 10));
+    session_->close("test over");
+    io_.poll();
+    EXPECT_TRUE(ended_);
+    EXPECT_EQ(context_.partial_messages.used(), 0u);
+    EXPECT_EQ(context_.stats.connections_failed, 0u);
+}
+
+TEST_F(rtmp_partial_messages, over_the_connections_bound_it_is_closed_and_counted) {
+    const auto log = serve(input(5));  // 320 KiB
+    EXPECT_TRUE(ended_);
+    EXPECT_EQ(context_.stats.connections_failed, 1u);
+    EXPECT_EQ(context_.stats.refusals.get(refusal::max_partial_message_bytes), 1u);
+    EXPECT_EQ(context_.stats.refusals.get(refusal::max_partial_message_bytes_total), 0u);
+    EXPECT_NE(log.find(" reason=partly received messages above "
+                       "limits.max_partial_message_bytes (262144)\n"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(context_.partial_messages.used(), 0u);
+}
+
+TEST_F(rtmp_partial_messages, over_the_process_budget_it_is_closed_and_counted) {
+    // Other connections hold all but 128 KiB of the process's budget.
+    const std::uint64_t others = (1 << 20) - (128 << 10);
+    ASSERT_TRUE(context_.partial_messages.try_take(others));
+    const auto log = serve(input(3));  // 192 KiB: within its own bound
+    EXPECT_TRUE(ended_);
+    EXPECT_EQ(context_.stats.refusals.get(refusal::max_partial_message_bytes_total), 1u);
+    EXPECT_EQ(context_.stats.refusals.get(refusal::max_partial_message_bytes), 0u);
+    EXPECT_NE(log.find(" reason=partly received messages of all connections above "
+                       "limits.max_partial_message_bytes_total (1048576)\n"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(context_.partial_messages.used(), others);
+    context_.partial_messages.give_back(others);
 }
 
 }  // namespace
