@@ -31,6 +31,8 @@ void labelled(std::ostringstream& out, const char* name, const char* help, const
 constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refusal_labels = {
     "max_connections",
     "max_sessions",
+    "connect_string_too_long",
+    "stream_name_too_long",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.

@@ -16,6 +16,12 @@ namespace rtmpgate::gateway {
 enum class refusal : std::uint8_t {
     max_connections,  // limits.max_connections reached: a new socket is closed at once
     max_sessions,     // rtmpt.max_sessions reached: /open gets 503
+    // connect with an app over limits.max_name_length or a tcUrl, swfUrl, pageUrl or flashVer
+    // over limits.max_url_length: _error NetConnection.Connect.Rejected, then closed
+    connect_string_too_long,
+    // publish or play (play2) of a stream name over limits.max_name_length: onStatus
+    // NetStream.Publish.BadName or NetStream.Play.Failed, then closed
+    stream_name_too_long,
     count
 };
 

@@ -65,6 +65,8 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.limits.max_connections, d.limits.max_connections);
     EXPECT_EQ(c.limits.handshake_timeout, d.limits.handshake_timeout);
     EXPECT_EQ(c.limits.idle_timeout, d.limits.idle_timeout);
+    EXPECT_EQ(c.limits.max_name_length, d.limits.max_name_length);
+    EXPECT_EQ(c.limits.max_url_length, d.limits.max_url_length);
     EXPECT_EQ(c.engine.chunk_size, d.engine.chunk_size);
     EXPECT_EQ(c.engine.window_ack_size, d.engine.window_ack_size);
     EXPECT_EQ(c.engine.peer_bandwidth, d.engine.peer_bandwidth);
@@ -610,6 +612,30 @@ TEST(config_keys, chunk_size_above_max_chunk_size) {
                      "  max_chunk_size: 1024\n",
                  "test.yaml:4: limits.max_chunk_size: engine.chunk_size (4096) is above "
                  "limits.max_chunk_size (1024)");
+}
+
+TEST(config_keys, name_and_url_lengths) {
+    const auto c = parse(base +
+                         "limits:\n"
+                         "  max_name_length: 64\n"
+                         "  max_url_length: 1KiB\n");
+    EXPECT_EQ(c.limits.max_name_length, 64u);
+    EXPECT_EQ(c.limits.max_url_length, 1024u);
+    const config d;
+    EXPECT_EQ(d.limits.max_name_length, 1024u);
+    EXPECT_EQ(d.limits.max_url_length, 2048u);
+    expect_error(base +
+                     "limits:\n"
+                     "  max_name_length: 63\n",
+                 "test.yaml:4: limits.max_name_length: must be between 64 and 65535 (got 63)");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_url_length: 65536\n",
+                 "test.yaml:4: limits.max_url_length: must be between 64 and 65535 (got 65536)");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_name_length: long\n",
+                 "test.yaml:4: limits.max_name_length: ", "a whole number");
 }
 
 TEST(config_keys, session_timeout_must_exceed_idle_hold) {
