@@ -196,6 +196,19 @@ result<connect_command> parse_connect(const command& c) {
     return out;
 }
 
+const char* oversized_connect_field(const connect_command& c, const name_limits& limits) {
+    if (c.app.size() > limits.max_name) return "app";
+    const std::pair<const char*, const std::string*> urls[] = {
+        {"tcUrl", &c.tc_url},
+        {"swfUrl", &c.swf_url},
+        {"pageUrl", &c.page_url},
+        {"flashVer", &c.flash_ver},
+    };
+    for (const auto& [name, value] : urls)
+        if (value->size() > limits.max_url) return name;
+    return nullptr;
+}
+
 result<create_stream_command> parse_create_stream(const command& c) {
     return create_stream_command{c.transaction_id};
 }

@@ -3,6 +3,7 @@
 // byte, then AMF0 values that may switch to AMF3); data as type 18 or 15.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -104,6 +105,17 @@ result<stream_name_command> parse_stream_name_command(const command& c);
 result<pause_command> parse_pause(const command& c);
 result<receive_media_command> parse_receive_media(const command& c);
 result<get_stream_length_command> parse_get_stream_length(const command& c);
+
+// The longest strings a server takes from connect, publish and play, in octets. nginx-rtmp keeps
+// 256 octets of each name and URL (NGX_RTMP_MAX_NAME, NGX_RTMP_MAX_URL) and drops the rest;
+// ffmpeg sends at most 1024 of app and of tcUrl (APP_MAX_LENGTH, TCURL_MAX_LENGTH).
+struct name_limits {
+    std::size_t max_name = 1024;  // app, stream names; each with its query string
+    std::size_t max_url = 2048;   // tcUrl, swfUrl, pageUrl, flashVer
+};
+// The first string of `c` that is longer than `limits` allow, by its property name ("app",
+// "tcUrl", "swfUrl", "pageUrl", "flashVer"); nullptr when every one fits.
+const char* oversized_connect_field(const connect_command& c, const name_limits& limits);
 
 // A command message in AMF0 (type 20) on `chunk_stream_id` / `message_stream_id`.
 message make_command(std::uint32_t chunk_stream_id, std::uint32_t message_stream_id,

@@ -223,6 +223,15 @@ void read_limits(const config_node& node, config::limits_t& limits) {
          [&](const config_node& n) { limits.handshake_timeout = n.as_duration(100ms, 10min); }},
         {"idle_timeout",
          [&](const config_node& n) { limits.idle_timeout = n.as_duration(1s, 24h); }},
+        // AMF0 strings hold at most 65535 octets; below 64 a real client's names do not fit.
+        {"max_name_length",
+         [&](const config_node& n) {
+             limits.max_name_length = narrow<std::size_t>(n.as_size(64, 65535));
+         }},
+        {"max_url_length",
+         [&](const config_node& n) {
+             limits.max_url_length = narrow<std::size_t>(n.as_size(64, 65535));
+         }},
     });
 }
 

@@ -98,6 +98,8 @@ struct config {
         std::size_t max_connections = 10000;    // client connections at once (all listeners)
         milliseconds handshake_timeout{10000};  // RTMP handshake + connect must complete in this
         milliseconds idle_timeout{60000};       // no byte received from a client for this long
+        std::size_t max_name_length = 1024;     // app, stream names (with query): longer refused
+        std::size_t max_url_length = 2048;      // tcUrl, swfUrl, pageUrl, flashVer: longer refused
     } limits;
 
     struct engine_t {

@@ -212,6 +212,7 @@ void session::on_create_stream(const protocol::command& c) {
 error_code session::on_publish(const protocol::command& c, std::uint32_t message_stream_id) {
     auto p = protocol::parse_publish(c);
     if (!p) return p.error();
+    if (!name_fits("publish", p->name, message_stream_id, "NetStream.Publish.BadName")) return {};
     auto* b = find(message_stream_id);
     const auto name = without_query(p->name);
     if (!b || b->role != binding::kind::none || name.empty()) {
@@ -221,7 +222,8 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
     }
     auto target = streams_.publish(app_ + "/" + name, publisher_);
     if (!target) {
-        log::info(log_id_, ": publish ", app_, "/", name, " refused: already publishing");
+        log::info(log_id_, ": publish ", log::quoted(app_ + "/" + name),
+                  " refused: already publishing");
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
                                             name + " is already being published."));
         return {};
@@ -234,7 +236,7 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
         protocol::make_user_control(protocol::user_control_event::stream_begin, message_stream_id));
     out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Publish.Start",
                                         name + " is now published."));
-    log::info(log_id_, ": publishing ", last_stream_name_);
+    log::info(log_id_, ": publishing ", log::quoted(last_stream_name_));
     return {};
 }
 
@@ -249,6 +251,7 @@ error_code session::on_play(const protocol::command& c, std::uint32_t message_st
         if (!p) return p.error();
         requested = p->name;
     }
+    if (!name_fits(c.name, requested, message_stream_id, "NetStream.Play.Failed")) return {};
     const auto name = without_query(requested);
     auto* b = find(message_stream_id);
     if (!b) {
@@ -272,9 +275,22 @@ error_code session::on_play(const protocol::command& c, std::uint32_t message_st
     if (playing) {
         send_play_start(*b, std::move(initial));
     } else {
-        log::info(log_id_, ": waiting for ", last_stream_name_, " to be published");
+        log::info(log_id_, ": waiting for ", log::quoted(last_stream_name_), " to be published");
     }
     return {};
+}
+
+bool session::name_fits(std::string_view command, std::string_view name,
+                        std::uint32_t message_stream_id, const char* code) {
+    if (name.size() <= settings_.max_name_length) return true;
+    const auto limit = std::to_string(settings_.max_name_length);
+    out_->send(protocol::make_on_status(message_stream_id, "error", code,
+                                        "Stream name longer than " + limit + " bytes."));
+    out_->close_refused(refusal::stream_name_too_long,
+                        std::string(command) + ": stream name of " + std::to_string(name.size()) +
+                            " bytes, over limits.max_name_length (" + limit + ")");
+    stop();  // nothing more is served; the connection closes once the onStatus is out
+    return false;
 }
 
 void session::send_play_start(binding& b, std::vector<message> initial) {
@@ -289,7 +305,7 @@ void session::send_play_start(binding& b, std::vector<message> initial) {
                                    allow));
     b.wait_keyframe = false;
     for (const auto& m : initial) deliver(id, m, classify(m));
-    log::info(log_id_, ": playing ", last_stream_name_);
+    log::info(log_id_, ": playing ", log::quoted(last_stream_name_));
 }
 
 void session::deliver(std::uint32_t message_stream_id, const message& m, media_class c) {

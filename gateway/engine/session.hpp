@@ -11,6 +11,7 @@
 #include "gateway/engine/media_class.hpp"
 #include "gateway/engine/stream_registry.hpp"
 #include "gateway/net/asio.hpp"
+#include "gateway/net/counters.hpp"
 #include "protocol/command.hpp"
 #include "protocol/message.hpp"
 
@@ -23,12 +24,16 @@ public:
     virtual void send(protocol::message m) = 0;                       // never dropped
     virtual void send_media(protocol::message m, media_class c) = 0;  // bounded per player
     virtual void close_after_flush() = 0;
+    // The client was refused (what it asked has been answered with an error): count it as
+    // `why`, then close as close_after_flush does, `reason` saying why in the closing log line.
+    virtual void close_refused(refusal why, std::string reason) = 0;
 };
 
 struct session_settings {
     std::uint32_t chunk_size = 4096;
     std::uint32_t window_ack_size = 2500000;
     std::uint32_t peer_bandwidth = 2500000;
+    std::size_t max_name_length = 1024;  // stream names of publish and play; longer: refused
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -69,6 +74,10 @@ private:
     void on_create_stream(const protocol::command& c);
     error_code on_publish(const protocol::command& c, std::uint32_t message_stream_id);
     error_code on_play(const protocol::command& c, std::uint32_t message_stream_id);
+    // False, after answering with an error onStatus (`code`) and closing the connection, when
+    // `name` is over settings_.max_name_length.
+    bool name_fits(std::string_view command, std::string_view name, std::uint32_t message_stream_id,
+                   const char* code);
     void on_close_stream(std::uint32_t message_stream_id);
     void release(binding& b);
     binding* find(std::uint32_t message_stream_id);

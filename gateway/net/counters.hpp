@@ -20,6 +20,12 @@ enum class refusal : std::uint8_t {
     // past what is left of limits.max_partial_message_bytes_total: the connection is closed.
     max_partial_message_bytes,
     max_partial_message_bytes_total,
+    // connect with an app over limits.max_name_length or a tcUrl, swfUrl, pageUrl or flashVer
+    // over limits.max_url_length: _error NetConnection.Connect.Rejected, then closed
+    connect_string_too_long,
+    // publish or play (play2) of a stream name over limits.max_name_length: onStatus
+    // NetStream.Publish.BadName or NetStream.Play.Failed, then closed
+    stream_name_too_long,
     count
 };
 

@@ -104,9 +104,8 @@ asio::awaitable<void> connection::run() {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     log::info(id_, ": close ", stream_->transport(), " peer=", stream_->peer(),
-              " app=", app_.empty() ? "-" : app_, " stream=",
-              session_ && !session_->stream_name().empty() ? session_->stream_name() : "-",
-              " role=",
+              " app=", log::quoted(app_),
+              " stream=", log::quoted(session_ ? session_->stream_name() : std::string()), " role=",
               session_         ? session_->role()
               : backend_route_ ? "proxy"
                                : "none",
@@ -137,10 +136,10 @@ asio::awaitable<void> connection::run_backend_link() {
     if (result.spliced) {
         // Once per link, like a failure before the splice: the backend ended a live link.
         if (result.backend_failed)
-            log::warn(id_, ": app '", app_, "' backend ended the link: ", result.reason);
+            log::warn(id_, ": app ", log::quoted(app_), " backend ended the link: ", result.reason);
         co_return;
     }
-    log::warn(id_, ": app '", app_, "' backend failed: ", result.reason);
+    log::warn(id_, ": app ", log::quoted(app_), " backend failed: ", result.reason);
     // The client is still waiting for connect's reply: tell it, with chunk size 128 as nothing
     // has been sent to it yet.
     protocol::chunk_encoder encoder;
@@ -299,11 +298,24 @@ error_code connection::on_connect(const message& m) {
     if (c->name != "connect") return {};  // some clients send calls before connect; ignore them
     auto connect = protocol::parse_connect(*c);
     if (!connect) return connect.error();
-    app_ = connect->app.substr(0, connect->app.find('?'));
     connected_ = true;
+    // Before any route is chosen or backend contacted, whatever carried the connect.
+    const auto& limits = context_.cfg.limits;
+    if (const char* field = protocol::oversized_connect_field(
+            *connect, {.max_name = limits.max_name_length, .max_url = limits.max_url_length})) {
+        const bool app = std::string_view(field) == "app";
+        const auto limit = std::to_string(app ? limits.max_name_length : limits.max_url_length);
+        send(protocol::make_error(c->transaction_id, "NetConnection.Connect.Rejected",
+                                  std::string(field) + " longer than " + limit + " bytes."));
+        close_refused(refusal::connect_string_too_long,
+                      std::string("connect: ") + field + " over limits." +
+                          (app ? "max_name_length" : "max_url_length") + " (" + limit + ")");
+        return {};
+    }
+    app_ = connect->app.substr(0, connect->app.find('?'));
     const route* r = context_.cfg.find_route(app_);
     if (!r) {
-        log::info(id_, ": app '", app_, "' matches no route");
+        log::info(id_, ": app ", log::quoted(app_), " matches no route");
         reject(c->transaction_id, "NetConnection.Connect.Rejected",
                "No route for this application.");
         return {};
@@ -311,7 +323,8 @@ error_code connection::on_connect(const message& m) {
     if (!r->to_engine) {
         backend_route_ = r;
         connect_transaction_ = c->transaction_id;
-        log::info(id_, ": connect app=", app_, " flashVer=", connect->flash_ver, " to ",
+        log::info(id_, ": connect app=", log::quoted(app_),
+                  " flashVer=", log::quoted(connect->flash_ver), " to ",
                   r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
         return {};
     }
@@ -319,10 +332,12 @@ error_code connection::on_connect(const message& m) {
     const auto& e = context_.cfg.engine;
     session_ = std::make_shared<engine::session>(
         *this, strand_, context_.streams,
-        engine::session_settings{e.chunk_size, e.window_ack_size, e.peer_bandwidth}, id_);
+        engine::session_settings{e.chunk_size, e.window_ack_size, e.peer_bandwidth,
+                                 limits.max_name_length},
+        id_);
     session_->start(*connect);
-    log::info(id_, ": connect app=", app_, " tcUrl=", connect->tc_url,
-              " flashVer=", connect->flash_ver);
+    log::info(id_, ": connect app=", log::quoted(app_), " tcUrl=", log::quoted(connect->tc_url),
+              " flashVer=", log::quoted(connect->flash_ver));
     return {};
 }
 
@@ -352,6 +367,12 @@ void connection::close_after_flush() {
     wake_writer();
 }
 
+void connection::close_refused(refusal why, std::string reason) {
+    context_.stats.refusals.add(why);
+    end_reason_ = std::move(reason);
+    close_after_flush();
+}
+
 void connection::wake_writer() { wake_.cancel(); }
 
 asio::awaitable<void> connection::write_loop() {
@@ -362,7 +383,11 @@ asio::awaitable<void> connection::write_loop() {
     std::vector<protocol::shared_bytes> payloads;
     while (!closing_) {
         if (queue_.empty()) {
-            if (close_after_flush_) co_return;
+            if (close_after_flush_) {
+                // The reads cancelled now are no reason of their own: keep the one given.
+                closing_ = true;
+                co_return;
+            }
             wake_.expires_at(asio::steady_timer::time_point::max());
             co_await wake_.async_wait(use_nothrow);
             continue;

@@ -44,6 +44,7 @@ public:
     void send(protocol::message m) override;
     void send_media(protocol::message m, engine::media_class c) override;
     void close_after_flush() override;
+    void close_refused(refusal why, std::string reason) override;
 
 private:
     using clock = std::chrono::steady_clock;

@@ -17,8 +17,12 @@ def amf0_encode(value):
         return b"\x01" + (b"\x01" if value else b"\x00")
     if isinstance(value, (int, float)):
         return b"\x00" + struct.pack(">d", float(value))
-    if isinstance(value, str):
-        raw = value.encode()
+    if isinstance(value, (str, bytes)):
+        # bytes: a string with exactly these octets (control bytes, invalid UTF-8) for tests
+        # that forge names; beyond 65535 octets, a long string.
+        raw = value.encode() if isinstance(value, str) else value
+        if len(raw) > 0xFFFF:
+            return b"\x0c" + struct.pack(">I", len(raw)) + raw
         return b"\x02" + struct.pack(">H", len(raw)) + raw
     if isinstance(value, dict):
         out = b"\x03"
@@ -77,9 +81,13 @@ class Message:
 
 
 class Client:
-    def __init__(self, host, port, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """`sock`: anything with sendall, recv and close (an RTMPT tunnel) instead of a TCP socket."""
+
+    def __init__(self, host, port, timeout=10, sock=None):
+        if sock is None:
+            sock = socket.create_connection((host, port), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
         self.buffer = b""
         self.in_chunk_size = 128
         self.out_chunk_size = 128

@@ -176,7 +176,7 @@ rtmp {{
         # nginx-rtmp's relay introduces itself with this flashVer (ffmpeg says FMLE/3.0). Log
         # only: the gateway shows a client's flashVer nowhere else (not on the wire, not in
         # /metrics), and this is what tells that the relay, not ffmpeg, reached the engine.
-        self.assertIn("flashVer=LNX.11,1,102,55", g.log())
+        self.assertIn('flashVer="LNX.11,1,102,55"', g.log())
 
     def test_twenty_players_and_three_streams(self):
         g = self.gateway()

@@ -570,6 +570,36 @@ TEST(command_typed, connect_errors_are_command_malformed) {
     }
 }
 
+TEST(command_typed, oversized_connect_field_names_the_first_string_over_its_limit) {
+    const name_limits limits{.max_name = 8, .max_url = 16};
+    const auto field = [&](std::vector<amf_property> props) {
+        auto cc = parse_connect(connect_with(amf_value::make_object(std::move(props))));
+        EXPECT_TRUE(cc);
+        return cc ? oversized_connect_field(*cc, limits) : "parse failed";
+    };
+    const std::string url(16, 'u');
+    // Every string at its limit fits.
+    EXPECT_EQ(field({{"app", str("12345678")},
+                     {"tcUrl", str(url)},
+                     {"swfUrl", str(url)},
+                     {"pageUrl", str(url)},
+                     {"flashVer", str(url)}}),
+              nullptr);
+    // One octet more: the app counts its query string too.
+    EXPECT_STREQ(field({{"app", str("live?k=12")}}), "app");
+    EXPECT_STREQ(field({{"app", str("live")}, {"tcUrl", str(url + "x")}}), "tcUrl");
+    EXPECT_STREQ(field({{"app", str("live")}, {"swfUrl", str(url + "x")}}), "swfUrl");
+    EXPECT_STREQ(field({{"app", str("live")}, {"pageUrl", str(url + "x")}}), "pageUrl");
+    EXPECT_STREQ(field({{"app", str("live")}, {"flashVer", str(url + "x")}}), "flashVer");
+    // The defaults: what ffmpeg sends at most (1024 octets of app) passes.
+    auto cc = parse_connect(connect_with(connect_object({{"tcUrl", str(std::string(2048, 't'))}})));
+    ASSERT_TRUE(cc);
+    cc->app = std::string(1024, 'a');
+    EXPECT_EQ(oversized_connect_field(*cc, {}), nullptr);
+    cc->app += 'a';
+    EXPECT_STREQ(oversized_connect_field(*cc, {}), "app");
+}
+
 TEST(command_typed, publish_defaults_and_errors) {
     auto p = parse_publish(stream_command({str("key?sign=1")}));
     ASSERT_TRUE(p);

@@ -21,6 +21,10 @@ TEST(metrics, refusals_and_timeouts_are_labelled_counters) {
     EXPECT_NE(text.find("rtmpgate_refusals_total{reason=\"max_sessions\"} 2\n"), std::string::npos);
     EXPECT_NE(text.find("rtmpgate_refusals_total{reason=\"max_connections\"} 0\n"),
               std::string::npos);
+    EXPECT_NE(text.find("rtmpgate_refusals_total{reason=\"connect_string_too_long\"} 0\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("rtmpgate_refusals_total{reason=\"stream_name_too_long\"} 0\n"),
+              std::string::npos);
     EXPECT_NE(text.find("rtmpgate_timeouts_total{deadline=\"request_header\"} 1\n"),
               std::string::npos);
     EXPECT_NE(text.find("rtmpgate_timeouts_total{deadline=\"handshake\"} 0\n"), std::string::npos);

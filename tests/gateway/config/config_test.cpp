@@ -68,6 +68,8 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.limits.max_connections, d.limits.max_connections);
     EXPECT_EQ(c.limits.handshake_timeout, d.limits.handshake_timeout);
     EXPECT_EQ(c.limits.idle_timeout, d.limits.idle_timeout);
+    EXPECT_EQ(c.limits.max_name_length, d.limits.max_name_length);
+    EXPECT_EQ(c.limits.max_url_length, d.limits.max_url_length);
     EXPECT_EQ(c.engine.chunk_size, d.engine.chunk_size);
     EXPECT_EQ(c.engine.window_ack_size, d.engine.window_ack_size);
     EXPECT_EQ(c.engine.peer_bandwidth, d.engine.peer_bandwidth);
@@ -666,6 +668,30 @@ TEST(config_keys, partial_message_bytes) {
                  "test.yaml:4: limits.max_partial_message_bytes_total: "
                  "limits.max_partial_message_bytes_total (8388608) is below "
                  "limits.max_partial_message_bytes (10485760)");
+}
+
+TEST(config_keys, name_and_url_lengths) {
+    const auto c = parse(base +
+                         "limits:\n"
+                         "  max_name_length: 64\n"
+                         "  max_url_length: 1KiB\n");
+    EXPECT_EQ(c.limits.max_name_length, 64u);
+    EXPECT_EQ(c.limits.max_url_length, 1024u);
+    const config d;
+    EXPECT_EQ(d.limits.max_name_length, 1024u);
+    EXPECT_EQ(d.limits.max_url_length, 2048u);
+    expect_error(base +
+                     "limits:\n"
+                     "  max_name_length: 63\n",
+                 "test.yaml:4: limits.max_name_length: must be between 64 and 65535 (got 63)");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_url_length: 65536\n",
+                 "test.yaml:4: limits.max_url_length: must be between 64 and 65535 (got 65536)");
+    expect_error(base +
+                     "limits:\n"
+                     "  max_name_length: long\n",
+                 "test.yaml:4: limits.max_name_length: ", "a whole number");
 }
 
 TEST(config_keys, session_timeout_must_exceed_idle_hold) {

@@ -55,11 +55,18 @@ public:
     void send(message m) override { sent.push_back({std::move(m), false, media_class::essential}); }
     void send_media(message m, media_class c) override { sent.push_back({std::move(m), true, c}); }
     void close_after_flush() override { closed = true; }
+    void close_refused(refusal why, std::string reason) override {
+        refusals.push_back(why);
+        refusal_reason = std::move(reason);
+        closed = true;
+    }
 
     std::vector<entry> take() { return std::exchange(sent, {}); }
 
     std::vector<entry> sent;
     bool closed = false;
+    std::vector<refusal> refusals;
+    std::string refusal_reason;
 };
 
 // session::on_message reports bad input, by an exception or by a returned error_code depending
@@ -559,6 +566,56 @@ TEST_F(engine_session, second_publisher_of_a_name_is_refused_and_the_first_undis
     EXPECT_EQ(
         signals(second.out.take()),
         (std::vector<std::string>{"StreamBegin " + std::to_string(p3), "NetStream.Publish.Start"}));
+}
+
+// A stream name over the limit, with its query: an error onStatus, counted, and the connection
+// closes; the session takes nothing more and no stream is made.
+TEST_F(engine_session, stream_names_over_the_limit_are_refused_and_close_the_connection) {
+    session_settings settings;
+    settings.max_name_length = 64;
+    struct refused_case {
+        const char* command;
+        const char* code;
+    };
+    for (const auto& [command, code] : {refused_case{"publish", "NetStream.Publish.BadName"},
+                                        refused_case{"play", "NetStream.Play.Failed"},
+                                        refused_case{"play2", "NetStream.Play.Failed"}}) {
+        SCOPED_TRACE(command);
+        client c(io_, streams_, settings);
+        c.connect();
+        const auto id = c.create_stream();
+        const std::string name = "key?token=" + std::string(55, 't');  // 65 octets
+        if (std::string_view(command) == "play2")
+            c.command(id, command,
+                      {amf_value::make_object({{"streamName", amf_value::make_string(name)}})});
+        else
+            c.command(id, command, {amf_value::make_string(name)});
+        const auto sent = c.out.take();
+        ASSERT_EQ(sent.size(), 1u);
+        const auto status = protocol::parse_command(sent[0].m);
+        ASSERT_TRUE(status && status->name == "onStatus" && !status->arguments.empty());
+        EXPECT_EQ(status->arguments[0].get_string("code"), code);
+        EXPECT_EQ(status->arguments[0].get_string("level"), "error");
+        EXPECT_EQ(status->arguments[0].get_string("description"),
+                  "Stream name longer than 64 bytes.");
+        EXPECT_EQ(c.out.refusals, std::vector<refusal>{refusal::stream_name_too_long});
+        EXPECT_EQ(c.out.refusal_reason, std::string(command) +
+                                            ": stream name of 65 bytes, over "
+                                            "limits.max_name_length (64)");
+        EXPECT_EQ(counted(streams_), (counts{0, 0, 0, 0}));
+        c.command(id, "publish", {amf_value::make_string("ok")});  // nothing more is served
+        c.command(0, "createStream");
+        EXPECT_TRUE(c.out.take().empty());
+        EXPECT_EQ(counted(streams_), (counts{0, 0, 0, 0}));
+    }
+    // At the limit, a name is served.
+    client c(io_, streams_, settings);
+    c.connect();
+    const auto id = c.publish("key?token=" + std::string(54, 't'));
+    EXPECT_EQ(signals(c.out.take()), (std::vector<std::string>{"StreamBegin " + std::to_string(id),
+                                                               "NetStream.Publish.Start"}));
+    EXPECT_TRUE(c.out.refusals.empty());
+    EXPECT_FALSE(c.out.closed);
 }
 
 TEST_F(engine_session, playing_before_publishing_waits_then_starts) {

@@ -127,7 +127,7 @@ const bytes connect_live = {0x02, 0x00, 0x07, 'c',  'o',  'n',  'n',  'e',  'c',
 TEST_F(rtmp_run_connection, a_good_connect_is_answered_and_not_failed) {
     const auto log = serve(handshake() + chunk(3, 20, connect_live));
     EXPECT_FALSE(ended_);
-    EXPECT_NE(log.find(": connect app=live"), std::string::npos) << log;
+    EXPECT_NE(log.find(": connect app=\"live\""), std::string::npos) << log;
     // S0 S1 S2, then window, bandwidth, chunk size and _result.
     EXPECT_GT(session_->pending_output(), 1u + 1536 + 1536);
     session_->close("test over");
