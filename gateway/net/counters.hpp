@@ -14,8 +14,10 @@ namespace rtmpgate::gateway {
 // Why the gateway refused a client's connection or request: rtmpgate_refusals_total{reason=...}
 // (admin/metrics.cpp names each). Add a reason at the end, before `count`, with its name there.
 enum class refusal : std::uint8_t {
-    max_connections,  // limits.max_connections reached: a new socket is closed at once
-    max_sessions,     // rtmpt.max_sessions reached: /open gets 503
+    max_connections,      // limits.max_connections reached: a new socket is closed at once
+    max_sessions,         // rtmpt.max_sessions reached: /open gets 503
+    bad_request_framing,  // an HTTP request header unreadable, or framed otherwise than by one
+                          // Content-Length: 400 and the connection closes
     count
 };
 
@@ -42,7 +44,11 @@ struct counters {
     std::atomic<std::uint64_t> rtmpt_sessions{0};  // open now
     std::atomic<std::uint64_t> backend_links{0};   // spliced to a backend
     std::atomic<std::uint64_t> backend_failures{
-        0};  // backend refused, timed out, broke the handshake
+        0};                                       // backend refused, timed out, broke the handshake
+    std::atomic<std::uint64_t> accept_pauses{0};  // accept failed (EMFILE...): listener paused
+    // Idle HTTP connections without a live session closed to make room for a new socket at
+    // limits.max_connections.
+    std::atomic<std::uint64_t> http_evictions{0};
     counter_family<refusal> refusals;
     // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
     counter_family<deadline_error, deadline_error_count> timeouts;

@@ -10,8 +10,15 @@ namespace {
 
 // What each deadline bounds, indexed by deadline_error (which starts at 1).
 constexpr std::string_view bounded[] = {
-    "",        "handshake",   "TLS handshake",  "name resolution",
-    "connect", "first bytes", "request header", "request body",
+    "",
+    "handshake",
+    "TLS handshake",
+    "name resolution",
+    "connect",
+    "first bytes",
+    "request header",
+    "request body",
+    "idle HTTP connection",
 };
 static_assert(std::size(bounded) == deadline_error_count);
 

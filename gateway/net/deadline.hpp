@@ -24,14 +24,15 @@ enum class deadline_error {
     resolve,         // resolving a backend's name
     connect,         // connecting to a backend
     first_bytes,     // a client's first bytes after its TLS handshake
-    request_header,  // the next HTTP request on a keep-alive connection
-    request_body,    // the rest of an HTTP request's body
+    request_header,  // an HTTP request's header, from its first byte
+    request_body,    // an HTTP request's body: the wait for its next bytes
+    http_idle,       // an HTTP connection waiting for the first byte of its next request
     // Add new deadlines here, with their words in deadline.cpp and their /metrics label in
     // admin/metrics.cpp.
 };
 // One past the last deadline_error (they start at 1).
 inline constexpr std::size_t deadline_error_count =
-    static_cast<std::size_t>(deadline_error::request_body) + 1;
+    static_cast<std::size_t>(deadline_error::http_idle) + 1;
 
 }  // namespace rtmpgate::gateway
 
