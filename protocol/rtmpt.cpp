@@ -70,11 +70,12 @@ struct status_line {
     rtmpt_status status;
     std::string_view line;
 };
-constexpr std::array<status_line, 6> status_lines{{
+constexpr std::array<status_line, 7> status_lines{{
     {rtmpt_status::ok, "HTTP/1.1 200 OK\r\n"},
     {rtmpt_status::bad_request, "HTTP/1.1 400 Bad Request\r\n"},
     {rtmpt_status::not_found, "HTTP/1.1 404 Not Found\r\n"},
     {rtmpt_status::method_not_allowed, "HTTP/1.1 405 Method Not Allowed\r\n"},
+    {rtmpt_status::request_timeout, "HTTP/1.1 408 Request Timeout\r\n"},
     {rtmpt_status::payload_too_large, "HTTP/1.1 413 Payload Too Large\r\n"},
     {rtmpt_status::service_unavailable, "HTTP/1.1 503 Service Unavailable\r\n"},
 }};

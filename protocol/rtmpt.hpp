@@ -80,6 +80,7 @@ enum class rtmpt_status : std::uint16_t {
     bad_request = 400,          // not HTTP
     not_found = 404,            // an unknown command or session, /fcs/ident2
     method_not_allowed = 405,   // a known command with a method other than POST
+    request_timeout = 408,      // a request's header or body that stopped coming
     payload_too_large = 413,    // a /send body over the gateway's bound
     service_unavailable = 503,  // no room for another session
 };

@@ -32,6 +32,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "max_connections",           "max_sessions",
     "max_partial_message_bytes", "max_partial_message_bytes_total",
     "connect_string_too_long",   "stream_name_too_long",
+    "max_connections",           "max_sessions",
+    "bad_request_framing",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
@@ -49,6 +51,15 @@ constexpr std::array<const char*, deadline_error_count> deadline_labels = {
     "backend_idle",
     "client_write",
     "backend_write",
+    "",
+    "handshake",
+    "tls_handshake",
+    "resolve",
+    "connect",
+    "first_bytes",
+    "request_header",
+    "request_body",
+    "http_idle",
 };
 
 }  // namespace
@@ -67,6 +78,13 @@ std::string render_metrics(const server_context& context) {
             context.connections.size(), "gauge");
     counter(out, "rtmpgate_client_sockets_open",
             "Client TCP connections open now (RTMP, HTTP, TLS).", s.sockets_open, "gauge");
+    counter(out, "rtmpgate_accept_pauses_total",
+            "Pauses of a listener after accept failed for want of descriptors or memory.",
+            s.accept_pauses);
+    counter(out, "rtmpgate_http_connections_evicted_total",
+            "Idle HTTP connections without a live session closed to make room at "
+            "limits.max_connections.",
+            s.http_evictions);
     // One pass over the engine's streams per scrape, nothing counted on the media path.
     const auto engine = context.streams.counts();
     counter(out, "rtmpgate_streams", "Live streams known to the engine.", engine.streams, "gauge");

@@ -1,5 +1,7 @@
 #include "gateway/app/server.hpp"
 
+#include <sys/resource.h>
+
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -50,7 +52,7 @@ server::server(config c)
     : context_(std::move(c)),
       tunnels_(context_, tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
                context_.cfg.rtmpt.node_id),
-      http_context_{context_, tunnels_, io_} {}
+      http_context_{context_, tunnels_, io_, idle_http_} {}
 
 server::~server() = default;
 
@@ -89,22 +91,71 @@ void server::run() {
     log::info("stopped");
 }
 
+namespace {
+
+// accept() failures that end only the connection being accepted (it was reset while it waited in
+// the backlog, or a firewall rule refused it): the next accept may succeed at once.
+bool ends_one_connection(const error_code& ec) {
+    return ec == asio::error::connection_aborted || ec == asio::error::connection_reset ||
+           ec == asio::error::connection_refused || ec == asio::error::no_permission ||
+           ec == asio::error::interrupted || ec == asio::error::would_block ||
+           ec == asio::error::try_again ||
+           ec == error_code(EPROTO, boost::system::system_category());
+}
+
+// Descriptors kept free for what the process opens besides client sockets: backend links, the
+// admin listener's clients, a sanitizer's pipe. Descriptors are handed out lowest first, so a
+// client socket numbered within this many of RLIMIT_NOFILE means the table is all but full.
+constexpr rlim_t descriptor_headroom = 16;
+
+bool into_headroom(int fd) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return false;
+    return static_cast<rlim_t>(fd) + descriptor_headroom >= limit.rlim_cur;
+}
+
+}  // namespace
+
 asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind) {
     const auto max_connections = context_.cfg.limits.max_connections;
+    const auto where = format_endpoint(acceptor.local_endpoint());
     for (;;) {
         auto strand = asio::make_strand(io_);
         auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
+        if (!ec && kind != protocol_kind::admin && into_headroom(socket.native_handle())) {
+            socket.close(ec);                  // its client sees the connection closed
+            ec = asio::error::no_descriptors;  // as if accept had failed with EMFILE
+        }
         if (ec) {
             // Closed by wait_for_signal, on this strand: the wait in progress ends aborted.
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-            log::warn("accept on ", format_endpoint(acceptor.local_endpoint()), ": ", ec.message());
-            continue;  // EMFILE and the like: keep serving those already connected
+            if (ends_one_connection(ec)) {
+                log::debug("accept on ", where, ": ", ec.message());
+                continue;
+            }
+            // EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything unforeseen: the connection stays in
+            // the backlog, so accepting again at once fails again at once (a busy loop that once
+            // wrote 850,000 log lines in 5 s). Pause this listener, as nginx does for
+            // accept_mutex_delay and nghttpx for --listener-disable-timeout, and serve those
+            // already connected meanwhile; one line and one count per pause.
+            ++context_.stats.accept_pauses;
+            log::warn("accept on ", where, ": ", ec.message(), "; not accepting for ",
+                      context_.cfg.limits.accept_pause.count(), "ms");
+            asio::steady_timer pause(acceptor.get_executor(), context_.cfg.limits.accept_pause);
+            co_await pause.async_wait(use_nothrow);
+            continue;
         }
         // Every client socket counts, whatever it turns out to carry: HTTP connections without a
-        // session and TLS handshakes in progress hold a descriptor and memory too.
+        // session and TLS handshakes in progress hold a descriptor and memory too. At the limit
+        // the HTTP connection that has waited longest with no session and no request in progress
+        // gives its place up (as nginx's ngx_drain_connections reuses idle keep-alive
+        // connections); only when there is none is the new socket refused.
         if (kind != protocol_kind::admin && context_.stats.sockets_open >= max_connections) {
-            context_.stats.refusals.add(refusal::max_connections);
-            continue;  // the socket closes as it goes out of scope
+            if (!idle_http_.evict_oldest()) {
+                context_.stats.refusals.add(refusal::max_connections);
+                continue;  // the socket closes as it goes out of scope
+            }
+            ++context_.stats.http_evictions;
         }
         ++context_.stats.connections_accepted;
         set_client_socket_options(socket.native_handle());

@@ -8,6 +8,7 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/front/http_front.hpp"
+#include "gateway/front/idle_connections.hpp"
 #include "gateway/net/asio.hpp"
 #include "gateway/net/tls_context.hpp"
 #include "gateway/rtmp/server_context.hpp"
@@ -49,6 +50,8 @@ private:
     server_context context_;
     tunnel::registry tunnels_;
     std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
+    // HTTP connections that may be closed to make room at limits.max_connections.
+    front::idle_connections idle_http_;
     front::http_front_context http_context_;
     // Each on its own strand, where its accept loop runs and the stop signal closes it.
     std::vector<std::pair<std::unique_ptr<tcp::acceptor>, protocol_kind>> acceptors_;

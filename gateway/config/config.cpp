@@ -232,6 +232,8 @@ void read_limits(const config_node& node, config::limits_t& limits) {
          [&](const config_node& n) {
              limits.max_url_length = narrow<std::size_t>(n.as_size(64, 65535));
          }},
+        {"accept_pause",
+         [&](const config_node& n) { limits.accept_pause = n.as_duration(10ms, 1min); }},
     });
 }
 
@@ -296,6 +298,14 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
          }},
         {"connection_idle_timeout",
          [&](const config_node& n) { rtmpt.connection_idle_timeout = n.as_duration(1s, 24h); }},
+        {"sessionless_idle_timeout",
+         [&](const config_node& n) {
+             rtmpt.sessionless_idle_timeout = n.as_duration(100ms, 10min);
+         }},
+        {"request_header_timeout",
+         [&](const config_node& n) { rtmpt.request_header_timeout = n.as_duration(100ms, 10min); }},
+        {"request_body_timeout",
+         [&](const config_node& n) { rtmpt.request_body_timeout = n.as_duration(100ms, 10min); }},
         {"quick_ack", [&](const config_node& n) { rtmpt.quick_ack = n.as_bool(); }},
     });
 }

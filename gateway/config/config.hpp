@@ -100,6 +100,8 @@ struct config {
         milliseconds idle_timeout{60000};       // no byte received from a client for this long
         std::size_t max_name_length = 1024;     // app, stream names (with query): longer refused
         std::size_t max_url_length = 2048;      // tcUrl, swfUrl, pageUrl, flashVer: longer refused
+        // accept() failed for want of descriptors or memory: no accept on that listener for this
+        milliseconds accept_pause{500};
     } limits;
 
     struct engine_t {
@@ -119,7 +121,10 @@ struct config {
         std::size_t max_pending_output = 8 << 20;
         milliseconds gap_timeout{5000};
         std::string node_id;  // prefix "<node>-" of session ids; [A-Za-z0-9]{0,16}
-        milliseconds connection_idle_timeout{120000};
+        milliseconds connection_idle_timeout{120000};  // between requests of a live session
+        milliseconds sessionless_idle_timeout{10000};  // between requests, no live session
+        milliseconds request_header_timeout{10000};    // a request's first byte to its header's end
+        milliseconds request_body_timeout{10000};      // a body with no byte for this long
         bool quick_ack = true;  // TCP_QUICKACK after every read on RTMPT connections
     } rtmpt;
 

@@ -7,6 +7,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "gateway/front/request_framing.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "protocol/rtmpt.hpp"
@@ -86,25 +87,7 @@ private:
         request_parser parser;
         parser.header_limit(header_limit);
         parser.body_limit(settings_.max_body);
-        {
-            auto [ec, n] = co_await with_deadline(
-                http::async_read_header(stream_, buffer_, parser, use_nothrow),
-                settings_.connection_idle_timeout, deadline_error::request_header);
-            if (ec == deadline_error::request_header) co_return false;  // idle for a long time
-            if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-                ec == asio::error::connection_reset)
-                co_return false;
-            if (ec == http::error::body_limit) {
-                // Beast checks Content-Length against the bound as soon as the header is in.
-                co_await refuse_too_large(parser.get());
-                co_return false;
-            }
-            if (ec) {
-                co_await write_reply(make_closing_reply(rtmpt_status::bad_request));
-                log::debug("http ", peer_, ": bad request: ", ec.message());
-                co_return false;
-            }
-        }
+        if (!co_await read_header(parser)) co_return false;
         quick_ack();
         ++context_.server.stats.rtmpt_requests;
         auto& req = parser.get();
@@ -117,22 +100,7 @@ private:
                 co_await asio::async_write(stream_, asio::buffer(continue_line), use_nothrow);
             if (ec) co_return false;
         }
-        if (!parser.is_done()) {
-            // A body that stops coming is bounded in time like a request that never starts.
-            auto [ec, n] = co_await with_deadline(
-                http::async_read(stream_, buffer_, parser, use_nothrow),
-                settings_.connection_idle_timeout, deadline_error::request_body);
-            if (ec == deadline_error::request_body) {
-                log::debug("http ", peer_, ": ", ec.message());
-                co_return false;
-            }
-            if (ec == http::error::body_limit) {
-                co_await refuse_too_large(req);
-                co_return false;
-            }
-            if (ec) co_return false;
-            quick_ack();
-        }
+        if (!co_await read_body(parser)) co_return false;
         if (!parsed) {
             const auto status = parsed.error() == protocol::error::rtmpt_bad_method
                                     ? rtmpt_status::method_not_allowed
@@ -143,6 +111,154 @@ private:
         }
         auto reply = co_await dispatch(*parsed, parser.get().body());
         co_return co_await write_reply(std::move(reply));
+    }
+
+    using clock = asio::steady_timer::clock_type;
+
+    // Waits for the next request and reads its header into `parser`, checking its framing
+    // (check_request_framing) before Beast parses it. False when the connection is to end; a
+    // reply, if any, is written then.
+    //
+    // Deadlines: until the request's first byte, connection_idle_timeout while a live session
+    // has used this connection, sessionless_idle_timeout otherwise (and the connection may be
+    // evicted meanwhile to make room at limits.max_connections); from the first byte, the header
+    // must be complete within request_header_timeout, or 408.
+    asio::awaitable<bool> read_header(request_parser& parser) {
+        const auto waiting_since = clock::now();
+        std::optional<clock::time_point> header_due;
+        for (;;) {
+            if (buffer_.size() > 0) {
+                if (!header_due) header_due = clock::now() + settings_.request_header_timeout;
+                const std::string_view data(static_cast<const char*>(buffer_.data().data()),
+                                            buffer_.size());
+                const auto end = data.find("\r\n\r\n");
+                if (end == std::string_view::npos ? data.size() > header_limit
+                                                  : end + 4 > header_limit) {
+                    co_await refuse_framing("a header over 8 KiB");
+                    co_return false;
+                }
+                if (end != std::string_view::npos)
+                    co_return co_await parse_header(parser, data.substr(0, end + 4));
+            }
+            const bool waiting = !header_due;  // for the request's first byte
+            clock::time_point due;
+            if (!waiting) {
+                due = *header_due;
+            } else if (has_live_session()) {
+                // Looked at again every sessionless_idle_timeout: a connection whose session
+                // has ended since is no longer kept for its sake.
+                due = std::min(waiting_since + settings_.connection_idle_timeout,
+                               clock::now() + settings_.sessionless_idle_timeout);
+            } else {
+                due = waiting_since + settings_.sessionless_idle_timeout;
+            }
+            const auto which = waiting ? deadline_error::http_idle : deadline_error::request_header;
+            auto [ec, n] = co_await read_some(due, which, waiting && !has_live_session());
+            if (ec == deadline_error::http_idle && has_live_session() &&
+                clock::now() < waiting_since + settings_.connection_idle_timeout)
+                continue;  // a slice of a live session's wait
+            if (ec == deadline_error::request_header) {
+                co_await refuse_late(ec, settings_.request_header_timeout);
+                co_return false;
+            }
+            if (is_deadline(ec)) {
+                context_.server.stats.count_timeout(ec);
+                log::debug("http ", peer_, ": ", ec.message(), ", closing");
+                co_return false;
+            }
+            if (ec) co_return false;  // closed, reset, evicted
+            buffer_.commit(n);
+        }
+    }
+
+    // Beast parses the header block `header` (at the front of buffer_) once its framing is
+    // checked; the body, if any, is left in buffer_.
+    asio::awaitable<bool> parse_header(request_parser& parser, std::string_view header) {
+        const auto framing = check_request_framing(header);
+        if (framing != framing_error::none) {
+            co_await refuse_framing(framing_error_message(framing));
+            co_return false;
+        }
+        error_code ec;
+        buffer_.consume(parser.put(buffer_.data(), ec));
+        if (ec == http::error::body_limit) {
+            // Beast checks Content-Length against the bound as soon as the header is in.
+            co_await refuse_too_large(parser.get());
+            co_return false;
+        }
+        if (ec || !parser.is_header_done()) {
+            // Named, not a temporary in the co_await: GCC 12 destroyed such a temporary string
+            // twice (found by ASan).
+            const std::string why = ec ? ec.message() : "an incomplete header";
+            co_await refuse_framing(why);
+            co_return false;
+        }
+        co_return true;
+    }
+
+    // Reads the rest of the body into `parser`; false when the connection is to end. Each wait
+    // for more of it is bounded by request_body_timeout (as nginx's client_body_timeout: between
+    // two reads, not for the whole body, which max_body bounds).
+    asio::awaitable<bool> read_body(request_parser& parser) {
+        bool read = false;
+        while (!parser.is_done()) {
+            read = true;
+            auto [ec, n] = co_await with_deadline(
+                http::async_read_some(stream_, buffer_, parser, use_nothrow),
+                settings_.request_body_timeout, deadline_error::request_body);
+            if (ec == deadline_error::request_body) {
+                co_await refuse_late(ec, settings_.request_body_timeout);
+                co_return false;
+            }
+            if (ec == http::error::body_limit) {
+                co_await refuse_too_large(parser.get());
+                co_return false;
+            }
+            if (ec) co_return false;
+        }
+        if (read) quick_ack();
+        co_return true;
+    }
+
+    // One read into buffer_, bounded by `due`. `evictable`: the connection waits with no live
+    // session and may be closed meanwhile for a new socket (it then answers operation_aborted).
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_some(clock::time_point due,
+                                                                   deadline_error which,
+                                                                   bool evictable) {
+        // Never more than the buffer can take: header_limit is far below its bound.
+        const auto space = std::min<std::size_t>(buffer_.max_size() - buffer_.size(), 16 * 1024);
+        std::shared_ptr<idle_connections::entry> waiting;
+        if (evictable)
+            waiting =
+                context_.idle.enter(lowest_layer(stream_), co_await asio::this_coro::executor);
+        auto [ec, n] = co_await with_deadline(
+            stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
+        if (waiting && context_.idle.leave(*waiting)) {
+            log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
+                       "connection (limits.max_connections)");
+            co_return std::make_tuple(error_code(asio::error::operation_aborted), std::size_t{0});
+        }
+        co_return std::make_tuple(ec, n);
+    }
+
+    // 408 and the connection ends: the request's header or body stopped coming for `timeout`.
+    asio::awaitable<void> refuse_late(error_code deadline, milliseconds timeout) {
+        context_.server.stats.count_timeout(deadline);
+        log::debug("http ", peer_, ": ", deadline.message(), " (", timeout.count(), "ms): 408");
+        co_await write_reply(make_closing_reply(rtmpt_status::request_timeout));
+    }
+
+    // 400 and the connection ends: what follows cannot be told from a body.
+    asio::awaitable<void> refuse_framing(std::string_view why) {
+        context_.server.stats.refusals.add(refusal::bad_request_framing);
+        log::debug("http ", peer_, ": bad request: ", why);
+        co_await write_reply(make_closing_reply(rtmpt_status::bad_request));
+    }
+
+    // True while a session opened or used on this connection lives: the connection is then kept
+    // between requests as long as connection_idle_timeout, and never evicted.
+    bool has_live_session() const {
+        return !session_id_.empty() && context_.tunnels.find(session_id_) != nullptr;
     }
 
     // Coroutines here take buffers by reference and hand work to a session's strand through
@@ -174,6 +290,7 @@ private:
             return make_reply(rtmpt_status::service_unavailable);
         }
         log::debug("http ", peer_, ": opened session ", session->id());
+        session_id_ = session->id();
         return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
 
@@ -181,6 +298,7 @@ private:
                                        std::vector<std::uint8_t>& body) {
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return make_reply(rtmpt_status::not_found);
+        session_id_ = session->id();
         const bool idle = r.command == protocol::rtmpt_command::idle;
         // The idle body is one 0x00 of padding.
         auto input = std::make_shared<std::vector<std::uint8_t>>(idle ? std::vector<std::uint8_t>()
@@ -284,6 +402,7 @@ private:
     http_front_context& context_;
     const config::rtmpt_t& settings_;
     beast::flat_buffer buffer_{64 * 1024};
+    std::string session_id_;                   // the last session opened or used here
     std::vector<asio::const_buffer> buffers_;  // write_reply's, reused
 };
 

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 
+#include "gateway/front/idle_connections.hpp"
 #include "gateway/net/asio.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/registry.hpp"
@@ -17,6 +18,7 @@ struct http_front_context {
     server_context& server;
     tunnel::registry& tunnels;
     asio::io_context& io;
+    idle_connections& idle;  // connections that may be closed to make room for new ones
 };
 
 // Serves one plain HTTP connection until it closes.

@@ -24,13 +24,20 @@ asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
                                         timeout, deadline_error::tls_handshake);
     if (hec) {
         ++server.stats.connections_failed;
+        server.stats.count_timeout(hec);
         log::debug("tls ", peer, ": ", is_deadline(hec) ? "" : "handshake: ", hec.message());
         co_return;
     }
+    // Then its first bytes, within the same bound: until they come nothing tells an RTMPS
+    // client (limits.handshake_timeout) from an HTTPS one (rtmpt.request_header_timeout).
     std::vector<std::uint8_t> first(4096);
     auto [rec, n] = co_await with_deadline(stream.async_read_some(asio::buffer(first), use_nothrow),
                                            timeout, deadline_error::first_bytes);
-    if (rec) co_return;
+    if (rec) {
+        if (server.stats.count_timeout(rec))
+            log::debug("tls ", peer, ": ", rec.message(), " (tls.handshake_timeout)");
+        co_return;
+    }
     first.resize(n);
 
     const std::uint8_t lead = first.front();

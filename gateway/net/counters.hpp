@@ -26,6 +26,10 @@ enum class refusal : std::uint8_t {
     // publish or play (play2) of a stream name over limits.max_name_length: onStatus
     // NetStream.Publish.BadName or NetStream.Play.Failed, then closed
     stream_name_too_long,
+    max_connections,      // limits.max_connections reached: a new socket is closed at once
+    max_sessions,         // rtmpt.max_sessions reached: /open gets 503
+    bad_request_framing,  // an HTTP request header unreadable, or framed otherwise than by one
+                          // Content-Length: 400 and the connection closes
     count
 };
 
@@ -52,7 +56,11 @@ struct counters {
     std::atomic<std::uint64_t> rtmpt_sessions{0};  // open now
     std::atomic<std::uint64_t> backend_links{0};   // spliced to a backend
     std::atomic<std::uint64_t> backend_failures{
-        0};  // backend refused, timed out, broke the handshake
+        0};                                       // backend refused, timed out, broke the handshake
+    std::atomic<std::uint64_t> accept_pauses{0};  // accept failed (EMFILE...): listener paused
+    // Idle HTTP connections without a live session closed to make room for a new socket at
+    // limits.max_connections.
+    std::atomic<std::uint64_t> http_evictions{0};
     counter_family<refusal> refusals;
     // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
     counter_family<deadline_error, deadline_error_count> timeouts;

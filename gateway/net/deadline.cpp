@@ -23,6 +23,7 @@ constexpr std::string_view bounded[] = {
     "backend idle",
     "client write",
     "backend write",
+    "idle HTTP connection",
 };
 static_assert(std::size(bounded) == deadline_error_count);
 

@@ -1,6 +1,7 @@
 """The rtmpgate binary's command line, configuration errors and signals."""
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -9,6 +10,19 @@ import unittest
 import harness
 from harness import metric
 from rtmp_client import Client, server_closes
+from rtmpt_client import Tunnel
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of process `pid` so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def log_lines(gateway):
+    with open(gateway.log_path, "rb") as f:
+        return sum(1 for _ in f)
 
 
 class BinaryTest(harness.GatewayTest):
@@ -69,11 +83,15 @@ class BinaryTest(harness.GatewayTest):
     def test_max_connections_counts_every_client_socket(self):
         g = self.gateway(harness.engine_config("limits:\n  max_connections: 2\n").replace(
             'http: ""', "http: 127.0.0.1:0"))
-        # Two idle HTTP connections (no RTMPT session behind them) take both places.
-        held = [harness.socket.create_connection(("127.0.0.1", g.port("http")), timeout=5) for _ in range(2)]
-        time.sleep(0.3)
+        # An HTTP connection that carries an RTMPT session and an RTMP client in its handshake
+        # take both places; neither gives way to a new socket (an idle HTTP connection without a
+        # session would: test_http_front).
+        tunnel = Tunnel(g.port("http"))
+        held = [harness.socket.create_connection(("127.0.0.1", g.port("rtmp")), timeout=5), tunnel.http.sock]
+        self.assertTrue(harness.wait_for(lambda: metric(g, "rtmpgate_client_sockets_open") == 2, timeout=5))
         refused = harness.socket.create_connection(("127.0.0.1", g.port("rtmp")), timeout=5)
         self.assertTrue(server_closes(refused, timeout=3), "a third socket was served")
+        self.assertEqual(tunnel.idle().status, 200, "the session's connection was kept")
         held.pop().close()
         self.assertTrue(harness.wait_for(lambda: metric(g, "rtmpgate_client_sockets_open") == 1, timeout=5))
         c = Client("127.0.0.1", g.port("rtmp"))
@@ -83,6 +101,49 @@ class BinaryTest(harness.GatewayTest):
         for s in held + [refused]:
             s.close()
         c.close()
+
+    def test_out_of_descriptors_pauses_accepting_then_serves_again(self):
+        g = self.gateway(harness.engine_config("limits:\n  accept_pause: 200ms\n"))
+        pid = g.proc.pid
+        # A few descriptors above what the gateway holds once started and the 16 it keeps free
+        # for itself: it runs out after a few clients, and the rest wait in the listen backlog.
+        limit = len(os.listdir(f"/proc/{pid}/fd")) + 16 + 6
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+        held = [harness.socket.create_connection(("127.0.0.1", g.port("rtmp")), timeout=5) for _ in range(40)]
+        try:
+            self.assertTrue(harness.wait_for(lambda: "not accepting for 200ms" in g.log(), timeout=10), g.log()[-2000:])
+            cpu_before, lines_before, started = cpu_seconds(pid), log_lines(g), time.monotonic()
+            time.sleep(3)
+            cpu, lines = cpu_seconds(pid) - cpu_before, log_lines(g) - lines_before
+            elapsed = time.monotonic() - started
+            print(f"out of descriptors for {elapsed:.1f}s: {cpu:.2f}s of CPU, {lines} log lines")
+            # Spinning took a core (5.7 s of CPU in 5 s) and wrote ~170,000 lines a second; a pause
+            # of 200 ms writes about 5 a second.
+            self.assertLess(cpu, elapsed / 3, "the accept loop spins")
+            self.assertLess(lines, elapsed / 0.2 * 2 + 10, "more than one line per pause")
+            # The admin listener may use the descriptors kept free: /metrics answers meanwhile.
+            self.assertGreaterEqual(metric(g, "rtmpgate_accept_pauses_total"), 2)
+        finally:
+            for s in held:
+                s.close()
+
+        def pauses():
+            try:
+                return metric(g, "rtmpgate_accept_pauses_total")
+            except (OSError, AssertionError):  # the admin listener may be paused too
+                return 0
+        self.assertTrue(harness.wait_for(lambda: pauses() >= 2, timeout=10))
+        # Served again once the held connections are gone.
+        def served():
+            try:
+                c = Client("127.0.0.1", g.port("rtmp"), timeout=3)
+                c.handshake()
+                ok = c.connect("live")[0] == "_result"
+                c.close()
+                return ok
+            except OSError:
+                return False
+        self.assertTrue(harness.wait_for(served, timeout=15, interval=0.5), g.log()[-2000:])
 
     def test_port_in_use_names_the_listener(self):
         with harness.socket.socket() as s:

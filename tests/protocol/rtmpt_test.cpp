@@ -298,12 +298,14 @@ TEST(rtmpt_reply, head_is_what_beast_wrote) {
                                      rtmpt_status::bad_request,
                                      rtmpt_status::not_found,
                                      rtmpt_status::method_not_allowed,
+                                     rtmpt_status::request_timeout,
                                      rtmpt_status::payload_too_large,
                                      rtmpt_status::service_unavailable};
     const std::string_view lines[] = {"HTTP/1.1 200 OK",
                                       "HTTP/1.1 400 Bad Request",
                                       "HTTP/1.1 404 Not Found",
                                       "HTTP/1.1 405 Method Not Allowed",
+                                      "HTTP/1.1 408 Request Timeout",
                                       "HTTP/1.1 413 Payload Too Large",
                                       "HTTP/1.1 503 Service Unavailable"};
     for (std::size_t i = 0; i < std::size(statuses); ++i) {

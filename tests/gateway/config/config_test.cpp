@@ -70,6 +70,7 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.limits.idle_timeout, d.limits.idle_timeout);
     EXPECT_EQ(c.limits.max_name_length, d.limits.max_name_length);
     EXPECT_EQ(c.limits.max_url_length, d.limits.max_url_length);
+    EXPECT_EQ(c.limits.accept_pause, d.limits.accept_pause);
     EXPECT_EQ(c.engine.chunk_size, d.engine.chunk_size);
     EXPECT_EQ(c.engine.window_ack_size, d.engine.window_ack_size);
     EXPECT_EQ(c.engine.peer_bandwidth, d.engine.peer_bandwidth);
@@ -84,6 +85,9 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.rtmpt.gap_timeout, d.rtmpt.gap_timeout);
     EXPECT_EQ(c.rtmpt.node_id, d.rtmpt.node_id);
     EXPECT_EQ(c.rtmpt.connection_idle_timeout, d.rtmpt.connection_idle_timeout);
+    EXPECT_EQ(c.rtmpt.sessionless_idle_timeout, d.rtmpt.sessionless_idle_timeout);
+    EXPECT_EQ(c.rtmpt.request_header_timeout, d.rtmpt.request_header_timeout);
+    EXPECT_EQ(c.rtmpt.request_body_timeout, d.rtmpt.request_body_timeout);
     EXPECT_EQ(c.rtmpt.quick_ack, d.rtmpt.quick_ack);
     EXPECT_EQ(c.backend.connect_timeout, d.backend.connect_timeout);
     EXPECT_EQ(c.backend.handshake_timeout, d.backend.handshake_timeout);
@@ -611,6 +615,26 @@ TEST(config_keys, out_of_range) {
                  "test.yaml:3: shutdown_grace: must be between 0ms and 10m (got 11m)");
 }
 
+TEST(config_keys, front_timeouts_and_accept_pause) {
+    // Values written are read in durations_with_each_unit; here the defaults and the ranges.
+    const config d;
+    EXPECT_EQ(d.limits.accept_pause, 500ms);
+    EXPECT_EQ(d.rtmpt.sessionless_idle_timeout, 10s);
+    EXPECT_EQ(d.rtmpt.request_header_timeout, 10s);
+    EXPECT_EQ(d.rtmpt.request_body_timeout, 10s);
+    expect_error(base + "limits:\n  accept_pause: 5ms\n",
+                 "test.yaml:4: limits.accept_pause: must be between 10ms and 1m (got 5ms)");
+    expect_error(base + "limits:\n  accept_pause: 2m\n",
+                 "test.yaml:4: limits.accept_pause: must be between 10ms and 1m (got 2m)");
+    for (const std::string key :
+         {"sessionless_idle_timeout", "request_header_timeout", "request_body_timeout"}) {
+        expect_error(base + "rtmpt:\n  " + key + ": 50ms\n",
+                     "test.yaml:4: rtmpt." + key + ": must be between 100ms and 10m (got 50ms)");
+        expect_error(base + "rtmpt:\n  " + key + ": 11m\n",
+                     "test.yaml:4: rtmpt." + key + ": must be between 100ms and 10m (got 11m)");
+    }
+}
+
 TEST(config_keys, chunk_size_above_max_chunk_size) {
     expect_error(base +
                      "engine:\n"
@@ -733,8 +757,12 @@ TEST(config_values, durations_with_each_unit) {
                          "  gap_timeout: 1500ms\n"
                          "  session_timeout: 2m\n"
                          "  connection_idle_timeout: 1h\n"
+                         "  sessionless_idle_timeout: 3s\n"
+                         "  request_header_timeout: 1500ms\n"
+                         "  request_body_timeout: 2s\n"
                          "limits:\n"
                          "  idle_timeout: 90s\n"
+                         "  accept_pause: 250ms\n"
                          "backend:\n"
                          "  idle_timeout: 3m\n"
                          "  write_timeout: 10s\n"
@@ -743,9 +771,13 @@ TEST(config_values, durations_with_each_unit) {
     EXPECT_EQ(c.rtmpt.gap_timeout, 1500ms);
     EXPECT_EQ(c.rtmpt.session_timeout, 2min);
     EXPECT_EQ(c.rtmpt.connection_idle_timeout, 1h);
+    EXPECT_EQ(c.rtmpt.sessionless_idle_timeout, 3s);
+    EXPECT_EQ(c.rtmpt.request_header_timeout, 1500ms);
+    EXPECT_EQ(c.rtmpt.request_body_timeout, 2s);
     EXPECT_EQ(c.limits.idle_timeout, 90s);
     EXPECT_EQ(c.backend.idle_timeout, 3min);
     EXPECT_EQ(c.backend.write_timeout, 10s);
+    EXPECT_EQ(c.limits.accept_pause, 250ms);
     EXPECT_EQ(c.shutdown_grace, 0ms);
 }
 

@@ -40,6 +40,7 @@ TEST(http_front_reply, head_is_what_beast_wrote) {
         {rtmpt_status::bad_request, http::status::bad_request},
         {rtmpt_status::not_found, http::status::not_found},
         {rtmpt_status::method_not_allowed, http::status::method_not_allowed},
+        {rtmpt_status::request_timeout, http::status::request_timeout},
         {rtmpt_status::payload_too_large, http::status::payload_too_large},
         {rtmpt_status::service_unavailable, http::status::service_unavailable},
     };
