@@ -32,7 +32,6 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "max_connections",           "max_sessions",
     "max_partial_message_bytes", "max_partial_message_bytes_total",
     "connect_string_too_long",   "stream_name_too_long",
-    "max_connections",           "max_sessions",
     "bad_request_framing",
 };
 
@@ -51,14 +50,6 @@ constexpr std::array<const char*, deadline_error_count> deadline_labels = {
     "backend_idle",
     "client_write",
     "backend_write",
-    "",
-    "handshake",
-    "tls_handshake",
-    "resolve",
-    "connect",
-    "first_bytes",
-    "request_header",
-    "request_body",
     "http_idle",
 };
 

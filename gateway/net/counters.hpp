@@ -26,8 +26,6 @@ enum class refusal : std::uint8_t {
     // publish or play (play2) of a stream name over limits.max_name_length: onStatus
     // NetStream.Publish.BadName or NetStream.Play.Failed, then closed
     stream_name_too_long,
-    max_connections,      // limits.max_connections reached: a new socket is closed at once
-    max_sessions,         // rtmpt.max_sessions reached: /open gets 503
     bad_request_framing,  // an HTTP request header unreadable, or framed otherwise than by one
                           // Content-Length: 400 and the connection closes
     count
