@@ -181,6 +181,12 @@ private:
 
 void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
                               protocol_kind kind) {
+    if (kind == protocol_kind::admin) {
+        // Not a client socket: it takes no place of limits.max_connections, and a scrape does not
+        // count itself in rtmpgate_client_sockets_open.
+        asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
+        return;
+    }
     error_code ignored;
     auto peer = format_endpoint(socket.remote_endpoint(ignored));
     auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
@@ -213,8 +219,7 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
             return;
         }
         case protocol_kind::admin:
-            asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
-            return;
+            return;  // served above
     }
 }
 
