@@ -29,10 +29,18 @@ void labelled(std::ostringstream& out, const char* name, const char* help, const
 
 // Label values of rtmpgate_refusals_total, indexed by refusal.
 constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refusal_labels = {
-    "max_connections",           "max_sessions",
-    "max_partial_message_bytes", "max_partial_message_bytes_total",
-    "connect_string_too_long",   "stream_name_too_long",
+    "max_connections",
+    "max_sessions",
+    "max_partial_message_bytes",
+    "max_partial_message_bytes_total",
+    "connect_string_too_long",
+    "stream_name_too_long",
     "bad_request_framing",
+    "bad_rtmpt_request",
+    "unknown_session",
+    "body_too_large",
+    "no_route",
+    "stream_busy",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.

@@ -224,6 +224,7 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
     if (!target) {
         log::info(log_id_, ": publish ", log::quoted(app_ + "/" + name),
                   " refused: already publishing");
+        out_->refused(refusal::stream_busy);
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
                                             name + " is already being published."));
         return {};

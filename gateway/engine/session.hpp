@@ -27,6 +27,8 @@ public:
     // The client was refused (what it asked has been answered with an error): count it as
     // `why`, then close as close_after_flush does, `reason` saying why in the closing log line.
     virtual void close_refused(refusal why, std::string reason) = 0;
+    // The client was refused something it may ask again otherwise: count it as `why`.
+    virtual void refused(refusal why) = 0;
 };
 
 struct session_settings {

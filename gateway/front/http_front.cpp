@@ -107,6 +107,7 @@ private:
                                 : parsed.error() == protocol::error::rtmpt_unknown_command
                                     ? rtmpt_status::not_found
                                     : rtmpt_status::bad_request;
+            context_.server.stats.refusals.add(refusal::bad_rtmpt_request);
             co_return co_await write_reply(make_reply(status));
         }
         auto reply = co_await dispatch(*parsed, parser.get().body());
@@ -297,7 +298,7 @@ private:
     asio::awaitable<response> exchange(const protocol::rtmpt_request& r,
                                        std::vector<std::uint8_t>& body) {
         auto session = context_.tunnels.find(r.session_id);
-        if (!session) co_return make_reply(rtmpt_status::not_found);
+        if (!session) co_return unknown_session();
         session_id_ = session->id();
         const bool idle = r.command == protocol::rtmpt_command::idle;
         // The idle body is one 0x00 of padding.
@@ -317,7 +318,7 @@ private:
             return a;
         };
         if (co_await on_strand(*session, accept) == tunnel::rtmpt_session::accepted::refused)
-            co_return make_reply(rtmpt_status::not_found);
+            co_return unknown_session();
         if (waker)
             co_await (waker->async_wait(use_nothrow) ||
                       lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow));
@@ -332,9 +333,15 @@ private:
         co_return co_await on_strand(*session, take);
     }
 
+    // 404 for a request naming no live session, or a sequence number the session refused.
+    response unknown_session() {
+        context_.server.stats.refusals.add(refusal::unknown_session);
+        return make_reply(rtmpt_status::not_found);
+    }
+
     asio::awaitable<response> close_session(const protocol::rtmpt_request& r) {
         auto session = context_.tunnels.find(r.session_id);
-        if (!session) co_return make_reply(rtmpt_status::not_found);
+        if (!session) co_return unknown_session();
         const std::optional<std::uint64_t> seq = r.sequence;
         auto close = [session, seq, &tunnels = context_.tunnels] {
             session->accept(seq, {});
@@ -352,6 +359,7 @@ private:
         const auto parsed =
             protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
         if (parsed) co_await account_refused(*parsed);
+        context_.server.stats.refusals.add(refusal::body_too_large);
         co_await write_reply(make_closing_reply(rtmpt_status::payload_too_large));
     }
 

@@ -28,6 +28,11 @@ enum class refusal : std::uint8_t {
     stream_name_too_long,
     bad_request_framing,  // an HTTP request header unreadable, or framed otherwise than by one
                           // Content-Length: 400 and the connection closes
+    bad_rtmpt_request,    // a request that is no RTMPT command: 400, 404 or 405
+    unknown_session,      // /send, /idle or /close naming no live session (or a refused number)
+    body_too_large,       // a /send body over rtmpt.max_body: 413 and the connection closes
+    no_route,             // connect to an app no route matches: _error, then closed
+    stream_busy,          // publish of a name already published: onStatus BadName
     count
 };
 

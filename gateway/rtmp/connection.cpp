@@ -316,6 +316,7 @@ error_code connection::on_connect(const message& m) {
     const route* r = context_.cfg.find_route(app_);
     if (!r) {
         log::info(id_, ": app ", log::quoted(app_), " matches no route");
+        refused(refusal::no_route);
         reject(c->transaction_id, "NetConnection.Connect.Rejected",
                "No route for this application.");
         return {};
@@ -368,10 +369,12 @@ void connection::close_after_flush() {
 }
 
 void connection::close_refused(refusal why, std::string reason) {
-    context_.stats.refusals.add(why);
+    refused(why);
     end_reason_ = std::move(reason);
     close_after_flush();
 }
+
+void connection::refused(refusal why) { context_.stats.refusals.add(why); }
 
 void connection::wake_writer() { wake_.cancel(); }
 

@@ -45,6 +45,7 @@ public:
     void send_media(protocol::message m, engine::media_class c) override;
     void close_after_flush() override;
     void close_refused(refusal why, std::string reason) override;
+    void refused(refusal why) override;
 
 private:
     using clock = std::chrono::steady_clock;

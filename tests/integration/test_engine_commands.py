@@ -133,6 +133,7 @@ class EngineCommandsTest(harness.GatewayTest):
         reply = c.connect("other")
         self.assertEqual(reply[0], "_error")
         self.assertEqual(reply[3]["code"], "NetConnection.Connect.Rejected")
+        self.assertEqual(harness.metric(self.g, "rtmpgate_refusals_total", reason="no_route"), 1)
         # Log only: the app that matched no route is named to the operator nowhere else.
         self.assertTrue(harness.wait_for(lambda: "matches no route" in self.g.log(), timeout=5))
 

@@ -169,6 +169,13 @@ class RtmptProtocolTest(harness.GatewayTest):
             self.assertEqual(r.status, 404, path)
             self.assertEqual(r.body, b"", path)
             self.assertEqual(r.headers["content-length"], "0")
+        # ffmpeg asks /fcs/ident2 of every server: answered, but no refusal of a client's.
+        self.assertEqual(metric(self.g, "rtmpgate_refusals_total", reason="unknown_session"), 3)
+        self.assertEqual(metric(self.g, "rtmpgate_refusals_total", reason="bad_rtmpt_request"), 0)
+        for method, path in (("GET", "/open/1"), ("POST", "/nope/1")):
+            c.sock.sendall(f"{method} {path} HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode())
+            self.assertIn(c.read_response().status, (404, 405), path)
+        self.assertEqual(metric(self.g, "rtmpgate_refusals_total", reason="bad_rtmpt_request"), 2)
 
     def test_close_with_and_without_sequence(self):
         for path in ("/close/{}/1", "/close/{}"):
@@ -286,6 +293,7 @@ class RtmptProtocolTest(harness.GatewayTest):
             self.assertEqual(r.body[1:], b"", f"{name}: the C1 was delivered once")
             r = t.close()
             self.assertEqual((r.status, r.body), (200, b"\x00"), name)
+        self.assertEqual(metric(self.g, "rtmpgate_refusals_total", reason="body_too_large"), 2)
         self.assertTrue(self.g.alive())
 
     def test_garbage_is_400_and_process_unharmed(self):

@@ -60,6 +60,7 @@ public:
         refusal_reason = std::move(reason);
         closed = true;
     }
+    void refused(refusal why) override { refusals.push_back(why); }
 
     std::vector<entry> take() { return std::exchange(sent, {}); }
 
@@ -553,6 +554,7 @@ TEST_F(engine_session, second_publisher_of_a_name_is_refused_and_the_first_undis
     EXPECT_EQ(status->arguments[0].get_string("level"), "error");
     EXPECT_EQ(sent[0].m.message_stream_id, p2);
     EXPECT_FALSE(second.out.closed);  // it may try another name
+    EXPECT_EQ(second.out.refusals, std::vector<refusal>{refusal::stream_busy});
     EXPECT_EQ(counted(streams_), (counts{1, 1, 1, 0}));
 
     second.video(p2, 40, avc_keyframe(50));  // the refused one's media goes nowhere
