@@ -1,18 +1,12 @@
 #include "gateway/front/request_framing.hpp"
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
 #include <cstddef>
 
 namespace rtmpgate::gateway::front {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
-               return lower(x) == lower(y);
-           });
-}
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
@@ -55,8 +49,9 @@ framing_error check_request_framing(std::string_view header) {
         // coding (ffmpeg turns chunked_post off for RTMPT; librtmp and Flash send a length), so
         // any Transfer-Encoding is refused, chunked too: no chunk extensions, trailers or sizes to
         // get wrong.
-        if (iequals(name, "transfer-encoding")) return framing_error::transfer_encoding;
-        if (iequals(name, "content-length")) {
+        if (boost::beast::iequals(name, "transfer-encoding"))
+            return framing_error::transfer_encoding;
+        if (boost::beast::iequals(name, "content-length")) {
             // RFC 9110 8.6 lets a recipient take "5, 5" or a repeated equal field as one; nginx
             // refuses a repeated field, and so does the gateway: one field, one number.
             if (have_length) return framing_error::repeated_content_length;
