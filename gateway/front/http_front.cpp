@@ -10,6 +10,7 @@
 #include "gateway/front/request_framing.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/net/read_scratch.hpp"
 #include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::front {
@@ -34,6 +35,7 @@ struct response {
 };
 
 constexpr std::size_t header_limit = 8 * 1024;
+constexpr std::uint64_t body_read_size = 16 * 1024;
 // One reply carries at most this much of a session's pending output; the rest goes with the
 // client's next request.
 constexpr std::size_t max_reply_output = 1 << 20;
@@ -69,7 +71,13 @@ public:
           peer_(std::move(peer)),
           transport_(transport),
           context_(context),
-          settings_(context.server.cfg.rtmpt) {}
+          settings_(context.server.cfg.rtmpt) {
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            error_code ec;
+            stream_.non_blocking(true, ec);  // for read_in_place's read; no other op minds
+            reads_in_place_ = !ec;
+        }
+    }
 
     asio::awaitable<void> run(std::span<const std::uint8_t> received) {
         if (!received.empty()) {
@@ -204,6 +212,11 @@ private:
         bool read = false;
         while (!parser.is_done()) {
             read = true;
+            // Beast reads into what buffer_ has free (at least 512 octets): room for what is left
+            // of the body, up to the 16 KiB a read took before read_in_place, taken once.
+            const auto left = parser.content_length_remaining().value_or(body_read_size);
+            buffer_.reserve(std::min<std::uint64_t>(
+                buffer_.max_size(), buffer_.size() + std::min(left, body_read_size)));
             auto [ec, n] = co_await with_deadline(
                 http::async_read_some(stream_, buffer_, parser, use_nothrow),
                 settings_.request_body_timeout, deadline_error::request_body);
@@ -221,8 +234,9 @@ private:
         co_return true;
     }
 
-    // One read into buffer_, bounded by `due`. `evictable`: the connection waits with no live
-    // session and may be closed meanwhile for a new socket (it then answers operation_aborted).
+    // One read into buffer_ (its octets prepared, not committed), bounded by `due`. `evictable`:
+    // the connection waits with no live session and may be closed meanwhile for a new socket (it
+    // then answers operation_aborted). May read nothing, without an error.
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(clock::time_point due,
                                                                    deadline_error which,
                                                                    bool evictable) {
@@ -232,13 +246,33 @@ private:
         if (evictable)
             waiting =
                 context_.idle.enter(lowest_layer(stream_), co_await asio::this_coro::executor);
-        auto [ec, n] = co_await with_deadline(
-            stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
+        auto [ec, n] =
+            reads_in_place_ && buffer_.size() == 0
+                ? co_await read_in_place(space, due, which)
+                : co_await with_deadline(
+                      stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
         if (waiting && context_.idle.leave(*waiting)) {
             log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
                        "connection (limits.max_connections)");
             co_return std::make_tuple(error_code(asio::error::operation_aborted), std::size_t{0});
         }
+        co_return std::make_tuple(ec, n);
+    }
+
+    // read_some between requests on a plain socket: the wait holds no buffer (a 16 KiB one
+    // prepared for it was most of an idle RTMPT session's memory); the octets, once there, are
+    // read into the thread's buffer and kept in buffer_ at their size.
+    asio::awaitable<std::tuple<error_code, std::size_t>> read_in_place(std::size_t space,
+                                                                       clock::time_point due,
+                                                                       deadline_error which) {
+        auto [ec] = co_await with_deadline(
+            lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow), due, which);
+        if (ec) co_return std::make_tuple(ec, std::size_t{0});
+        const auto scratch = read_scratch().first(space);
+        const auto n = lowest_layer(stream_).read_some(asio::buffer(scratch.data(), space), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+            co_return std::make_tuple(error_code(), std::size_t{0});
+        if (!ec) std::memcpy(buffer_.prepare(n).data(), scratch.data(), n);
         co_return std::make_tuple(ec, n);
     }
 
@@ -410,6 +444,8 @@ private:
     http_front_context& context_;
     const config::rtmpt_t& settings_;
     beast::flat_buffer buffer_{64 * 1024};
+    // A plain socket in non-blocking mode: read_some waits for octets before it takes a buffer.
+    bool reads_in_place_ = false;
     std::string session_id_;                   // the last session opened or used here
     std::vector<asio::const_buffer> buffers_;  // write_reply's, reused
 };

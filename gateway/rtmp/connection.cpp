@@ -5,6 +5,7 @@
 #include "gateway/backend/link.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/net/read_scratch.hpp"
 #include "gateway/rtmp/error.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
@@ -19,9 +20,11 @@ using protocol::message_type;
 namespace {
 
 // A player sends a few hundred octets a minute and a publisher megabits a second: the read buffer
-// starts small and doubles, up to its largest size, each time a read fills it.
+// of a stream that cannot read in place starts small and doubles, up to its largest size, each
+// time a read fills it.
 constexpr std::size_t read_buffer_first_size = 2 * 1024;
 constexpr std::size_t read_buffer_size = 64 * 1024;
+
 // One write gathers messages up to this many payload bytes.
 constexpr std::size_t write_batch_bytes = 256 * 1024;
 // What a client may send between its C2 and the end of its connect command. ffmpeg, librtmp and
@@ -71,7 +74,8 @@ connection::connection(std::unique_ptr<byte_stream> stream, asio::any_io_executo
       id_("conn " + std::to_string(next_connection_number++)),
       decoder_(decoder_limits(context.cfg), &context.partial_messages),
       queue_(context.cfg.engine.player_queue_bytes),
-      wake_(strand_) {}
+      wake_(strand_),
+      watchdog_(strand_) {}
 
 connection::~connection() = default;
 
@@ -94,6 +98,7 @@ asio::awaitable<void> connection::run() {
         end_reason_ = std::string("error: ") + e.what();
         ++context_.stats.connections_failed;
     }
+    stop_watchdog();
     if (session_) {
         session_->stop();
     }
@@ -124,7 +129,8 @@ asio::awaitable<void> connection::serve() {
         co_return;
     }
     if (!*shaken) co_return;
-    co_await (read_loop(std::move(leftover)) || write_loop() || watchdog());
+    co_await (read_loop(std::move(leftover)) || write_loop());
+    stop_watchdog();
     if (backend_route_) co_await run_backend_link();
 }
 
@@ -193,20 +199,42 @@ asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) 
     // Asio's awaitable operators waits for one branch to *succeed*, so an exception here would
     // leave the connection open until the watchdog's deadline.
     error_code bad = leftover.empty() ? error_code() : on_bytes(leftover);
-    std::vector<std::uint8_t> buffer(read_buffer_first_size);
+    leftover = {};  // the frame lives as long as the connection
+    // After the handshake's last read is served: a connect that came with it meets no deadline.
+    if (!bad && !backend_route_) watch();
+    // Used only where the stream cannot read in place (TLS).
+    std::vector<std::uint8_t> buffer;
     // Once connect has chosen a backend route, the link takes the stream from here.
     while (!bad && !backend_route_ && !closing_) {
-        auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+        std::span<std::uint8_t> into;
+        error_code ec;
+        std::size_t n = 0;
+        if (stream_->reads_in_place()) {
+            // No buffer of this connection's own waits with the read: the octets go into the
+            // thread's (net/read_scratch.hpp) and are decoded, copied where they are kept, before
+            // the next co_await.
+            ec = co_await stream_->wait_readable();
+            if (!ec) {
+                into = read_scratch().first(read_buffer_size);
+                n = stream_->try_read_some(asio::buffer(into.data(), into.size()), ec);
+                if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            }
+        } else {
+            if (buffer.empty()) buffer.resize(read_buffer_first_size);
+            into = buffer;
+            std::tie(ec, n) = co_await stream_->read_some(asio::buffer(buffer));
+        }
         if (ec) {
             if (ec != asio::error::eof && !closing_) end_reason_ = ec.message();
             co_return;
         }
-        const bool filled = n == buffer.size() && buffer.size() < read_buffer_size;
+        const bool filled =
+            !buffer.empty() && n == buffer.size() && buffer.size() < read_buffer_size;
         last_read_ = clock::now();
         ping_sent_ = false;
         bytes_in_ += n;
         context_.stats.bytes_in += n;
-        bad = on_bytes({buffer.data(), n});
+        bad = on_bytes({into.data(), n});
         if (filled && !bad && !backend_route_) buffer.resize(buffer.size() * 2);
     }
     if (bad) ++context_.stats.connections_failed;
@@ -425,47 +453,58 @@ void connection::time_out(deadline_error which) {
     const error_code ec = which;
     end_reason_ = ec.message();
     context_.stats.count_timeout(ec);
-    // The reads and writes cancelled next end with "Operation canceled": not the reason.
+    // The reads and writes ended next by the closed stream fail: not the reason.
     closing_ = true;
+    stream_->close();
+    wake_writer();
 }
 
-asio::awaitable<void> connection::watchdog() {
+void connection::watch() {
+    watching_ = true;
+    on_watchdog();
+}
+
+void connection::stop_watchdog() {
+    watching_ = false;
+    watchdog_.cancel();
+}
+
+// Reads only move last_read_; the timer is not touched per read. It sleeps until the earliest
+// deadline known when it was set, and on waking works out from last_read_ whether one has really
+// passed or activity has moved it, and sleeps again.
+void connection::on_watchdog() {
+    if (!watching_ || closing_) return;
     const auto& limits = context_.cfg.limits;
     const auto connect_by = started_ + limits.handshake_timeout;
-    asio::steady_timer timer(strand_);
-    // Reads only move last_read_; the timer is not touched per read. It sleeps until the earliest
-    // deadline known when it was set, and on waking works out from last_read_ whether one has
-    // really passed or activity has moved it, and sleeps again.
-    for (;;) {
-        const auto now = clock::now();
-        const auto idle_at = last_read_ + limits.idle_timeout;
-        const auto ping_at = last_read_ + limits.idle_timeout / 2;
-        if (!connected_ && now >= connect_by) {
-            time_out(deadline_error::connect_command);
-            co_return;
-        }
-        if (now >= idle_at) {
-            time_out(deadline_error::client_idle);
-            co_return;
-        }
-        // A player waiting for a stream sends nothing: ask it to prove it is alive, as
-        // nginx-rtmp does with its ping; ffmpeg and librtmp answer PingRequest.
-        if (connected_ && !ping_sent_ && now >= ping_at) {
-            ping_sent_ = true;
-            send(protocol::make_user_control(protocol::user_control_event::ping_request,
-                                             epoch_now()));
-        }
-        auto wake = idle_at;
-        if (!connected_) wake = std::min(wake, connect_by);
-        // Before connect there is no ping to send, but waking at ping_at still matters: connect
-        // comes with a read (or in the handshake's last read, which read_loop, started before
-        // this on the same strand, handles first), and the ping is then due half an idle_timeout
-        // after that read; waking at ping_at if still ahead, else at idle_at, is never later.
-        if (!ping_sent_ && ping_at > now) wake = std::min(wake, ping_at);
-        timer.expires_at(wake);
-        auto [ec] = co_await timer.async_wait(use_nothrow);
-        if (ec || closing_) co_return;
+    const auto now = clock::now();
+    const auto idle_at = last_read_ + limits.idle_timeout;
+    const auto ping_at = last_read_ + limits.idle_timeout / 2;
+    if (!connected_ && now >= connect_by) {
+        time_out(deadline_error::connect_command);
+        return;
     }
+    if (now >= idle_at) {
+        time_out(deadline_error::client_idle);
+        return;
+    }
+    // A player waiting for a stream sends nothing: ask it to prove it is alive, as nginx-rtmp
+    // does with its ping; ffmpeg and librtmp answer PingRequest.
+    if (connected_ && !ping_sent_ && now >= ping_at) {
+        ping_sent_ = true;
+        send(protocol::make_user_control(protocol::user_control_event::ping_request, epoch_now()));
+    }
+    auto wake = idle_at;
+    if (!connected_) wake = std::min(wake, connect_by);
+    // Before connect there is no ping to send, but waking at ping_at still matters: connect comes
+    // with a read (or in the handshake's last read, which read_loop handles before it first
+    // arms the timer), and the ping is then due half an idle_timeout after that read; waking at
+    // ping_at if still ahead, else at idle_at, is never later.
+    if (!ping_sent_ && ping_at > now) wake = std::min(wake, ping_at);
+    watchdog_.expires_at(wake);
+    // The handler holds the connection: stop_watchdog(), on every way out of run(), cancels it.
+    watchdog_.async_wait([self = shared_from_this()](const error_code& ec) {
+        if (!ec) self->on_watchdog();
+    });
 }
 
 }  // namespace rtmpgate::gateway::rtmp
