@@ -1,6 +1,8 @@
 #include "gateway/rtmp/connection.hpp"
 
 #include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 
 #include "gateway/backend/link.hpp"
 #include "gateway/net/deadline.hpp"
@@ -32,6 +34,30 @@ constexpr std::size_t write_batch_bytes = 256 * 1024;
 constexpr std::size_t max_bytes_before_connect = 64 * 1024;
 
 std::atomic<std::uint64_t> next_connection_number{1};
+
+// Vectors that a connection needs only between two suspensions (the messages one read completed,
+// the batch being chunked for a write): one per thread, shared by its connections, so that an idle
+// connection keeps none of their capacity. `Tag` tells apart two of one type. Not inlined: a
+// coroutine that resumes on another thread must not reuse a thread-local address computed before.
+template <typename T, int Tag>
+[[gnu::noinline]] std::vector<T>& thread_scratch() {
+    thread_local std::vector<T> v;
+    return v;
+}
+
+// Empties a thread_scratch vector when its user is done (whatever the way out), so that it holds
+// no payload meanwhile; it is empty when taken too.
+template <typename T>
+class scratch_user {
+public:
+    explicit scratch_user(std::vector<T>& v) : v_(v) { v_.clear(); }
+    ~scratch_user() { v_.clear(); }
+    scratch_user(const scratch_user&) = delete;
+    scratch_user& operator=(const scratch_user&) = delete;
+
+private:
+    std::vector<T>& v_;
+};
 
 protocol::chunk_decoder_limits decoder_limits(const config& c) {
     return {.max_chunk_size = c.limits.max_chunk_size,
@@ -129,8 +155,34 @@ asio::awaitable<void> connection::serve() {
         co_return;
     }
     if (!*shaken) co_return;
-    co_await (read_loop(std::move(leftover)) || write_loop());
+    // The writer runs beside the reads as a coroutine of its own on the strand, and whichever
+    // ends first ends the other, as with operator|| (which costs two more coroutines and their
+    // frames per connection). A writer that ends (flushed before a close, a write failed, the
+    // connection closing) closes the stream under the reads; reads that end (the peer left, or
+    // a backend route takes the stream) cancel the writer, and wait for it.
+    asio::cancellation_signal stop_writer;
+    asio::steady_timer writer_ended(strand_, asio::steady_timer::time_point::max());
+    bool writing = true;
+    bool reading = true;
+    asio::co_spawn(
+        strand_, write_loop(),
+        asio::bind_cancellation_slot(stop_writer.slot(),
+                                     asio::bind_executor(strand_, [&](const std::exception_ptr&) {
+                                         writing = false;
+                                         if (reading) stream_->close();
+                                         writer_ended.cancel();
+                                     })));
+    std::exception_ptr failure;
+    try {
+        co_await read_loop(std::move(leftover));
+    } catch (...) {
+        failure = std::current_exception();  // rethrown once the writer has ended
+    }
+    reading = false;
     stop_watchdog();
+    if (writing) stop_writer.emit(asio::cancellation_type::terminal);
+    while (writing) co_await writer_ended.async_wait(use_nothrow);
+    if (failure) std::rethrow_exception(failure);
     if (backend_route_) co_await run_backend_link();
 }
 
@@ -195,11 +247,10 @@ asio::awaitable<bool> connection::handshake(std::vector<std::uint8_t>& leftover)
 }
 
 asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) {
-    // Bad input ends this loop normally, with an error code and not an exception: operator|| of
-    // Asio's awaitable operators waits for one branch to *succeed*, so an exception here would
-    // leave the connection open until the watchdog's deadline.
+    // Bad input ends this loop normally, with an error code and not an exception (which is for
+    // what cannot be foreseen, such as memory exhausted).
     error_code bad = leftover.empty() ? error_code() : on_bytes(leftover);
-    leftover = {};  // the frame lives as long as the connection
+    std::vector<std::uint8_t>().swap(leftover);  // the frame lives as long as the connection
     // After the handshake's last read is served: a connect that came with it meets no deadline.
     if (!bad && !backend_route_) watch();
     // Used only where the stream cannot read in place (TLS).
@@ -252,10 +303,11 @@ error_code connection::on_bytes(std::span<const std::uint8_t> bytes) {
         replay_.insert(replay_.end(), bytes.begin(), bytes.end());
     }
     protocol::error_code ec;
-    decoded_.clear();
-    decoder_.feed(bytes, decoded_, ec);
+    auto& decoded = thread_scratch<message, 0>();
+    const scratch_user done_with_decoded{decoded};
+    decoder_.feed(bytes, decoded, ec);
     // Messages completed before a broken chunk are still served; then the connection ends.
-    for (const auto& m : decoded_) {
+    for (const auto& m : decoded) {
         if (backend_route_) break;  // what follows connect is the backend's to read
         // A message that fails leaves connected_ as it was: the name fits the message.
         if (auto mec = on_message(m)) return refuse(mec, input_name(m, connected_));
@@ -357,7 +409,7 @@ error_code connection::on_connect(const message& m) {
                   r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
         return {};
     }
-    replay_ = {};
+    std::vector<std::uint8_t>().swap(replay_);
     const auto& e = context_.cfg.engine;
     session_ = std::make_shared<engine::session>(
         *this, strand_, context_.streams,
@@ -407,9 +459,8 @@ void connection::refused(refusal why) { context_.stats.refusals.add(why); }
 void connection::wake_writer() { wake_.cancel(); }
 
 asio::awaitable<void> connection::write_loop() {
-    std::vector<message> batch;  // reused: its capacity stays
+    // Reused, their capacity kept, as long as they are needed during the write.
     std::vector<std::uint8_t> headers;
-    std::vector<protocol::gather_piece> pieces;
     std::vector<asio::const_buffer> buffers;
     std::vector<protocol::shared_bytes> payloads;
     while (!closing_) {
@@ -423,21 +474,29 @@ asio::awaitable<void> connection::write_loop() {
             co_await wake_.async_wait(use_nothrow);
             continue;
         }
-        batch.clear();
-        headers.clear();
-        pieces.clear();
-        queue_.pop_batch(write_batch_bytes, batch);
-        // Our own Set Chunk Size applies to every chunk written after it: the encoder sees to it.
-        for (const auto& m : batch) encoder_.encode_gather(m, headers, pieces);
-        buffers.clear();
-        for (const auto& p : pieces)
-            buffers.push_back(p.payload
-                                  ? asio::const_buffer(p.payload, p.length)
-                                  : asio::const_buffer(headers.data() + p.header_offset, p.length));
-        // The payloads go with the write (moved: the batch is done with them), so that a stream
-        // that keeps what it is given (an RTMPT session) shares them rather than copying them.
-        for (auto& m : batch)
-            if (!m.payload.empty()) payloads.push_back(std::move(m.payload));
+        {
+            // The batch and its pieces are done with before the write suspends (the block ends
+            // first): they are the thread's.
+            auto& batch = thread_scratch<message, 1>();
+            auto& pieces = thread_scratch<protocol::gather_piece, 0>();
+            const scratch_user done_with_batch{batch};
+            const scratch_user done_with_pieces{pieces};
+            headers.clear();
+            queue_.pop_batch(write_batch_bytes, batch);
+            // Our own Set Chunk Size applies to every chunk written after it: the encoder sees to
+            // it.
+            for (const auto& m : batch) encoder_.encode_gather(m, headers, pieces);
+            buffers.clear();
+            for (const auto& p : pieces)
+                buffers.push_back(
+                    p.payload ? asio::const_buffer(p.payload, p.length)
+                              : asio::const_buffer(headers.data() + p.header_offset, p.length));
+            // The payloads go with the write (moved: the batch is done with them), so that a
+            // stream that keeps what it is given (an RTMPT session) shares them rather than
+            // copying them.
+            for (auto& m : batch)
+                if (!m.payload.empty()) payloads.push_back(std::move(m.payload));
+        }
         auto [ec, n] = co_await stream_->write_shared(buffers, payloads);
         payloads.clear();
         if (ec) {

@@ -89,7 +89,6 @@ private:
     asio::steady_timer wake_;
     asio::steady_timer watchdog_;
     bool watching_ = false;
-    std::vector<protocol::message> decoded_;
 
     std::shared_ptr<engine::session> session_;
     // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.

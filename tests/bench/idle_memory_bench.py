@@ -36,9 +36,9 @@ import harness  # noqa: E402
 SETTLE = 2  # seconds between the last connect _result and reading VmRSS
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
 def start_nginx(workdir, port, connections):
@@ -85,10 +85,11 @@ def stop(proc):
 
 async def measure(args, proc, rtmp_port, admin_port=None):
     n = args.connections
-    row = {"start": rss_kib(proc.pid)}
+    row = {"start": rss_kib(proc.pid), "start_file": rss_kib(proc.pid, "RssFile")}
     conns = await open_all(rtmp_connection, rtmp_port, n)
     await asyncio.sleep(SETTLE)
     row["open"], row["count"] = rss_kib(proc.pid), len(conns)
+    await asyncio.sleep(args.hold)
     for w in conns:
         w.close()
     deadline = time.monotonic() + 30
@@ -99,7 +100,7 @@ async def measure(args, proc, rtmp_port, admin_port=None):
         await asyncio.sleep(1)
     row["closed"] = rss_kib(proc.pid)
     await asyncio.sleep(args.linger)
-    row["later"] = rss_kib(proc.pid)
+    row["later"], row["later_file"] = rss_kib(proc.pid), rss_kib(proc.pid, "RssFile")
     if args.mallinfo:
         proc.send_signal(signal.SIGUSR2)
         await asyncio.sleep(0.5)
@@ -112,6 +113,7 @@ async def measure_rtmpt(args, proc, http_port):
     sessions = await open_all(rtmpt_session, http_port, args.connections)
     await asyncio.sleep(SETTLE)
     row = {"rtmpt_base": base, "rtmpt_open": rss_kib(proc.pid), "rtmpt_count": len(sessions)}
+    await asyncio.sleep(args.hold)
     for w in sessions:
         w.close()
     return row
@@ -123,7 +125,8 @@ def report(name, r):
         per = (r["open"] - r["start"]) / max(1, r["count"])
         line += (f" start {r['start'] / 1024:6.1f}  open {r['open'] / 1024:6.1f}  "
                  f"closed {r['closed'] / 1024:6.1f}  later {r['later'] / 1024:6.1f} MiB  "
-                 f"{per:6.2f} KiB per RTMP connection ({r['count']})")
+                 f"{per:6.2f} KiB per RTMP connection ({r['count']}); of the RSS, mapped files "
+                 f"(code) {r['start_file'] / 1024:.1f} at start, {r['later_file'] / 1024:.1f} later")
     if "rtmpt_open" in r:
         per_session = (r["rtmpt_open"] - r["rtmpt_base"]) / max(1, r["rtmpt_count"])
         line += f"  {per_session:6.2f} KiB per RTMPT session ({r['rtmpt_count']})"
@@ -138,6 +141,9 @@ def main():
     parser.add_argument("--no-rtmp", dest="rtmp", action="store_false")
     parser.add_argument("--no-rtmpt", dest="rtmpt", action="store_false")
     parser.add_argument("--no-nginx", dest="nginx", action="store_false")
+    parser.add_argument("--hold", type=float, default=0,
+                        help="seconds to keep the connections open after reading RSS (to look at "
+                             "the gateway meanwhile)")
     parser.add_argument("--mallinfo", action="store_true",
                         help="send SIGUSR2 after the linger (for an LD_PRELOAD helper that prints "
                              "malloc statistics to the log) and print the log's MALLINFO lines")
