@@ -141,7 +141,8 @@ private:
         // Room grown for a large request (a handshake's /send) is not kept for a wait after a
         // small one; after a large one it is, so a publisher's connection does not allocate it
         // again for each of its requests.
-        if (buffer_.size() == 0 && buffer_.capacity() > idle_buffer_keep &&
+        // (A stream that does not read in place prepares 16 KiB for every wait: it keeps them.)
+        if (reads_in_place_ && buffer_.size() == 0 && buffer_.capacity() > idle_buffer_keep &&
             last_body_size_ <= idle_buffer_keep)
             buffer_.shrink_to_fit();
         const auto waiting_since = clock::now();

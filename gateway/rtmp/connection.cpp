@@ -160,18 +160,20 @@ asio::awaitable<void> connection::serve() {
     // frames per connection). A writer that ends (flushed before a close, a write failed, the
     // connection closing) closes the stream under the reads; reads that end (the peer left, or
     // a backend route takes the stream) cancel the writer, and wait for it.
-    asio::cancellation_signal stop_writer;
+    // The signal lives as long as the writer's completion (where the writer's cancellation
+    // slot points), even if the io_context is destroyed with both coroutines suspended.
+    const auto stop_writer = std::make_shared<asio::cancellation_signal>();
     asio::steady_timer writer_ended(strand_, asio::steady_timer::time_point::max());
     bool writing = true;
     bool reading = true;
-    asio::co_spawn(
-        strand_, write_loop(),
-        asio::bind_cancellation_slot(stop_writer.slot(),
-                                     asio::bind_executor(strand_, [&](const std::exception_ptr&) {
-                                         writing = false;
-                                         if (reading) stream_->close();
-                                         writer_ended.cancel();
-                                     })));
+    asio::co_spawn(strand_, write_loop(),
+                   asio::bind_cancellation_slot(
+                       stop_writer->slot(),
+                       asio::bind_executor(strand_, [&, stop_writer](const std::exception_ptr&) {
+                           writing = false;
+                           if (reading) stream_->close();
+                           writer_ended.cancel();
+                       })));
     std::exception_ptr failure;
     try {
         co_await read_loop(std::move(leftover));
@@ -180,7 +182,7 @@ asio::awaitable<void> connection::serve() {
     }
     reading = false;
     stop_watchdog();
-    if (writing) stop_writer.emit(asio::cancellation_type::terminal);
+    if (writing) stop_writer->emit(asio::cancellation_type::terminal);
     while (writing) co_await writer_ended.async_wait(use_nothrow);
     if (failure) std::rethrow_exception(failure);
     if (backend_route_) co_await run_backend_link();
