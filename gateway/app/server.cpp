@@ -200,24 +200,19 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
                            [slot](const std::exception_ptr&) {});
             return;
         }
-        case protocol_kind::http: {
-            auto serve = [socket = std::move(socket), peer = std::move(peer), slot,
-                          &context = http_context_]() mutable -> asio::awaitable<void> {
-                co_await front::serve_http(std::move(socket), std::move(peer), context);
-            };
-            asio::co_spawn(strand, std::move(serve), asio::detached);
+        case protocol_kind::http:
+            // Spawned as they are, the slot held by the completion: a coroutine wrapped around
+            // them to hold it cost every connection one more frame.
+            asio::co_spawn(strand,
+                           front::serve_http(std::move(socket), std::move(peer), http_context_),
+                           [slot](const std::exception_ptr&) {});
             return;
-        }
-        case protocol_kind::https: {
-            auto serve = [socket = std::move(socket), peer = std::move(peer), slot,
-                          tls = tls_->get(),
-                          &context = http_context_]() mutable -> asio::awaitable<void> {
-                co_await front::sniff_tls(std::move(socket), std::move(peer), std::move(tls),
-                                          context);
-            };
-            asio::co_spawn(strand, std::move(serve), asio::detached);
+        case protocol_kind::https:
+            asio::co_spawn(
+                strand,
+                front::sniff_tls(std::move(socket), std::move(peer), tls_->get(), http_context_),
+                [slot](const std::exception_ptr&) {});
             return;
-        }
         case protocol_kind::admin:
             return;  // served above
     }

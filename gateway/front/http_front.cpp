@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -10,6 +12,7 @@
 #include "gateway/front/request_framing.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/net/read_scratch.hpp"
 #include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::front {
@@ -34,6 +37,10 @@ struct response {
 };
 
 constexpr std::size_t header_limit = 8 * 1024;
+constexpr std::uint64_t body_read_size = 16 * 1024;
+// What a connection's buffer may keep while it waits for a request after a small one (a poll):
+// a few request headers.
+constexpr std::size_t idle_buffer_keep = 1024;
 // One reply carries at most this much of a session's pending output; the rest goes with the
 // client's next request.
 constexpr std::size_t max_reply_output = 1 << 20;
@@ -69,7 +76,13 @@ public:
           peer_(std::move(peer)),
           transport_(transport),
           context_(context),
-          settings_(context.server.cfg.rtmpt) {}
+          settings_(context.server.cfg.rtmpt) {
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            error_code ec;
+            stream_.non_blocking(true, ec);  // for read_in_place's read; no other op minds
+            reads_in_place_ = !ec;
+        }
+    }
 
     asio::awaitable<void> run(std::span<const std::uint8_t> received) {
         if (!received.empty()) {
@@ -77,7 +90,7 @@ public:
             std::memcpy(space.data(), received.data(), received.size());
             buffer_.commit(received.size());
         }
-        while (co_await serve_one()) {
+        while (co_await wait_for_request() && co_await serve_one()) {
         }
     }
 
@@ -101,6 +114,7 @@ private:
             if (ec) co_return false;
         }
         if (!co_await read_body(parser)) co_return false;
+        last_body_size_ = parser.get().body().size();
         if (!parsed) {
             const auto status = parsed.error() == protocol::error::rtmpt_bad_method
                                     ? rtmpt_status::method_not_allowed
@@ -116,36 +130,25 @@ private:
 
     using clock = asio::steady_timer::clock_type;
 
-    // Waits for the next request and reads its header into `parser`, checking its framing
-    // (check_request_framing) before Beast parses it. False when the connection is to end; a
-    // reply, if any, is written then.
+    // Waits for the first byte of the next request, in run() and not in serve_one(): serve_one's
+    // frame, with the request parser, exists only while a request is being served. False when
+    // the connection is to end.
     //
-    // Deadlines: until the request's first byte, connection_idle_timeout while a live session
-    // has used this connection, sessionless_idle_timeout otherwise (and the connection may be
-    // evicted meanwhile to make room at limits.max_connections); from the first byte, the header
-    // must be complete within request_header_timeout, or 408.
-    asio::awaitable<bool> read_header(request_parser& parser) {
+    // Deadlines: connection_idle_timeout while a live session has used this connection,
+    // sessionless_idle_timeout otherwise (and the connection may be evicted meanwhile to make
+    // room at limits.max_connections).
+    asio::awaitable<bool> wait_for_request() {
+        // Room grown for a large request (a handshake's /send) is not kept for a wait after a
+        // small one; after a large one it is, so a publisher's connection does not allocate it
+        // again for each of its requests.
+        // (A stream that does not read in place prepares 16 KiB for every wait: it keeps them.)
+        if (reads_in_place_ && buffer_.size() == 0 && buffer_.capacity() > idle_buffer_keep &&
+            last_body_size_ <= idle_buffer_keep)
+            buffer_.shrink_to_fit();
         const auto waiting_since = clock::now();
-        std::optional<clock::time_point> header_due;
-        for (;;) {
-            if (buffer_.size() > 0) {
-                if (!header_due) header_due = clock::now() + settings_.request_header_timeout;
-                const std::string_view data(static_cast<const char*>(buffer_.data().data()),
-                                            buffer_.size());
-                const auto end = data.find("\r\n\r\n");
-                if (end == std::string_view::npos ? data.size() > header_limit
-                                                  : end + 4 > header_limit) {
-                    co_await refuse_framing("a header over 8 KiB");
-                    co_return false;
-                }
-                if (end != std::string_view::npos)
-                    co_return co_await parse_header(parser, data.substr(0, end + 4));
-            }
-            const bool waiting = !header_due;  // for the request's first byte
+        while (buffer_.size() == 0) {
             clock::time_point due;
-            if (!waiting) {
-                due = *header_due;
-            } else if (has_live_session()) {
+            if (has_live_session()) {
                 // Looked at again every sessionless_idle_timeout: a connection whose session
                 // has ended since is no longer kept for its sake.
                 due = std::min(waiting_since + settings_.connection_idle_timeout,
@@ -153,21 +156,44 @@ private:
             } else {
                 due = waiting_since + settings_.sessionless_idle_timeout;
             }
-            const auto which = waiting ? deadline_error::http_idle : deadline_error::request_header;
-            auto [ec, n] = co_await read_some(due, which, waiting && !has_live_session());
+            auto [ec, n] = co_await read_some(due, deadline_error::http_idle, !has_live_session());
             if (ec == deadline_error::http_idle && has_live_session() &&
                 clock::now() < waiting_since + settings_.connection_idle_timeout)
                 continue;  // a slice of a live session's wait
-            if (ec == deadline_error::request_header) {
-                co_await refuse_late(ec, settings_.request_header_timeout);
-                co_return false;
-            }
             if (is_deadline(ec)) {
                 context_.server.stats.count_timeout(ec);
                 log::debug("http ", peer_, ": ", ec.message(), ", closing");
                 co_return false;
             }
             if (ec) co_return false;  // closed, reset, evicted
+            buffer_.commit(n);
+        }
+        co_return true;
+    }
+
+    // Reads the header of a request whose first bytes are in buffer_ into `parser`, checking
+    // its framing (check_request_framing) before Beast parses it. False when the connection is
+    // to end; a reply, if any, is written then. The header must be complete within
+    // request_header_timeout of serve_one's start, or 408.
+    asio::awaitable<bool> read_header(request_parser& parser) {
+        const auto header_due = clock::now() + settings_.request_header_timeout;
+        for (;;) {
+            const std::string_view data(static_cast<const char*>(buffer_.data().data()),
+                                        buffer_.size());
+            const auto end = data.find("\r\n\r\n");
+            if (end == std::string_view::npos ? data.size() > header_limit
+                                              : end + 4 > header_limit) {
+                co_await refuse_framing("a header over 8 KiB");
+                co_return false;
+            }
+            if (end != std::string_view::npos)
+                co_return co_await parse_header(parser, data.substr(0, end + 4));
+            auto [ec, n] = co_await read_some(header_due, deadline_error::request_header, false);
+            if (ec == deadline_error::request_header) {
+                co_await refuse_late(ec, settings_.request_header_timeout);
+                co_return false;
+            }
+            if (ec) co_return false;  // closed, reset
             buffer_.commit(n);
         }
     }
@@ -204,6 +230,11 @@ private:
         bool read = false;
         while (!parser.is_done()) {
             read = true;
+            // Beast reads into what buffer_ has free (at least 512 octets): room for what is left
+            // of the body, up to the 16 KiB a read took before read_in_place, taken once.
+            const auto left = parser.content_length_remaining().value_or(body_read_size);
+            buffer_.reserve(std::min<std::uint64_t>(
+                buffer_.max_size(), buffer_.size() + std::min(left, body_read_size)));
             auto [ec, n] = co_await with_deadline(
                 http::async_read_some(stream_, buffer_, parser, use_nothrow),
                 settings_.request_body_timeout, deadline_error::request_body);
@@ -221,8 +252,9 @@ private:
         co_return true;
     }
 
-    // One read into buffer_, bounded by `due`. `evictable`: the connection waits with no live
-    // session and may be closed meanwhile for a new socket (it then answers operation_aborted).
+    // One read into buffer_ (its octets prepared, not committed), bounded by `due`. `evictable`:
+    // the connection waits with no live session and may be closed meanwhile for a new socket (it
+    // then answers operation_aborted). May read nothing, without an error.
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(clock::time_point due,
                                                                    deadline_error which,
                                                                    bool evictable) {
@@ -232,14 +264,44 @@ private:
         if (evictable)
             waiting =
                 context_.idle.enter(lowest_layer(stream_), co_await asio::this_coro::executor);
-        auto [ec, n] = co_await with_deadline(
-            stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
+        std::tuple<error_code, std::size_t> got;
+        if (reads_in_place_ && buffer_.size() == 0) {
+            // Between requests on a plain socket the wait holds no buffer (a 16 KiB one prepared
+            // for it was most of an idle RTMPT session's memory). The wait and its deadline are
+            // one parallel group of two operations: with_deadline's operator|| would add two
+            // coroutines and their frames to every waiting connection.
+            asio::steady_timer timer(co_await asio::this_coro::executor, due);
+            auto [order, wait_ec, timer_ec] =
+                co_await asio::experimental::make_parallel_group(
+                    lowest_layer(stream_).async_wait(tcp::socket::wait_read, asio::deferred),
+                    timer.async_wait(asio::deferred))
+                    .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            // The timer first: it expired (the deadline), or was cancelled with the caller.
+            if (order[0] == 1)
+                wait_ec =
+                    timer_ec ? error_code(asio::error::operation_aborted) : make_error_code(which);
+            got = wait_ec ? std::make_tuple(wait_ec, std::size_t{0}) : read_ready(space);
+        } else {
+            got = co_await with_deadline(
+                stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
+        }
         if (waiting && context_.idle.leave(*waiting)) {
             log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
                        "connection (limits.max_connections)");
             co_return std::make_tuple(error_code(asio::error::operation_aborted), std::size_t{0});
         }
-        co_return std::make_tuple(ec, n);
+        co_return got;
+    }
+
+    // After a wait for the socket to be readable: reads what is there (nothing, on a spurious
+    // wake-up) into the thread's buffer and keeps it in buffer_ at its size, prepared.
+    std::tuple<error_code, std::size_t> read_ready(std::size_t space) {
+        const auto scratch = read_scratch().first(space);
+        error_code ec;
+        const auto n = lowest_layer(stream_).read_some(asio::buffer(scratch.data(), space), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return {};
+        if (!ec) std::memcpy(buffer_.prepare(n).data(), scratch.data(), n);
+        return {ec, n};
     }
 
     // 408 and the connection ends: the request's header or body stopped coming for `timeout`.
@@ -410,6 +472,9 @@ private:
     http_front_context& context_;
     const config::rtmpt_t& settings_;
     beast::flat_buffer buffer_{64 * 1024};
+    // A plain socket in non-blocking mode: read_some waits for octets before it takes a buffer.
+    bool reads_in_place_ = false;
+    std::size_t last_body_size_ = 0;           // of the last request read whole
     std::string session_id_;                   // the last session opened or used here
     std::vector<asio::const_buffer> buffers_;  // write_reply's, reused
 };

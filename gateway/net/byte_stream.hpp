@@ -20,6 +20,21 @@ public:
     // Reads at least one octet. An error (including end of stream) ends the connection.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
         asio::mutable_buffer buffer) = 0;
+    // Reading without a buffer of one's own while the peer is silent, where reads_in_place() is
+    // true (an idle connection then holds none; the RTMP connection's read buffer was 2 KiB of
+    // its 15): wait_readable() completes once octets, the end of the stream or an error are
+    // there, and try_read_some() then reads what is there without suspending, so the octets can
+    // go into a buffer shared by everything on the thread and be handled before the caller
+    // suspends again. try_read_some answers would_block when nothing is there after all.
+    virtual bool reads_in_place() const { return false; }
+    virtual asio::awaitable<error_code> wait_readable() {
+        co_return asio::error::operation_not_supported;
+    }
+    virtual std::size_t try_read_some([[maybe_unused]] asio::mutable_buffer buffer,
+                                      error_code& ec) {
+        ec = asio::error::operation_not_supported;
+        return 0;
+    }
     // Writes all of `buffers` or fails.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(
         std::span<const asio::const_buffer> buffers) = 0;

@@ -45,6 +45,27 @@ public:
         }
         co_return co_await stream_.async_read_some(buffer, use_nothrow);
     }
+    // A TCP socket reads in place once the sniffer's octets are read (a TLS stream may hold
+    // decrypted octets that a wait on its socket would not see).
+    bool reads_in_place() const override {
+        return try_first_ && received_offset_ == received_.size();
+    }
+    asio::awaitable<error_code> wait_readable() override {
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            // Asio re-arms the descriptor (EPOLL_CTL_MOD) for a wait, so octets that came before
+            // it are seen too.
+            auto [ec] = co_await stream_.async_wait(tcp::socket::wait_read, use_nothrow);
+            co_return ec;
+        }
+        co_return asio::error::operation_not_supported;
+    }
+    std::size_t try_read_some(asio::mutable_buffer buffer, error_code& ec) override {
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            return stream_.read_some(buffer, ec);  // non-blocking (try_first_): would_block
+        }
+        ec = asio::error::operation_not_supported;
+        return 0;
+    }
     asio::awaitable<std::tuple<error_code, std::size_t>> write(
         std::span<const asio::const_buffer> buffers) override {
         if constexpr (std::is_same_v<Stream, tcp::socket>) {
@@ -108,7 +129,8 @@ private:
     const char* transport_;
     std::vector<std::uint8_t> received_;
     std::size_t received_offset_ = 0;
-    bool try_first_ = false;  // a TCP socket in non-blocking mode: write tries a plain send first
+    // A TCP socket in non-blocking mode: write tries a plain send first, and it reads in place.
+    bool try_first_ = false;
 };
 
 }  // namespace rtmpgate::gateway

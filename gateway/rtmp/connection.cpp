@@ -1,10 +1,13 @@
 #include "gateway/rtmp/connection.hpp"
 
 #include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 
 #include "gateway/backend/link.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/net/read_scratch.hpp"
 #include "gateway/rtmp/error.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
@@ -19,9 +22,11 @@ using protocol::message_type;
 namespace {
 
 // A player sends a few hundred octets a minute and a publisher megabits a second: the read buffer
-// starts small and doubles, up to its largest size, each time a read fills it.
+// of a stream that cannot read in place starts small and doubles, up to its largest size, each
+// time a read fills it.
 constexpr std::size_t read_buffer_first_size = 2 * 1024;
 constexpr std::size_t read_buffer_size = 64 * 1024;
+
 // One write gathers messages up to this many payload bytes.
 constexpr std::size_t write_batch_bytes = 256 * 1024;
 // What a client may send between its C2 and the end of its connect command. ffmpeg, librtmp and
@@ -29,6 +34,30 @@ constexpr std::size_t write_batch_bytes = 256 * 1024;
 constexpr std::size_t max_bytes_before_connect = 64 * 1024;
 
 std::atomic<std::uint64_t> next_connection_number{1};
+
+// Vectors that a connection needs only between two suspensions (the messages one read completed,
+// the batch being chunked for a write): one per thread, shared by its connections, so that an idle
+// connection keeps none of their capacity. `Tag` tells apart two of one type. Not inlined: a
+// coroutine that resumes on another thread must not reuse a thread-local address computed before.
+template <typename T, int Tag>
+[[gnu::noinline]] std::vector<T>& thread_scratch() {
+    thread_local std::vector<T> v;
+    return v;
+}
+
+// Empties a thread_scratch vector when its user is done (whatever the way out), so that it holds
+// no payload meanwhile; it is empty when taken too.
+template <typename T>
+class scratch_user {
+public:
+    explicit scratch_user(std::vector<T>& v) : v_(v) { v_.clear(); }
+    ~scratch_user() { v_.clear(); }
+    scratch_user(const scratch_user&) = delete;
+    scratch_user& operator=(const scratch_user&) = delete;
+
+private:
+    std::vector<T>& v_;
+};
 
 protocol::chunk_decoder_limits decoder_limits(const config& c) {
     return {.max_chunk_size = c.limits.max_chunk_size,
@@ -71,7 +100,8 @@ connection::connection(std::unique_ptr<byte_stream> stream, asio::any_io_executo
       id_("conn " + std::to_string(next_connection_number++)),
       decoder_(decoder_limits(context.cfg), &context.partial_messages),
       queue_(context.cfg.engine.player_queue_bytes),
-      wake_(strand_) {}
+      wake_(strand_),
+      watchdog_(strand_) {}
 
 connection::~connection() = default;
 
@@ -94,6 +124,7 @@ asio::awaitable<void> connection::run() {
         end_reason_ = std::string("error: ") + e.what();
         ++context_.stats.connections_failed;
     }
+    stop_watchdog();
     if (session_) {
         session_->stop();
     }
@@ -124,7 +155,36 @@ asio::awaitable<void> connection::serve() {
         co_return;
     }
     if (!*shaken) co_return;
-    co_await (read_loop(std::move(leftover)) || write_loop() || watchdog());
+    // The writer runs beside the reads as a coroutine of its own on the strand, and whichever
+    // ends first ends the other, as with operator|| (which costs two more coroutines and their
+    // frames per connection). A writer that ends (flushed before a close, a write failed, the
+    // connection closing) closes the stream under the reads; reads that end (the peer left, or
+    // a backend route takes the stream) cancel the writer, and wait for it.
+    // The signal lives as long as the writer's completion (where the writer's cancellation
+    // slot points), even if the io_context is destroyed with both coroutines suspended.
+    const auto stop_writer = std::make_shared<asio::cancellation_signal>();
+    asio::steady_timer writer_ended(strand_, asio::steady_timer::time_point::max());
+    bool writing = true;
+    bool reading = true;
+    asio::co_spawn(strand_, write_loop(),
+                   asio::bind_cancellation_slot(
+                       stop_writer->slot(),
+                       asio::bind_executor(strand_, [&, stop_writer](const std::exception_ptr&) {
+                           writing = false;
+                           if (reading) stream_->close();
+                           writer_ended.cancel();
+                       })));
+    std::exception_ptr failure;
+    try {
+        co_await read_loop(std::move(leftover));
+    } catch (...) {
+        failure = std::current_exception();  // rethrown once the writer has ended
+    }
+    reading = false;
+    stop_watchdog();
+    if (writing) stop_writer->emit(asio::cancellation_type::terminal);
+    while (writing) co_await writer_ended.async_wait(use_nothrow);
+    if (failure) std::rethrow_exception(failure);
     if (backend_route_) co_await run_backend_link();
 }
 
@@ -189,24 +249,45 @@ asio::awaitable<bool> connection::handshake(std::vector<std::uint8_t>& leftover)
 }
 
 asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) {
-    // Bad input ends this loop normally, with an error code and not an exception: operator|| of
-    // Asio's awaitable operators waits for one branch to *succeed*, so an exception here would
-    // leave the connection open until the watchdog's deadline.
+    // Bad input ends this loop normally, with an error code and not an exception (which is for
+    // what cannot be foreseen, such as memory exhausted).
     error_code bad = leftover.empty() ? error_code() : on_bytes(leftover);
-    std::vector<std::uint8_t> buffer(read_buffer_first_size);
+    std::vector<std::uint8_t>().swap(leftover);  // the frame lives as long as the connection
+    // After the handshake's last read is served: a connect that came with it meets no deadline.
+    if (!bad && !backend_route_) watch();
+    // Used only where the stream cannot read in place (TLS).
+    std::vector<std::uint8_t> buffer;
     // Once connect has chosen a backend route, the link takes the stream from here.
     while (!bad && !backend_route_ && !closing_) {
-        auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+        std::span<std::uint8_t> into;
+        error_code ec;
+        std::size_t n = 0;
+        if (stream_->reads_in_place()) {
+            // No buffer of this connection's own waits with the read: the octets go into the
+            // thread's (net/read_scratch.hpp) and are decoded, copied where they are kept, before
+            // the next co_await.
+            ec = co_await stream_->wait_readable();
+            if (!ec) {
+                into = read_scratch().first(read_buffer_size);
+                n = stream_->try_read_some(asio::buffer(into.data(), into.size()), ec);
+                if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            }
+        } else {
+            if (buffer.empty()) buffer.resize(read_buffer_first_size);
+            into = buffer;
+            std::tie(ec, n) = co_await stream_->read_some(asio::buffer(buffer));
+        }
         if (ec) {
             if (ec != asio::error::eof && !closing_) end_reason_ = ec.message();
             co_return;
         }
-        const bool filled = n == buffer.size() && buffer.size() < read_buffer_size;
+        const bool filled =
+            !buffer.empty() && n == buffer.size() && buffer.size() < read_buffer_size;
         last_read_ = clock::now();
         ping_sent_ = false;
         bytes_in_ += n;
         context_.stats.bytes_in += n;
-        bad = on_bytes({buffer.data(), n});
+        bad = on_bytes({into.data(), n});
         if (filled && !bad && !backend_route_) buffer.resize(buffer.size() * 2);
     }
     if (bad) ++context_.stats.connections_failed;
@@ -224,10 +305,11 @@ error_code connection::on_bytes(std::span<const std::uint8_t> bytes) {
         replay_.insert(replay_.end(), bytes.begin(), bytes.end());
     }
     protocol::error_code ec;
-    decoded_.clear();
-    decoder_.feed(bytes, decoded_, ec);
+    auto& decoded = thread_scratch<message, 0>();
+    const scratch_user done_with_decoded{decoded};
+    decoder_.feed(bytes, decoded, ec);
     // Messages completed before a broken chunk are still served; then the connection ends.
-    for (const auto& m : decoded_) {
+    for (const auto& m : decoded) {
         if (backend_route_) break;  // what follows connect is the backend's to read
         // A message that fails leaves connected_ as it was: the name fits the message.
         if (auto mec = on_message(m)) return refuse(mec, input_name(m, connected_));
@@ -329,7 +411,7 @@ error_code connection::on_connect(const message& m) {
                   r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
         return {};
     }
-    replay_ = {};
+    std::vector<std::uint8_t>().swap(replay_);
     const auto& e = context_.cfg.engine;
     session_ = std::make_shared<engine::session>(
         *this, strand_, context_.streams,
@@ -379,9 +461,8 @@ void connection::refused(refusal why) { context_.stats.refusals.add(why); }
 void connection::wake_writer() { wake_.cancel(); }
 
 asio::awaitable<void> connection::write_loop() {
-    std::vector<message> batch;  // reused: its capacity stays
+    // Reused, their capacity kept, as long as they are needed during the write.
     std::vector<std::uint8_t> headers;
-    std::vector<protocol::gather_piece> pieces;
     std::vector<asio::const_buffer> buffers;
     std::vector<protocol::shared_bytes> payloads;
     while (!closing_) {
@@ -395,21 +476,29 @@ asio::awaitable<void> connection::write_loop() {
             co_await wake_.async_wait(use_nothrow);
             continue;
         }
-        batch.clear();
-        headers.clear();
-        pieces.clear();
-        queue_.pop_batch(write_batch_bytes, batch);
-        // Our own Set Chunk Size applies to every chunk written after it: the encoder sees to it.
-        for (const auto& m : batch) encoder_.encode_gather(m, headers, pieces);
-        buffers.clear();
-        for (const auto& p : pieces)
-            buffers.push_back(p.payload
-                                  ? asio::const_buffer(p.payload, p.length)
-                                  : asio::const_buffer(headers.data() + p.header_offset, p.length));
-        // The payloads go with the write (moved: the batch is done with them), so that a stream
-        // that keeps what it is given (an RTMPT session) shares them rather than copying them.
-        for (auto& m : batch)
-            if (!m.payload.empty()) payloads.push_back(std::move(m.payload));
+        {
+            // The batch and its pieces are done with before the write suspends (the block ends
+            // first): they are the thread's.
+            auto& batch = thread_scratch<message, 1>();
+            auto& pieces = thread_scratch<protocol::gather_piece, 0>();
+            const scratch_user done_with_batch{batch};
+            const scratch_user done_with_pieces{pieces};
+            headers.clear();
+            queue_.pop_batch(write_batch_bytes, batch);
+            // Our own Set Chunk Size applies to every chunk written after it: the encoder sees to
+            // it.
+            for (const auto& m : batch) encoder_.encode_gather(m, headers, pieces);
+            buffers.clear();
+            for (const auto& p : pieces)
+                buffers.push_back(
+                    p.payload ? asio::const_buffer(p.payload, p.length)
+                              : asio::const_buffer(headers.data() + p.header_offset, p.length));
+            // The payloads go with the write (moved: the batch is done with them), so that a
+            // stream that keeps what it is given (an RTMPT session) shares them rather than
+            // copying them.
+            for (auto& m : batch)
+                if (!m.payload.empty()) payloads.push_back(std::move(m.payload));
+        }
         auto [ec, n] = co_await stream_->write_shared(buffers, payloads);
         payloads.clear();
         if (ec) {
@@ -425,47 +514,58 @@ void connection::time_out(deadline_error which) {
     const error_code ec = which;
     end_reason_ = ec.message();
     context_.stats.count_timeout(ec);
-    // The reads and writes cancelled next end with "Operation canceled": not the reason.
+    // The reads and writes ended next by the closed stream fail: not the reason.
     closing_ = true;
+    stream_->close();
+    wake_writer();
 }
 
-asio::awaitable<void> connection::watchdog() {
+void connection::watch() {
+    watching_ = true;
+    on_watchdog();
+}
+
+void connection::stop_watchdog() {
+    watching_ = false;
+    watchdog_.cancel();
+}
+
+// Reads only move last_read_; the timer is not touched per read. It sleeps until the earliest
+// deadline known when it was set, and on waking works out from last_read_ whether one has really
+// passed or activity has moved it, and sleeps again.
+void connection::on_watchdog() {
+    if (!watching_ || closing_) return;
     const auto& limits = context_.cfg.limits;
     const auto connect_by = started_ + limits.handshake_timeout;
-    asio::steady_timer timer(strand_);
-    // Reads only move last_read_; the timer is not touched per read. It sleeps until the earliest
-    // deadline known when it was set, and on waking works out from last_read_ whether one has
-    // really passed or activity has moved it, and sleeps again.
-    for (;;) {
-        const auto now = clock::now();
-        const auto idle_at = last_read_ + limits.idle_timeout;
-        const auto ping_at = last_read_ + limits.idle_timeout / 2;
-        if (!connected_ && now >= connect_by) {
-            time_out(deadline_error::connect_command);
-            co_return;
-        }
-        if (now >= idle_at) {
-            time_out(deadline_error::client_idle);
-            co_return;
-        }
-        // A player waiting for a stream sends nothing: ask it to prove it is alive, as
-        // nginx-rtmp does with its ping; ffmpeg and librtmp answer PingRequest.
-        if (connected_ && !ping_sent_ && now >= ping_at) {
-            ping_sent_ = true;
-            send(protocol::make_user_control(protocol::user_control_event::ping_request,
-                                             epoch_now()));
-        }
-        auto wake = idle_at;
-        if (!connected_) wake = std::min(wake, connect_by);
-        // Before connect there is no ping to send, but waking at ping_at still matters: connect
-        // comes with a read (or in the handshake's last read, which read_loop, started before
-        // this on the same strand, handles first), and the ping is then due half an idle_timeout
-        // after that read; waking at ping_at if still ahead, else at idle_at, is never later.
-        if (!ping_sent_ && ping_at > now) wake = std::min(wake, ping_at);
-        timer.expires_at(wake);
-        auto [ec] = co_await timer.async_wait(use_nothrow);
-        if (ec || closing_) co_return;
+    const auto now = clock::now();
+    const auto idle_at = last_read_ + limits.idle_timeout;
+    const auto ping_at = last_read_ + limits.idle_timeout / 2;
+    if (!connected_ && now >= connect_by) {
+        time_out(deadline_error::connect_command);
+        return;
     }
+    if (now >= idle_at) {
+        time_out(deadline_error::client_idle);
+        return;
+    }
+    // A player waiting for a stream sends nothing: ask it to prove it is alive, as nginx-rtmp
+    // does with its ping; ffmpeg and librtmp answer PingRequest.
+    if (connected_ && !ping_sent_ && now >= ping_at) {
+        ping_sent_ = true;
+        send(protocol::make_user_control(protocol::user_control_event::ping_request, epoch_now()));
+    }
+    auto wake = idle_at;
+    if (!connected_) wake = std::min(wake, connect_by);
+    // Before connect there is no ping to send, but waking at ping_at still matters: connect comes
+    // with a read (or in the handshake's last read, which read_loop handles before it first
+    // arms the timer), and the ping is then due half an idle_timeout after that read; waking at
+    // ping_at if still ahead, else at idle_at, is never later.
+    if (!ping_sent_ && ping_at > now) wake = std::min(wake, ping_at);
+    watchdog_.expires_at(wake);
+    // The handler holds the connection: stop_watchdog(), on every way out of run(), cancels it.
+    watchdog_.async_wait([self = shared_from_this()](const error_code& ec) {
+        if (!ec) self->on_watchdog();
+    });
 }
 
 }  // namespace rtmpgate::gateway::rtmp

@@ -1,7 +1,7 @@
 // One RTMP client, whatever carries its bytes (TCP, TLS, an RTMPT tunnel): the server handshake,
 // the chunk layer both ways, protocol control, and the routing of its connect to the engine.
-// Runs as three coroutines on one strand: reading, writing (the only writer of the stream), and a
-// watchdog for the handshake deadline and idle peers.
+// Runs as two coroutines on one strand, reading and writing (the only writer of the stream), and a
+// watchdog timer for the connect deadline and idle peers.
 #pragma once
 
 #include <chrono>
@@ -54,9 +54,15 @@ private:
     asio::awaitable<bool> handshake(std::vector<std::uint8_t>& leftover);
     asio::awaitable<void> read_loop(std::vector<std::uint8_t> leftover);
     asio::awaitable<void> write_loop();
-    asio::awaitable<void> watchdog();
-    // Ends the connection for the deadline `which`: the close line's reason names it, and
-    // /metrics counts it.
+    // The watchdog: a timer, not a coroutine (a coroutine and its share of operator|| cost an
+    // idle connection some 2 KiB). watch() arms it for the earliest deadline as things stand;
+    // on_watchdog() ends the connection when one has passed (time_out, then the stream closed)
+    // or sends the ping and sleeps again. Stopped with stop_watchdog().
+    void watch();
+    void on_watchdog();
+    void stop_watchdog();
+    // Ends the connection for the deadline `which`: the close line's reason names it, /metrics
+    // counts it, and the stream is closed under the reads and writes.
     void time_out(deadline_error which);
     // The per-message path: bad input returns its error (protocol::error or rtmp::error) and
     // the connection ends; nothing on it throws.
@@ -81,7 +87,8 @@ private:
     protocol::chunk_encoder encoder_;
     output_queue queue_;
     asio::steady_timer wake_;
-    std::vector<protocol::message> decoded_;
+    asio::steady_timer watchdog_;
+    bool watching_ = false;
 
     std::shared_ptr<engine::session> session_;
     // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.

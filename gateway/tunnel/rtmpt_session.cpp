@@ -215,15 +215,31 @@ void rtmpt_session::on_expiry_timer() {
 
 asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(
     asio::mutable_buffer buffer) {
+    if (auto ec = co_await wait_input()) co_return std::tuple{ec, std::size_t{0}};
+    error_code ec;
+    const auto n = take_input(buffer, ec);
+    co_return std::tuple{ec, n};
+}
+
+asio::awaitable<error_code> rtmpt_session::wait_input() {
     while (input_.empty()) {
-        if (closed_) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
+        if (closed_) co_return asio::error::eof;
         input_ready_.expires_at(asio::steady_timer::time_point::max());
         auto [ec] = co_await input_ready_.async_wait(use_nothrow);
-        if (ec && ec != asio::error::operation_aborted) co_return std::tuple{ec, std::size_t{0}};
+        if (ec && ec != asio::error::operation_aborted) co_return ec;
         // Woken by data, by close, or cancelled from outside (then the state tells).
         if (const auto state = co_await asio::this_coro::cancellation_state;
             state.cancelled() != asio::cancellation_type::none)
-            co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+            co_return asio::error::operation_aborted;
+    }
+    co_return error_code();
+}
+
+std::size_t rtmpt_session::take_input(asio::mutable_buffer buffer, error_code& ec) {
+    ec = {};
+    if (input_.empty()) {
+        ec = closed_ ? error_code(asio::error::eof) : error_code(asio::error::would_block);
+        return 0;
     }
     // Fill the reader's buffer across bodies: the RTMP side's reads are larger than most bodies.
     std::size_t n = 0;
@@ -240,7 +256,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(
         }
     }
     input_bytes_ -= n;
-    co_return std::tuple{error_code(), n};
+    return n;
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(

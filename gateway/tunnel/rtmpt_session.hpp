@@ -96,6 +96,12 @@ public:
     // ---- RTMP side (byte_stream semantics, on the strand) ----
     // Reads what has arrived, across /send bodies, up to the size of `buffer`.
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+    // read_some in two steps, for a reader that holds no buffer while it waits: wait_input()
+    // completes once /send bytes are there (or with eof once the session has closed with none
+    // left, or an error); take_input() then reads them without suspending (would_block when none
+    // are there, eof when closed).
+    asio::awaitable<error_code> wait_input();
+    std::size_t take_input(asio::mutable_buffer buffer, error_code& ec);
     // Queues all of `buffers` for the client's next replies, or fails (the session closed).
     // Waits while max_pending_output would be passed (unless nothing is pending). A buffer that
     // lies inside one of `blocks` is kept as a slice of that block, not copied; the other

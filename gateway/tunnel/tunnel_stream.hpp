@@ -19,6 +19,11 @@ public:
         asio::mutable_buffer buffer) override {
         return session_->read_some(buffer);
     }
+    bool reads_in_place() const override { return true; }
+    asio::awaitable<error_code> wait_readable() override { return session_->wait_input(); }
+    std::size_t try_read_some(asio::mutable_buffer buffer, error_code& ec) override {
+        return session_->take_input(buffer, ec);
+    }
     asio::awaitable<std::tuple<error_code, std::size_t>> write(
         std::span<const asio::const_buffer> buffers) override {
         return session_->write(buffers);

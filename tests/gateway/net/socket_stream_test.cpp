@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdint>
 #include <tuple>
@@ -46,6 +47,47 @@ std::vector<asio::const_buffer> pieces_of(const std::vector<std::uint8_t>& bytes
         offset += n;
     }
     return pieces;
+}
+
+TEST(socket_stream, reads_in_place_wait_without_a_buffer_then_take_what_is_there) {
+    connected_pair p;
+    socket_stream<tcp::socket> stream(std::move(p.reader), "test", "rtmp");
+    ASSERT_TRUE(stream.reads_in_place());
+    std::uint8_t buffer[8];
+    error_code ec;
+    EXPECT_EQ(stream.try_read_some(asio::buffer(buffer), ec), 0u);
+    EXPECT_EQ(ec, asio::error::would_block);  // nothing sent yet: no wait
+
+    // Octets sent before the wait begins are seen too (Asio re-arms the descriptor).
+    const std::uint8_t sent[] = {1, 2, 3};
+    asio::write(p.writer, asio::buffer(sent));
+    error_code wait_ec = asio::error::operation_aborted;
+    asio::co_spawn(
+        p.io, [&]() -> asio::awaitable<void> { wait_ec = co_await stream.wait_readable(); },
+        asio::detached);
+    p.io.run_for(std::chrono::seconds(5));
+    EXPECT_FALSE(wait_ec) << wait_ec.message();
+    EXPECT_EQ(stream.try_read_some(asio::buffer(buffer), ec), 3u);
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(std::vector<std::uint8_t>(buffer, buffer + 3),
+              std::vector<std::uint8_t>(sent, sent + 3));
+
+    p.writer.close();
+    wait_ec = asio::error::operation_aborted;
+    asio::co_spawn(
+        p.io, [&]() -> asio::awaitable<void> { wait_ec = co_await stream.wait_readable(); },
+        asio::detached);
+    p.io.restart();
+    p.io.run_for(std::chrono::seconds(5));
+    EXPECT_FALSE(wait_ec) << wait_ec.message();  // the end of the stream is there to read
+    EXPECT_EQ(stream.try_read_some(asio::buffer(buffer), ec), 0u);
+    EXPECT_EQ(ec, asio::error::eof);
+}
+
+TEST(socket_stream, a_stream_with_octets_from_the_sniffer_reads_them_first_with_read_some) {
+    connected_pair p;
+    socket_stream<tcp::socket> stream(std::move(p.reader), "test", "rtmp", {7, 8});
+    EXPECT_FALSE(stream.reads_in_place());
 }
 
 TEST(socket_stream, a_write_of_more_pieces_than_one_send_takes_arrives_whole) {

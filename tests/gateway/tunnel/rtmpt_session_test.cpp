@@ -330,6 +330,36 @@ TEST_F(tunnel_session, one_read_takes_from_several_bodies) {
     EXPECT_EQ(reads, 1u);
 }
 
+TEST_F(tunnel_session, input_is_waited_for_without_a_buffer_then_taken) {
+    start({}, 0);  // the RTMP side below reads in two steps, as rtmp::connection does
+    std::uint8_t buffer[4];
+    error_code ec;
+    EXPECT_EQ(s_->take_input(asio::buffer(buffer), ec), 0u);
+    EXPECT_EQ(ec, asio::error::would_block);  // nothing there yet: no wait, no octet
+    bool woken = false;
+    error_code wait_ec;
+    asio::co_spawn(
+        s_->strand(),
+        [&]() -> asio::awaitable<void> {
+            wait_ec = co_await s_->wait_input();
+            woken = true;
+        },
+        asio::detached);
+    poll();
+    EXPECT_FALSE(woken);
+    EXPECT_EQ(send(0, {0x03, 1, 2, 3, 4, 5}), accepted::fresh);
+    ASSERT_TRUE(woken);
+    EXPECT_FALSE(wait_ec);
+    EXPECT_EQ(s_->take_input(asio::buffer(buffer), ec), 4u);  // up to the buffer's size
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(bytes(buffer, buffer + 4), (bytes{0x03, 1, 2, 3}));
+    EXPECT_EQ(s_->take_input(asio::buffer(buffer), ec), 2u);
+    EXPECT_EQ(bytes(buffer, buffer + 2), (bytes{4, 5}));
+    s_->close("closed by client");
+    EXPECT_EQ(s_->take_input(asio::buffer(buffer), ec), 0u);
+    EXPECT_EQ(ec, asio::error::eof);
+}
+
 TEST_F(tunnel_session, unread_input_is_bounded_in_bytes) {
     start({.max_pending_input = 1000}, 0);  // an RTMP side that reads nothing
     bytes first(600, 1);
