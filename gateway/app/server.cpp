@@ -45,7 +45,8 @@ static tunnel::session_limits tunnel_limits(const config& c) {
             .max_pending_input = 4 * c.rtmpt.max_body,
             .max_held_requests = 64,
             .gap_timeout = c.rtmpt.gap_timeout,
-            .inactivity_timeout = c.rtmpt.session_timeout};
+            .inactivity_timeout = c.rtmpt.session_timeout,
+            .idle_coalesce = c.rtmpt.idle_coalesce};
 }
 
 server::server(config c)

@@ -268,6 +268,9 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
         // librtmp re-polls the moment an empty reply arrives, so the hold must be long
         // enough to matter and short enough that a client's next /send is not delayed by it.
         {"idle_hold", [&](const config_node& n) { rtmpt.idle_hold = n.as_duration(10ms, 30s); }},
+        // Every millisecond of it is added to the delay of the output that wakes a held reply.
+        {"idle_coalesce",
+         [&](const config_node& n) { rtmpt.idle_coalesce = n.as_duration(0ms, 100ms); }},
         {"session_timeout",
          [&](const config_node& n) { rtmpt.session_timeout = n.as_duration(1s, 10min); }},
         {"max_sessions",

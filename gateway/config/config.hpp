@@ -114,7 +114,8 @@ struct config {
     } engine;
 
     struct rtmpt_t {
-        milliseconds idle_hold{200};  // long-poll bound for empty /idle replies
+        milliseconds idle_hold{200};    // long-poll bound for empty /idle replies
+        milliseconds idle_coalesce{0};  // a held /idle reply waits this long for more output
         milliseconds session_timeout{45000};
         std::size_t max_sessions = 10000;
         std::size_t max_body = 4 << 20;  // bigger /send body -> 413

@@ -3,8 +3,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -19,7 +17,6 @@ namespace rtmpgate::gateway::front {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -90,18 +87,78 @@ public:
             std::memcpy(space.data(), received.data(), received.size());
             buffer_.commit(received.size());
         }
+        executor_ = co_await asio::this_coro::executor;
         while (co_await wait_for_request() && co_await serve_one()) {
         }
     }
 
+    ~http_connection() {
+        // A deadline handler still queued finds the connection gone (see watch_deadline).
+        watch_->open = false;
+    }
+
 private:
+    using clock = asio::steady_timer::clock_type;
+
+    // One timer bounds the connection's reads, rather than a timer raced against each read
+    // (with_deadline): a request then costs no timer, parallel group or coroutine frame of its
+    // own. Reads move the deadline (watch_->due) later without touching the timer, which, when
+    // it fires early, sleeps again until the deadline as it stands; it is moved only when a
+    // deadline comes earlier than its expiry. So it fires about once per timeout, not once per
+    // request. When the deadline of a read in progress passes, the read is marked late and the
+    // socket's operations (only that read can be pending) are cancelled.
+    struct read_watch {
+        clock::time_point due = clock::time_point::max();  // max: no read in progress
+        bool late = false;
+        bool waiting = false;  // a wait of the timer's is pending
+        bool open = true;      // false once the connection is gone
+    };
+
+    void watch_deadline() {
+        read_timer_.expires_at(watch_->due);  // a pending wait ends with operation_aborted
+        watch_->waiting = true;
+        read_timer_.async_wait(
+            asio::bind_executor(executor_, [this, watch = watch_](const error_code& ec) {
+                if (ec || !watch->open) return;  // superseded, or the connection is gone
+                watch->waiting = false;
+                if (watch->due == clock::time_point::max()) return;  // no read in progress
+                if (clock::now() < watch->due) {
+                    watch_deadline();
+                    return;
+                }
+                watch->late = true;
+                watch->due = clock::time_point::max();
+                error_code ignored;
+                lowest_layer(stream_).cancel(ignored);
+            }));
+    }
+
+    // Runs the read or wait `op` (its result starts with an error_code) bounded by `due`: late,
+    // it is cancelled and completes with the error `which`.
+    template <typename Result>
+    asio::awaitable<Result> bounded_read(asio::awaitable<Result> op, clock::time_point due,
+                                         deadline_error which) {
+        watch_->late = false;
+        watch_->due = due;
+        if (!watch_->waiting || due < read_timer_.expiry()) watch_deadline();
+        auto result = co_await std::move(op);
+        watch_->due = clock::time_point::max();
+        // A read that completed as the deadline passed keeps what it read.
+        if (std::get<0>(result) && watch_->late) std::get<0>(result) = which;
+        watch_->late = false;
+        co_return result;
+    }
+
     // Serves one request; false when the connection is to end.
     asio::awaitable<bool> serve_one() {
         request_parser parser;
         parser.header_limit(header_limit);
         parser.body_limit(settings_.max_body);
         if (!co_await read_header(parser)) co_return false;
-        quick_ack();
+        // ffmpeg sends a request's header and body in two send()s with Nagle's algorithm on:
+        // its body waits for our ACK of the header. A body that is all here needs none (the
+        // reply carries the ACK), and TCP_QUICKACK would then send an ACK segment of its own.
+        if (!body_buffered(parser)) quick_ack();
         ++context_.server.stats.rtmpt_requests;
         auto& req = parser.get();
         const auto target = std::string(req.target());
@@ -127,8 +184,6 @@ private:
         auto reply = co_await dispatch(*parsed, parser.get().body());
         co_return co_await write_reply(std::move(reply));
     }
-
-    using clock = asio::steady_timer::clock_type;
 
     // Waits for the first byte of the next request, in run() and not in serve_one(): serve_one's
     // frame, with the request parser, exists only while a request is being served. False when
@@ -223,21 +278,31 @@ private:
         co_return true;
     }
 
+    // True when the whole body of the request whose header `parser` has read is in buffer_.
+    bool body_buffered(const request_parser& parser) const {
+        if (parser.is_done()) return true;
+        const auto length = parser.content_length();
+        return length && *length <= buffer_.size();
+    }
+
     // Reads the rest of the body into `parser`; false when the connection is to end. Each wait
     // for more of it is bounded by request_body_timeout (as nginx's client_body_timeout: between
     // two reads, not for the whole body, which max_body bounds).
     asio::awaitable<bool> read_body(request_parser& parser) {
-        bool read = false;
+        bool first = true;
         while (!parser.is_done()) {
-            read = true;
+            // A body larger than a segment: the client's last, partial segment waits for the
+            // ACK of those before it (Nagle).
+            if (!first && !body_buffered(parser)) quick_ack();
+            first = false;
             // Beast reads into what buffer_ has free (at least 512 octets): room for what is left
             // of the body, up to the 16 KiB a read took before read_in_place, taken once.
             const auto left = parser.content_length_remaining().value_or(body_read_size);
             buffer_.reserve(std::min<std::uint64_t>(
                 buffer_.max_size(), buffer_.size() + std::min(left, body_read_size)));
-            auto [ec, n] = co_await with_deadline(
+            auto [ec, n] = co_await bounded_read(
                 http::async_read_some(stream_, buffer_, parser, use_nothrow),
-                settings_.request_body_timeout, deadline_error::request_body);
+                clock::now() + settings_.request_body_timeout, deadline_error::request_body);
             if (ec == deadline_error::request_body) {
                 co_await refuse_late(ec, settings_.request_body_timeout);
                 co_return false;
@@ -248,7 +313,6 @@ private:
             }
             if (ec) co_return false;
         }
-        if (read) quick_ack();
         co_return true;
     }
 
@@ -261,28 +325,17 @@ private:
         // Never more than the buffer can take: header_limit is far below its bound.
         const auto space = std::min<std::size_t>(buffer_.max_size() - buffer_.size(), 16 * 1024);
         std::shared_ptr<idle_connections::entry> waiting;
-        if (evictable)
-            waiting =
-                context_.idle.enter(lowest_layer(stream_), co_await asio::this_coro::executor);
+        if (evictable) waiting = context_.idle.enter(lowest_layer(stream_), executor_);
         std::tuple<error_code, std::size_t> got;
         if (reads_in_place_ && buffer_.size() == 0) {
             // Between requests on a plain socket the wait holds no buffer (a 16 KiB one prepared
-            // for it was most of an idle RTMPT session's memory). The wait and its deadline are
-            // one parallel group of two operations: with_deadline's operator|| would add two
-            // coroutines and their frames to every waiting connection.
-            asio::steady_timer timer(co_await asio::this_coro::executor, due);
-            auto [order, wait_ec, timer_ec] =
-                co_await asio::experimental::make_parallel_group(
-                    lowest_layer(stream_).async_wait(tcp::socket::wait_read, asio::deferred),
-                    timer.async_wait(asio::deferred))
-                    .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-            // The timer first: it expired (the deadline), or was cancelled with the caller.
-            if (order[0] == 1)
-                wait_ec =
-                    timer_ec ? error_code(asio::error::operation_aborted) : make_error_code(which);
+            // for it was most of an idle RTMPT session's memory): it waits for the socket to be
+            // readable, under the connection's one deadline timer, then reads what is there.
+            auto [wait_ec] = co_await bounded_read(
+                lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow), due, which);
             got = wait_ec ? std::make_tuple(wait_ec, std::size_t{0}) : read_ready(space);
         } else {
-            got = co_await with_deadline(
+            got = co_await bounded_read(
                 stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
         }
         if (waiting && context_.idle.leave(*waiting)) {
@@ -371,19 +424,8 @@ private:
         // reply is never held: a publisher would fall behind.
         std::shared_ptr<asio::steady_timer> waker;
         if (idle && buffer_.size() == 0 && !has_buffered_input(stream_))
-            waker = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
-                                                         settings_.idle_hold);
+            waker = std::make_shared<asio::steady_timer>(executor_, settings_.idle_hold);
         const std::optional<std::uint64_t> seq = r.sequence;
-        auto accept = [session, seq, input, waker] {
-            const auto a = session->accept(seq, std::move(*input));
-            if (waker && a != tunnel::rtmpt_session::accepted::refused) session->add_waker(waker);
-            return a;
-        };
-        if (co_await on_strand(*session, accept) == tunnel::rtmpt_session::accepted::refused)
-            co_return unknown_session();
-        if (waker)
-            co_await (waker->async_wait(use_nothrow) ||
-                      lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow));
         // The poll byte, then what is pending, as slices of the session's blocks.
         auto take = [session] {
             response res;
@@ -392,7 +434,56 @@ private:
             res.head = protocol::make_rtmpt_poll_reply_head(poll_byte, n);
             return res;
         };
+        // An /idle that finds output pending is answered in the same visit to the session's
+        // strand; an /idle without output leaves its waker there; a /send visits twice, so
+        // that the RTMP side has run on its bytes (a handshake, a command) and its answer can
+        // go back with this reply rather than a poll later.
+        struct accepted_take {
+            tunnel::rtmpt_session::accepted accepted{};
+            std::optional<response> reply;
+        };
+        auto accept = [session, seq, input, waker, idle, &take] {
+            accepted_take a{session->accept(seq, std::move(*input)), std::nullopt};
+            if (a.accepted == tunnel::rtmpt_session::accepted::refused) return a;
+            if (idle && (session->has_output() || !waker))
+                a.reply = take();
+            else if (waker)
+                session->add_waker(waker);
+            return a;
+        };
+        auto a = co_await on_strand(*session, accept);
+        if (a.accepted == tunnel::rtmpt_session::accepted::refused) co_return unknown_session();
+        if (a.reply) co_return std::move(*a.reply);
+        if (waker) co_await hold(waker);
         co_return co_await on_strand(*session, take);
+    }
+
+    // Holds an empty /idle reply until `waker` expires (the session moves its expiry when output
+    // comes, by idle_coalesce, or it closes; idle_hold bounds it) or another request arrives on
+    // this connection.
+    asio::awaitable<void> hold(const std::shared_ptr<asio::steady_timer>& waker) {
+        // The hold's own ACK now (a pipelining client with Nagle waits for it); the delayed ACK
+        // would be sent during the hold anyway.
+        quick_ack();
+        auto& socket = lowest_layer(stream_);
+        auto woken = std::make_shared<bool>(false);
+        // Named, and the executor fetched first: GCC 12 destroyed a lambda temporary twice when
+        // it shared a full-expression with a co_await (found by ASan).
+        auto on_request = [woken, waker](const error_code& ec) {
+            if (ec || *woken) return;
+            *woken = true;
+            waker->cancel();
+        };
+        socket.async_wait(tcp::socket::wait_read, asio::bind_executor(executor_, on_request));
+        // The session moves the expiry earlier (output came, or it closed), which ends a wait.
+        do {
+            co_await waker->async_wait(use_nothrow);
+        } while (!*woken && clock::now() < waker->expiry());
+        if (!*woken) {
+            *woken = true;  // the wait on the socket ends unheard
+            error_code ignored;
+            socket.cancel(ignored);
+        }
     }
 
     // 404 for a request naming no live session, or a sequence number the session refused.
@@ -436,14 +527,42 @@ private:
         co_await on_strand(*session, account);
     }
 
-    // Runs `work` on the session's strand, where all of its state lives, and gives its result.
+    // Runs `work` on the session's strand, where all of its state lives, and gives its result
+    // (or rethrows what it threw) back on this connection's executor. Two handlers, one each
+    // way, and no coroutine of its own: this runs once or twice per request. `work` lives in
+    // the caller's frame until this completes.
     template <typename Work>
     static asio::awaitable<std::invoke_result_t<Work&>> on_strand(tunnel::rtmpt_session& session,
                                                                   Work& work) {
         using result = std::invoke_result_t<Work&>;
-        Work* w = &work;
-        auto run = [w]() -> asio::awaitable<result> { co_return (*w)(); };
-        co_return co_await asio::co_spawn(session.strand(), run, asio::use_awaitable);
+        if constexpr (std::is_void_v<result>) {
+            auto run = [&work] {
+                work();
+                return true;
+            };
+            co_await on_strand(session, run);
+        } else {
+            // Named, not a temporary in the co_await (see hold).
+            auto initiate = [&session, &work](auto handler) {
+                asio::dispatch(session.strand(), [&work, handler = std::move(handler)]() mutable {
+                    std::exception_ptr failure;
+                    result r{};
+                    try {
+                        r = work();
+                    } catch (...) {
+                        failure = std::current_exception();
+                    }
+                    auto back = asio::get_associated_executor(handler);
+                    asio::dispatch(
+                        back, [handler = std::move(handler), failure, r = std::move(r)]() mutable {
+                            std::move(handler)(failure, std::move(r));
+                        });
+                });
+            };
+            co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&,
+                                                    void(std::exception_ptr, result)>(
+                initiate, asio::use_awaitable);
+        }
     }
 
     // One gathered write: head, body and output slices, in place. False when the connection is
@@ -477,6 +596,10 @@ private:
     std::size_t last_body_size_ = 0;           // of the last request read whole
     std::string session_id_;                   // the last session opened or used here
     std::vector<asio::const_buffer> buffers_;  // write_reply's, reused
+    asio::any_io_executor executor_;           // the connection's strand
+    // The deadline of the read in progress (watch_deadline); its handlers share the state.
+    asio::steady_timer read_timer_{stream_.get_executor(), clock::time_point::max()};
+    std::shared_ptr<read_watch> watch_ = std::make_shared<read_watch>();
 };
 
 }  // namespace

@@ -125,11 +125,12 @@ void rtmpt_session::add_waker(const std::shared_ptr<asio::steady_timer>& waker) 
     if (output_bytes_ != 0 || closed_) wake_all();
 }
 
-void rtmpt_session::wake_all() {
+void rtmpt_session::wake_all(clock::time_point due) {
     for (auto& weak : wakers_) {
         if (auto waker = weak.lock())
-            asio::post(waker->get_executor(),
-                       [waker] { waker->expires_at(asio::steady_timer::time_point::min()); });
+            asio::post(waker->get_executor(), [waker, due] {
+                if (due < waker->expiry()) waker->expires_at(due);
+            });
     }
     wakers_.clear();
 }
@@ -273,7 +274,11 @@ asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::write(
     }
     if (closed_) co_return std::tuple{error_code(asio::error::broken_pipe), std::size_t{0}};
     queue_output(buffers, blocks);
-    wake_all();
+    // The first output for a held reply: more that comes within idle_coalesce goes with it, in
+    // one reply rather than one each (ffmpeg polls again as soon as a reply with data arrives).
+    if (!wakers_.empty())
+        wake_all(limits_.idle_coalesce.count() == 0 ? clock::time_point::min()
+                                                    : clock::now() + limits_.idle_coalesce);
     co_return std::tuple{error_code(), total};
 }
 

@@ -31,6 +31,9 @@ struct session_limits {
     // How long a closed session keeps what its RTMP side wrote last for the client's next polls.
     // A polling client asks again within idle_hold; two seconds are many polls.
     std::chrono::milliseconds closing_linger{2000};
+    // Once output arrives for a held /idle reply, how long it waits for more to go with it
+    // (rtmpt.idle_coalesce); zero answers at once.
+    std::chrono::milliseconds idle_coalesce{0};
 };
 
 // `size` octets at `offset` in a shared, immutable block: a piece of a session's pending output,
@@ -64,10 +67,12 @@ public:
     // the session does not wait behind it until gap_timeout.
     void refused(std::optional<std::uint64_t> sequence);
     bool has_output() const noexcept { return output_bytes_ != 0; }
-    // A held /idle reply waits on `waker`, a timer on its own connection's strand. When output
-    // arrives or the session closes, the session posts to that strand a move of the timer's
-    // expiry into the past, which ends a wait in progress and any wait begun later. Nothing is
-    // cancelled across strands. Wakers that expired on their own are simply dropped.
+    // A held /idle reply waits on `waker`, a timer on its own connection's strand, until it
+    // expires. When the session closes, the session posts to that strand a move of the timer's
+    // expiry into the past; when output arrives, to idle_coalesce from then (never later than
+    // it was). A move ends a wait in progress with operation_aborted: the holder waits again
+    // until the expiry as it stands. Nothing is cancelled across strands. Wakers that expired
+    // on their own are simply dropped.
     void add_waker(const std::shared_ptr<asio::steady_timer>& waker);
     // Moves up to `max` pending octets, in order, into `out` (after what `out` holds) and returns
     // how many. A slice that does not fit whole is split: `out` gets its first part, the rest
@@ -123,7 +128,8 @@ private:
                       std::span<const protocol::shared_bytes> blocks);
     // Delivers held bodies while the next one due is among them.
     void deliver_held();
-    void wake_all();
+    // Moves every waker's expiry to `due` (or leaves it, if it is earlier) and forgets them.
+    void wake_all(clock::time_point due = clock::time_point::min());
     // When the session is due to expire as things stand.
     clock::time_point expiry_due() const;
     // Brings the expiry timer forward when expiry_due() moved earlier (a gap, a close).

@@ -78,6 +78,7 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.engine.gop_cache_max_bytes, d.engine.gop_cache_max_bytes);
     EXPECT_EQ(c.engine.player_queue_bytes, d.engine.player_queue_bytes);
     EXPECT_EQ(c.rtmpt.idle_hold, d.rtmpt.idle_hold);
+    EXPECT_EQ(c.rtmpt.idle_coalesce, d.rtmpt.idle_coalesce);
     EXPECT_EQ(c.rtmpt.session_timeout, d.rtmpt.session_timeout);
     EXPECT_EQ(c.rtmpt.max_sessions, d.rtmpt.max_sessions);
     EXPECT_EQ(c.rtmpt.max_body, d.rtmpt.max_body);
@@ -161,6 +162,7 @@ TEST(config_defaults, built_in) {
     EXPECT_EQ(c.routes[0].app, "*");
     EXPECT_TRUE(c.routes[0].to_engine);
     EXPECT_EQ(c.rtmpt.idle_hold, 200ms);
+    EXPECT_EQ(c.rtmpt.idle_coalesce, 0ms);
     EXPECT_EQ(c.engine.chunk_size, 4096u);
     EXPECT_EQ(c.log_level, "info");
 }
@@ -584,6 +586,10 @@ TEST(config_keys, out_of_range) {
                      "rtmpt:\n"
                      "  idle_hold: 31s\n",
                  "test.yaml:4: rtmpt.idle_hold: must be between 10ms and 30s (got 31s)");
+    expect_error(base +
+                     "rtmpt:\n"
+                     "  idle_coalesce: 101ms\n",
+                 "test.yaml:4: rtmpt.idle_coalesce: must be between 0ms and 100ms (got 101ms)");
     expect_error(base +
                      "rtmpt:\n"
                      "  max_body: 1GiB\n",
