@@ -39,11 +39,14 @@ public:
     // Appends `m`, chunked, headers and payload copied, to `out`.
     void encode(const message& m, std::vector<std::uint8_t>& out);
 
-    // Appends the chunk headers of `m` to `headers` and the write order to `pieces`: header,
-    // payload slice, header, payload slice... Payload slices point into m.payload, which must
-    // stay alive until the write completes.
+    // Appends the chunk headers of `m` to `headers` (at most max_gather_header_octets) and the
+    // write order to `pieces`: header, payload slice, header, payload slice... Payload slices
+    // point into m.payload, which must stay alive until the write completes.
     void encode_gather(const message& m, std::vector<std::uint8_t>& headers,
                        std::vector<gather_piece>& pieces);
+    // The first chunk's header (basic header 3, format-0 message header 11, extended timestamp
+    // 4) and the one header every later chunk shares (basic header 3, extended timestamp 4).
+    static constexpr std::size_t max_gather_header_octets = 18 + 7;
 
 private:
     // What the peer's decoder remembers of a chunk stream: the fields of its latest message.

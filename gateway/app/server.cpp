@@ -50,7 +50,11 @@ static tunnel::session_limits tunnel_limits(const config& c) {
 }
 
 server::server(config c)
-    : context_(std::move(c)),
+    // One thread: Asio queues what a handler posts without the scheduler's lock (most of what
+    // the engine posts: a player's hand-over per burst of its stream). Other threads (signals,
+    // the log) still post safely, under the lock.
+    : io_(c.threads == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
+      context_(std::move(c)),
       tunnels_(context_, tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
                context_.cfg.rtmpt.node_id),
       http_context_{context_, tunnels_, io_, idle_http_} {}

@@ -21,8 +21,11 @@ namespace rtmpgate::gateway::engine {
 class output {
 public:
     virtual ~output() = default;
-    virtual void send(protocol::message m) = 0;                       // never dropped
-    virtual void send_media(protocol::message m, media_class c) = 0;  // bounded per player
+    virtual void send(protocol::message m) = 0;  // never dropped; written without a flush()
+    // Bounded per player, and written at the next flush() at the latest: media comes in bursts
+    // (what one read of the publisher brought), written together.
+    virtual void send_media(protocol::message m, media_class c) = 0;
+    virtual void flush() = 0;
     virtual void close_after_flush() = 0;
     // The client was refused (what it asked has been answered with an error): count it as
     // `why`, then close as close_after_flush does, `reason` saying why in the closing log line.
@@ -85,7 +88,7 @@ private:
     binding* find(std::uint32_t message_stream_id);
 
     // Player side, on the strand (posted by `player`).
-    void deliver(std::uint32_t message_stream_id, const protocol::message& m, media_class c);
+    void deliver(std::uint32_t message_stream_id, protocol::message m, media_class c);
     void publish_started(std::uint32_t message_stream_id);
     void publish_stopped(std::uint32_t message_stream_id);
     void send_play_start(binding& b, std::vector<protocol::message> initial);

@@ -2,8 +2,9 @@
 // joins late needs first (metadata, sequence headers, the current GOP).
 //
 // Threads: a stream is reached from the publisher's strand and every player's strand, so its
-// state is behind one mutex. Subscribers are called under that mutex and must only post to their
-// own strand; one received message is shared, never copied, by every subscriber.
+// state is behind one mutex. Subscribers are called under that mutex and must only hand over to
+// their own strand (a post, a lock of their own under which nothing else is taken); one received
+// message is shared, never copied, by every subscriber.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +29,7 @@ class subscriber {
 public:
     virtual ~subscriber() = default;
     // A media or data message for the player (timestamps as published; the player sets its own
-    // message stream id). Called under the stream's lock: post, never block.
+    // message stream id). Called under the stream's lock: hand over, never block.
     virtual void deliver(const protocol::message& m, media_class c) = 0;
     // A publisher started on a stream the player was waiting for.
     virtual void on_publish_start() = 0;

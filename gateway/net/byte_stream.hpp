@@ -46,6 +46,13 @@ public:
         [[maybe_unused]] std::span<const protocol::shared_bytes> blocks) {
         return write(buffers);
     }
+    // Writes what fits at once, without waiting, and returns the octets written: the start of
+    // `buffers`, maybe all, maybe none. Only between writes (none in flight). A stream that
+    // cannot write without waiting (TLS, RTMPT) writes nothing; an error writes nothing more and
+    // is left for write() to meet again.
+    virtual std::size_t write_now([[maybe_unused]] std::span<const asio::const_buffer> buffers) {
+        return 0;
+    }
     // Closes at once; pending operations complete with an error.
     virtual void close() = 0;
 

@@ -90,6 +90,15 @@ public:
         }
         co_return co_await asio::async_write(stream_, buffers, use_nothrow);
     }
+    std::size_t write_now(std::span<const asio::const_buffer> buffers) override {
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            if (try_first_) {
+                error_code ec;
+                return stream_.write_some(buffers, ec);  // 0 on an error or when nothing fits
+            }
+        }
+        return 0;
+    }
     void close() override {
         error_code ignored;
         lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);

@@ -35,9 +35,9 @@ constexpr std::size_t max_bytes_before_connect = 64 * 1024;
 
 std::atomic<std::uint64_t> next_connection_number{1};
 
-// Vectors that a connection needs only between two suspensions (the messages one read completed,
-// the batch being chunked for a write): one per thread, shared by its connections, so that an idle
-// connection keeps none of their capacity. `Tag` tells apart two of one type. Not inlined: a
+// Vectors that a connection needs only between two suspensions (the messages one read completed):
+// one per thread, shared by its connections, so that an idle connection keeps none of their
+// capacity. `Tag` tells apart two of one type. Not inlined: a
 // coroutine that resumes on another thread must not reuse a thread-local address computed before.
 template <typename T, int Tag>
 [[gnu::noinline]] std::vector<T>& thread_scratch() {
@@ -430,7 +430,10 @@ void connection::reject(double transaction_id, const char* code, const std::stri
     close_after_flush();
 }
 
-void connection::send(message m) { send_media(std::move(m), engine::media_class::essential); }
+void connection::send(message m) {
+    send_media(std::move(m), engine::media_class::essential);
+    wake_writer();
+}
 
 void connection::send_media(message m, engine::media_class c) {
     if (closing_) return;
@@ -441,8 +444,8 @@ void connection::send_media(message m, engine::media_class c) {
         end_reason_ = "output queue overflow";
         closing_ = true;
         stream_->close();
+        wake_writer();
     }
-    wake_writer();
 }
 
 void connection::close_after_flush() {
@@ -458,49 +461,54 @@ void connection::close_refused(refusal why, std::string reason) {
 
 void connection::refused(refusal why) { context_.stats.refusals.add(why); }
 
-void connection::wake_writer() { wake_.cancel(); }
+void connection::wake_writer() {
+    // Once per wait: the timer's cancellation is a reactor lock and a completion to run.
+    if (!writer_waiting_) return;
+    writer_waiting_ = false;
+    wake_.cancel();
+}
+
+void connection::flush() {
+    if (!writer_waiting_ || closing_ || queue_.empty()) return;
+    // The writer waits with nothing in hand: write here, without waking it, what the socket
+    // takes at once (what a player's send buffer almost always does). That spares, per burst of
+    // media per player, the timer's cancellation, the writer's resumption and an asynchronous
+    // write's frame. What does not fit, or a stream that cannot write at once, is the writer's.
+    batch_.fill(queue_, encoder_, write_batch_bytes);
+    while (!batch_.empty()) {
+        const auto n = stream_->write_now(batch_.buffers());
+        if (n == 0) break;
+        batch_.consume(n);
+        bytes_out_ += n;
+        context_.stats.bytes_out += n;
+    }
+    if (batch_.empty()) {
+        batch_.clear();
+        if (queue_.empty()) return;
+    }
+    wake_writer();
+}
 
 asio::awaitable<void> connection::write_loop() {
-    // Reused, their capacity kept, as long as they are needed during the write.
-    std::vector<std::uint8_t> headers;
-    std::vector<asio::const_buffer> buffers;
-    std::vector<protocol::shared_bytes> payloads;
     while (!closing_) {
-        if (queue_.empty()) {
-            if (close_after_flush_) {
-                // The reads cancelled now are no reason of their own: keep the one given.
-                closing_ = true;
-                co_return;
+        if (batch_.empty()) {
+            if (queue_.empty()) {
+                if (close_after_flush_) {
+                    // The reads cancelled now are no reason of their own: keep the one given.
+                    closing_ = true;
+                    co_return;
+                }
+                wake_.expires_at(asio::steady_timer::time_point::max());
+                writer_waiting_ = true;
+                co_await wake_.async_wait(use_nothrow);
+                writer_waiting_ = false;
+                continue;
             }
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(use_nothrow);
-            continue;
+            batch_.fill(queue_, encoder_, write_batch_bytes);
         }
-        {
-            // The batch and its pieces are done with before the write suspends (the block ends
-            // first): they are the thread's.
-            auto& batch = thread_scratch<message, 1>();
-            auto& pieces = thread_scratch<protocol::gather_piece, 0>();
-            const scratch_user done_with_batch{batch};
-            const scratch_user done_with_pieces{pieces};
-            headers.clear();
-            queue_.pop_batch(write_batch_bytes, batch);
-            // Our own Set Chunk Size applies to every chunk written after it: the encoder sees to
-            // it.
-            for (const auto& m : batch) encoder_.encode_gather(m, headers, pieces);
-            buffers.clear();
-            for (const auto& p : pieces)
-                buffers.push_back(
-                    p.payload ? asio::const_buffer(p.payload, p.length)
-                              : asio::const_buffer(headers.data() + p.header_offset, p.length));
-            // The payloads go with the write (moved: the batch is done with them), so that a
-            // stream that keeps what it is given (an RTMPT session) shares them rather than
-            // copying them.
-            for (auto& m : batch)
-                if (!m.payload.empty()) payloads.push_back(std::move(m.payload));
-        }
-        auto [ec, n] = co_await stream_->write_shared(buffers, payloads);
-        payloads.clear();
+        // What flush() left of a batch is written first: the peer reads chunks in encoding order.
+        auto [ec, n] = co_await stream_->write_shared(batch_.buffers(), batch_.payloads());
+        batch_.clear();
         if (ec) {
             if (!closing_) end_reason_ = "write: " + ec.message();
             co_return;

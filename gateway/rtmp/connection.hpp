@@ -17,6 +17,7 @@
 #include "gateway/net/deadline.hpp"
 #include "gateway/rtmp/output_queue.hpp"
 #include "gateway/rtmp/server_context.hpp"
+#include "gateway/rtmp/write_batch.hpp"
 #include "protocol/chunk_decoder.hpp"
 #include "protocol/chunk_encoder.hpp"
 
@@ -43,6 +44,7 @@ public:
     // engine::output
     void send(protocol::message m) override;
     void send_media(protocol::message m, engine::media_class c) override;
+    void flush() override;
     void close_after_flush() override;
     void close_refused(refusal why, std::string reason) override;
     void refused(refusal why) override;
@@ -86,9 +88,11 @@ private:
     protocol::chunk_decoder decoder_;
     protocol::chunk_encoder encoder_;
     output_queue queue_;
+    write_batch batch_;  // encoded and not yet wholly written: the writer's, or flush()'s
     asio::steady_timer wake_;
     asio::steady_timer watchdog_;
     bool watching_ = false;
+    bool writer_waiting_ = false;  // the writer waits on wake_, with batch_ and queue_ empty
 
     std::shared_ptr<engine::session> session_;
     // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.

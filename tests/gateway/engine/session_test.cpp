@@ -54,6 +54,7 @@ public:
 
     void send(message m) override { sent.push_back({std::move(m), false, media_class::essential}); }
     void send_media(message m, media_class c) override { sent.push_back({std::move(m), true, c}); }
+    void flush() override { flushed = sent.size(); }
     void close_after_flush() override { closed = true; }
     void close_refused(refusal why, std::string reason) override {
         refusals.push_back(why);
@@ -65,6 +66,7 @@ public:
     std::vector<entry> take() { return std::exchange(sent, {}); }
 
     std::vector<entry> sent;
+    std::size_t flushed = 0;  // sent.size() at the latest flush()
     bool closed = false;
     std::vector<refusal> refusals;
     std::string refusal_reason;
@@ -115,7 +117,20 @@ public:
     }
 
     void receive(const message& m) {
-        on_strand([&] { feed(*session_, m); });
+        if (reading_) {
+            read_.push_back(m);
+            return;
+        }
+        on_strand([this, m] { feed(*session_, m); });
+    }
+    // What the client sends from begin_read() to end_read() is fed to the session in one
+    // handler, as connection::on_bytes feeds it what one read of the socket brought.
+    void begin_read() { reading_ = true; }
+    void end_read() {
+        reading_ = false;
+        on_strand([this, read = std::exchange(read_, {})] {
+            for (const auto& m : read) feed(*session_, m);
+        });
     }
 
     // A command from the client with a null command object: on chunk stream 3 for message
@@ -190,6 +205,8 @@ private:
     asio::strand<asio::io_context::executor_type> strand_;
     std::shared_ptr<session> session_;
     double next_transaction_ = 1;
+    bool reading_ = false;
+    std::vector<message> read_;
 };
 
 // What a message the session sent says, in a form a test can compare: the code of an onStatus,
@@ -487,6 +504,42 @@ TEST_F(engine_session, media_reaches_the_output_classified_for_its_queue) {
         EXPECT_EQ(media[i].m.chunk_stream_id, chunk_streams[i]) << i;
         EXPECT_EQ(media[i].m.message_stream_id, id) << i;
     }
+}
+
+// What one read of the publisher brings (several messages, here the publisher leaving and coming
+// back on another stream with new headers) reaches a player's output in order, and the output is
+// flushed once it is all given.
+TEST_F(engine_session, a_burst_reaches_the_player_in_order_with_publisher_changes_then_a_flush) {
+    live_pair s(io_, streams_, "burst");
+    const auto p2 = s.pub.create_stream();
+    s.pub.begin_read();
+    s.pub.video(s.p, 40, avc_inter_frame(2));
+    s.pub.audio(s.p, 40, aac_frame(2));
+    s.pub.command(s.p, "closeStream");
+    s.pub.command(p2, "publish", {amf_value::make_string("burst"), amf_value::make_string("live")});
+    s.pub.video(p2, 0, avc_sequence_header(9));
+    s.pub.video(p2, 0, avc_keyframe(10));
+    EXPECT_TRUE(s.player.out.sent.empty());
+    s.pub.end_read();
+
+    const auto sent = s.player.out.take();
+    EXPECT_EQ(s.player.out.flushed, sent.size());
+    std::vector<std::string> order;
+    for (const auto& e : sent) order.push_back(describe(e.m));
+    const std::vector<std::string> expected = {"media",
+                                               "media",
+                                               "NetStream.Play.UnpublishNotify",
+                                               "StreamEOF " + std::to_string(s.id),
+                                               "StreamBegin " + std::to_string(s.id),
+                                               "NetStream.Play.Reset",
+                                               "NetStream.Play.Start",
+                                               "|RtmpSampleAccess",
+                                               "media",
+                                               "media"};
+    EXPECT_EQ(order, expected);
+    EXPECT_EQ(payloads(media_of(sent)),
+              (std::vector<bytes>{avc_inter_frame(2), aac_frame(2), avc_sequence_header(9),
+                                  avc_keyframe(10)}));
 }
 
 TEST_F(engine_session, players_hear_the_publisher_leave_and_come_back_with_new_headers) {
