@@ -90,7 +90,11 @@ public:
             std::memcpy(space.data(), received.data(), received.size());
             buffer_.commit(received.size());
         }
-        while (co_await wait_for_request() && co_await serve_one()) {
+        // Two statements, not `co_await a() && co_await b()`: GCC 12 went on to serve_one()
+        // after wait_for_request() had given false (a silent connection was never closed).
+        for (;;) {
+            if (!co_await wait_for_request()) break;
+            if (!co_await serve_one()) break;
         }
     }
 
