@@ -88,7 +88,11 @@ public:
             buffer_.commit(received.size());
         }
         executor_ = co_await asio::this_coro::executor;
-        while (co_await wait_for_request() && co_await serve_one()) {
+        // Two statements, not `co_await a() && co_await b()`: GCC 12 went on to serve_one()
+        // after wait_for_request() had given false (a silent connection was never closed).
+        for (;;) {
+            if (!co_await wait_for_request()) break;
+            if (!co_await serve_one()) break;
         }
     }
 
