@@ -89,13 +89,13 @@ public:
 private:
     using clock = asio::steady_timer::clock_type;
 
-    // One timer bounds the connection's reads, rather than a timer raced against each read
-    // (with_deadline): a request then costs no timer, parallel group or coroutine frame of its
-    // own. Reads move the deadline (watch_->due) later without touching the timer, which, when
-    // it fires early, sleeps again until the deadline as it stands; it is moved only when a
-    // deadline comes earlier than its expiry. So it fires about once per timeout, not once per
-    // request. When the deadline of a read in progress passes, the read is marked late and the
-    // socket's operations (only that read can be pending) are cancelled.
+    // One timer bounds the connection's reads (start_read, read_finished), rather than a timer
+    // raced against each read (with_deadline): a request then costs no timer, parallel group or
+    // coroutine frame of its own. Reads move the deadline (watch_->due) later without touching the
+    // timer, which, when it fires early, sleeps again until the deadline as it stands; it is moved
+    // only when a deadline comes earlier than its expiry. So it fires about once per timeout, not
+    // once per request. When the deadline of a read in progress passes, the read is marked late and
+    // the socket's operations (only that read can be pending) are cancelled.
     struct read_watch {
         clock::time_point due = clock::time_point::max();  // max: no read in progress
         bool late = false;
@@ -122,20 +122,20 @@ private:
             }));
     }
 
-    // Runs the read `op` (it completes with (error_code, size)) bounded by `due`: late, it is
-    // cancelled and completes with the error `which`.
-    template <typename Op>
-    asio::awaitable<std::tuple<error_code, std::size_t>> bounded_read(Op op, clock::time_point due,
-                                                                      deadline_error which) {
+    // Bounds the read about to begin by `due` (see watch_deadline); read_finished() after it.
+    // Plain functions around the read, not a coroutine wrapping it: no frame per read.
+    void start_read(clock::time_point due) {
         watch_->late = false;
         watch_->due = due;
         if (!watch_->waiting || due < read_timer_.expiry()) watch_deadline();
-        auto result = co_await std::move(op);
+    }
+
+    // The read's outcome: `which` when its deadline passed and ended it. A read that completed
+    // as the deadline passed keeps what it read.
+    error_code read_finished(error_code ec, deadline_error which) {
         watch_->due = clock::time_point::max();
-        // A read that completed as the deadline passed keeps what it read.
-        if (std::get<0>(result) && watch_->late) std::get<0>(result) = which;
-        watch_->late = false;
-        co_return result;
+        const bool late = std::exchange(watch_->late, false);
+        return ec && late ? error_code(which) : ec;
     }
 
     // Serves one request; false when the connection is to end.
@@ -271,9 +271,10 @@ private:
             // ACK of those before it (Nagle).
             if (!first && !body_buffered(parser)) quick_ack();
             first = false;
-            auto [ec, n] = co_await bounded_read(
-                http::async_read_some(stream_, buffer_, parser, use_nothrow),
-                clock::now() + settings_.request_body_timeout, deadline_error::request_body);
+            start_read(clock::now() + settings_.request_body_timeout);
+            auto [read_ec, n] =
+                co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            const auto ec = read_finished(read_ec, deadline_error::request_body);
             if (ec == deadline_error::request_body) {
                 co_await refuse_late(ec, settings_.request_body_timeout);
                 co_return false;
@@ -296,8 +297,9 @@ private:
         const auto space = std::min<std::size_t>(buffer_.max_size() - buffer_.size(), 16 * 1024);
         std::shared_ptr<idle_connections::entry> waiting;
         if (evictable) waiting = context_.idle.enter(lowest_layer(stream_), executor_);
-        auto [ec, n] = co_await bounded_read(
-            stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
+        start_read(due);
+        auto [read_ec, n] = co_await stream_.async_read_some(buffer_.prepare(space), use_nothrow);
+        const auto ec = read_finished(read_ec, which);
         if (waiting && context_.idle.leave(*waiting)) {
             log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
                        "connection (limits.max_connections)");
