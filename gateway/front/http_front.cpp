@@ -104,13 +104,13 @@ public:
 private:
     using clock = asio::steady_timer::clock_type;
 
-    // One timer bounds the connection's reads, rather than a timer raced against each read
-    // (with_deadline): a request then costs no timer, parallel group or coroutine frame of its
-    // own. Reads move the deadline (watch_->due) later without touching the timer, which, when
-    // it fires early, sleeps again until the deadline as it stands; it is moved only when a
-    // deadline comes earlier than its expiry. So it fires about once per timeout, not once per
-    // request. When the deadline of a read in progress passes, the read is marked late and the
-    // socket's operations (only that read can be pending) are cancelled.
+    // One timer bounds the connection's reads (start_read, read_finished), rather than a timer
+    // raced against each read (with_deadline): a request then costs no timer, parallel group or
+    // coroutine frame of its own. Reads move the deadline (watch_->due) later without touching the
+    // timer, which, when it fires early, sleeps again until the deadline as it stands; it is moved
+    // only when a deadline comes earlier than its expiry. So it fires about once per timeout, not
+    // once per request. When the deadline of a read in progress passes, the read is marked late and
+    // the socket's operations (only that read can be pending) are cancelled.
     struct read_watch {
         clock::time_point due = clock::time_point::max();  // max: no read in progress
         bool late = false;
@@ -137,20 +137,20 @@ private:
             }));
     }
 
-    // Runs the read or wait `op` (its result starts with an error_code) bounded by `due`: late,
-    // it is cancelled and completes with the error `which`.
-    template <typename Result>
-    asio::awaitable<Result> bounded_read(asio::awaitable<Result> op, clock::time_point due,
-                                         deadline_error which) {
+    // Bounds the read about to begin by `due` (see watch_deadline); read_finished() after it.
+    // Plain functions around the read, not a coroutine wrapping it: no frame per read.
+    void start_read(clock::time_point due) {
         watch_->late = false;
         watch_->due = due;
         if (!watch_->waiting || due < read_timer_.expiry()) watch_deadline();
-        auto result = co_await std::move(op);
+    }
+
+    // The read's outcome: `which` when its deadline passed and ended it. A read that completed
+    // as the deadline passed keeps what it read.
+    error_code read_finished(error_code ec, deadline_error which) {
         watch_->due = clock::time_point::max();
-        // A read that completed as the deadline passed keeps what it read.
-        if (std::get<0>(result) && watch_->late) std::get<0>(result) = which;
-        watch_->late = false;
-        co_return result;
+        const bool late = std::exchange(watch_->late, false);
+        return ec && late ? error_code(which) : ec;
     }
 
     // Serves one request; false when the connection is to end.
@@ -304,9 +304,10 @@ private:
             const auto left = parser.content_length_remaining().value_or(body_read_size);
             buffer_.reserve(std::min<std::uint64_t>(
                 buffer_.max_size(), buffer_.size() + std::min(left, body_read_size)));
-            auto [ec, n] = co_await bounded_read(
-                http::async_read_some(stream_, buffer_, parser, use_nothrow),
-                clock::now() + settings_.request_body_timeout, deadline_error::request_body);
+            start_read(clock::now() + settings_.request_body_timeout);
+            auto [read_ec, n] =
+                co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            const auto ec = read_finished(read_ec, deadline_error::request_body);
             if (ec == deadline_error::request_body) {
                 co_await refuse_late(ec, settings_.request_body_timeout);
                 co_return false;
@@ -331,16 +332,19 @@ private:
         std::shared_ptr<idle_connections::entry> waiting;
         if (evictable) waiting = context_.idle.enter(lowest_layer(stream_), executor_);
         std::tuple<error_code, std::size_t> got;
+        start_read(due);
         if (reads_in_place_ && buffer_.size() == 0) {
             // Between requests on a plain socket the wait holds no buffer (a 16 KiB one prepared
             // for it was most of an idle RTMPT session's memory): it waits for the socket to be
             // readable, under the connection's one deadline timer, then reads what is there.
-            auto [wait_ec] = co_await bounded_read(
-                lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow), due, which);
-            got = wait_ec ? std::make_tuple(wait_ec, std::size_t{0}) : read_ready(space);
+            auto [wait_ec] =
+                co_await lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow);
+            const auto ec = read_finished(wait_ec, which);
+            got = ec ? std::make_tuple(ec, std::size_t{0}) : read_ready(space);
         } else {
-            got = co_await bounded_read(
-                stream_.async_read_some(buffer_.prepare(space), use_nothrow), due, which);
+            auto [read_ec, n] =
+                co_await stream_.async_read_some(buffer_.prepare(space), use_nothrow);
+            got = std::make_tuple(read_finished(read_ec, which), n);
         }
         if (waiting && context_.idle.leave(*waiting)) {
             log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
