@@ -2,10 +2,12 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 
 #include "gateway/front/request_framing.hpp"
 #include "gateway/net/deadline.hpp"
@@ -205,20 +207,18 @@ private:
             last_body_size_ <= idle_buffer_keep)
             buffer_.shrink_to_fit();
         const auto waiting_since = clock::now();
+        // The bound as it stands: a session that expires meanwhile ends the wait early (see
+        // session_expired), and the connection is kept from then on as one without a session.
+        const auto bound = [&] {
+            return waiting_since + (has_live_session() ? settings_.connection_idle_timeout
+                                                       : settings_.sessionless_idle_timeout);
+        };
         while (buffer_.size() == 0) {
-            clock::time_point due;
-            if (has_live_session()) {
-                // Looked at again every sessionless_idle_timeout: a connection whose session
-                // has ended since is no longer kept for its sake.
-                due = std::min(waiting_since + settings_.connection_idle_timeout,
-                               clock::now() + settings_.sessionless_idle_timeout);
-            } else {
-                due = waiting_since + settings_.sessionless_idle_timeout;
-            }
-            auto [ec, n] = co_await read_some(due, deadline_error::http_idle, !has_live_session());
-            if (ec == deadline_error::http_idle && has_live_session() &&
-                clock::now() < waiting_since + settings_.connection_idle_timeout)
-                continue;  // a slice of a live session's wait
+            const bool live = has_live_session();
+            waiting_for_request_ = true;
+            auto [ec, n] = co_await read_some(bound(), deadline_error::http_idle, !live);
+            waiting_for_request_ = false;
+            if (ec == deadline_error::http_idle && clock::now() < bound()) continue;
             if (is_deadline(ec)) {
                 context_.server.stats.count_timeout(ec);
                 log::debug("http ", peer_, ": ", ec.message(), ", closing");
@@ -415,6 +415,9 @@ private:
         }
         log::debug("http ", peer_, ": opened session ", session->id());
         session_id_ = session->id();
+        if (auto listener = listen_for_expiry(*session))
+            asio::post(session->strand(),
+                       [session, listener] { session->add_expiry_listener(listener); });
         return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
 
@@ -423,6 +426,7 @@ private:
         auto session = context_.tunnels.find(r.session_id);
         if (!session) co_return unknown_session();
         session_id_ = session->id();
+        auto listener = listen_for_expiry(*session);
         const bool idle = r.command == protocol::rtmpt_command::idle;
         // The idle body is one 0x00 of padding.
         auto input = std::make_shared<std::vector<std::uint8_t>>(idle ? std::vector<std::uint8_t>()
@@ -450,7 +454,8 @@ private:
             tunnel::rtmpt_session::accepted accepted{};
             std::optional<response> reply;
         };
-        auto accept = [session, seq, input, waker, idle, &take] {
+        auto accept = [session, seq, input, waker, idle, listener, &take] {
+            if (listener) session->add_expiry_listener(listener);
             accepted_take a{session->accept(seq, std::move(*input)), std::nullopt};
             if (a.accepted == tunnel::rtmpt_session::accepted::refused) return a;
             if (idle && (session->has_output() || !waker))
@@ -477,11 +482,7 @@ private:
         auto woken = std::make_shared<bool>(false);
         // Named, and the executor fetched first: GCC 12 destroyed a lambda temporary twice when
         // it shared a full-expression with a co_await (found by ASan).
-        auto on_request = [woken, waker](const error_code& ec) {
-            if (ec || *woken) return;
-            *woken = true;
-            waker->cancel();
-        };
+        request_watch on_request{socket, executor_, woken, waker};
         socket.async_wait(tcp::socket::wait_read, asio::bind_executor(executor_, on_request));
         // The session moves the expiry earlier (output came, or it closed), which ends a wait.
         do {
@@ -492,6 +493,59 @@ private:
             error_code ignored;
             socket.cancel(ignored);
         }
+    }
+
+    // The connection's listener for the expiry of the sessions it carries (made once), when
+    // `session` has not been given it yet; to be added on the session's strand.
+    std::shared_ptr<tunnel::rtmpt_session::expiry_listener> listen_for_expiry(
+        const tunnel::rtmpt_session& session) {
+        if (listened_session_ == session.id()) return nullptr;
+        listened_session_ = session.id();
+        if (!expiry_listener_) {
+            expiry_listener_ = std::make_shared<tunnel::rtmpt_session::expiry_listener>(
+                tunnel::rtmpt_session::expiry_listener{executor_, [this, watch = watch_] {
+                                                           if (watch->open) session_expired();
+                                                       }});
+        }
+        return expiry_listener_;
+    }
+
+    // On the connection's strand, once a session it carried has expired: a wait for the next
+    // request, bounded by connection_idle_timeout for that session's sake, ends now and is
+    // looked at again (wait_for_request). A request being read is left alone.
+    void session_expired() {
+        if (!waiting_for_request_ || watch_->due == clock::time_point::max()) return;
+        watch_->due = clock::now();
+        watch_deadline();
+    }
+
+    // Ends a hold (cancels its waker) when the client sends the next request or closes. The
+    // reactor is edge-triggered: a read that took octets without waiting (a speculative read, or
+    // one after a wake-up that came before them) leaves their edge behind, and it wakes the next
+    // wait with nothing to read. Such a wake-up arms the wait again.
+    struct request_watch {
+        tcp::socket& socket;
+        asio::any_io_executor executor;
+        std::shared_ptr<bool> woken;
+        std::shared_ptr<asio::steady_timer> waker;
+
+        void operator()(const error_code& ec) {
+            if (ec || *woken) return;
+            if (!readable_or_closed(socket)) {
+                socket.async_wait(tcp::socket::wait_read, asio::bind_executor(executor, *this));
+                return;
+            }
+            *woken = true;
+            waker->cancel();
+        }
+    };
+
+    // True when the socket has an octet to read, its peer has closed, or it has failed; false
+    // when a read would block.
+    static bool readable_or_closed(tcp::socket& socket) {
+        std::uint8_t octet = 0;
+        const auto n = ::recv(socket.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
     }
 
     // 404 for a request naming no live session, or a sequence number the session refused.
@@ -601,8 +655,11 @@ private:
     beast::flat_buffer buffer_{64 * 1024};
     // A plain socket in non-blocking mode: read_some waits for octets before it takes a buffer.
     bool reads_in_place_ = false;
+    bool waiting_for_request_ = false;  // in wait_for_request's read
+    std::shared_ptr<tunnel::rtmpt_session::expiry_listener> expiry_listener_;
     std::size_t last_body_size_ = 0;           // of the last request read whole
     std::string session_id_;                   // the last session opened or used here
+    std::string listened_session_;             // the last one given expiry_listener_
     std::vector<asio::const_buffer> buffers_;  // write_reply's, reused
     asio::any_io_executor executor_;           // the connection's strand
     // The deadline of the read in progress (watch_deadline); its handlers share the state.

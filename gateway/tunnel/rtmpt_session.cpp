@@ -125,6 +125,18 @@ void rtmpt_session::add_waker(const std::shared_ptr<asio::steady_timer>& waker) 
     if (output_bytes_ != 0 || closed_) wake_all();
 }
 
+void rtmpt_session::add_expiry_listener(const std::shared_ptr<expiry_listener>& listener) {
+    if (expired_) {
+        asio::post(listener->executor, [listener] { listener->expired(); });
+        return;
+    }
+    std::erase_if(expiry_listeners_, [](const auto& l) { return l.expired(); });
+    // Once each: a connection that goes back and forth between sessions adds itself again.
+    if (std::none_of(expiry_listeners_.begin(), expiry_listeners_.end(),
+                     [&](const auto& l) { return l.lock() == listener; }))
+        expiry_listeners_.push_back(listener);
+}
+
 void rtmpt_session::wake_all(clock::time_point due) {
     for (auto& weak : wakers_) {
         if (auto waker = weak.lock())
@@ -211,7 +223,13 @@ void rtmpt_session::on_expiry_timer() {
                   : "inactivity timeout");
     auto expired = std::move(on_expired_);
     on_expired_ = nullptr;
+    expired_ = true;
     expired(id_);
+    for (auto& weak : expiry_listeners_) {
+        if (auto listener = weak.lock())
+            asio::post(listener->executor, [listener] { listener->expired(); });
+    }
+    expiry_listeners_.clear();
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> rtmpt_session::read_some(

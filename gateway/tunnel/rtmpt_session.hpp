@@ -74,6 +74,15 @@ public:
     // until the expiry as it stands. Nothing is cancelled across strands. Wakers that expired
     // on their own are simply dropped.
     void add_waker(const std::shared_ptr<asio::steady_timer>& waker);
+    // Something on another strand told once the session has expired (the registry forgets it
+    // then): `expired` is posted to `executor`. An HTTP connection that carried the session's
+    // requests listens, so that its wait for the next request is looked at again then rather
+    // than now and then. Listeners destroyed before are dropped.
+    struct expiry_listener {
+        asio::any_io_executor executor;
+        std::function<void()> expired;
+    };
+    void add_expiry_listener(const std::shared_ptr<expiry_listener>& listener);
     // Moves up to `max` pending octets, in order, into `out` (after what `out` holds) and returns
     // how many. A slice that does not fit whole is split: `out` gets its first part, the rest
     // stays pending, and both share the block. No octet is copied.
@@ -158,12 +167,14 @@ private:
 
     asio::steady_timer input_ready_;                         // RTMP side waits here for /send bytes
     std::vector<std::weak_ptr<asio::steady_timer>> wakers_;  // held /idle replies
+    std::vector<std::weak_ptr<expiry_listener>> expiry_listeners_;
     asio::steady_timer output_drained_;  // the RTMP side waits here when output_ is full
     asio::steady_timer expiry_;
     std::function<void(const std::string&)> on_expired_;  // empty before start_expiry and after
     clock::time_point last_activity_ = clock::now();
     clock::time_point closed_at_;
     bool closed_ = false;
+    bool expired_ = false;  // the registry has forgotten it
     std::uint32_t empty_replies_ = 0;
     const char* close_reason_ = "";
 };

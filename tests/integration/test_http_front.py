@@ -188,6 +188,21 @@ class DeadlineTest(harness.GatewayTest):
             s.close()
 
 
+    def test_a_connection_whose_session_expired_is_kept_as_one_without_a_session(self):
+        g = self.gateway(front_config("  session_timeout: 1s\n  sessionless_idle_timeout: 3s\n"
+                                      "  connection_idle_timeout: 60s\n"))
+        t = Tunnel(g.port("http"))
+        self.assertEqual(t.idle().status, 200)  # the connection carried the session; now silence
+        started = time.monotonic()
+        self.assertTrue(server_closes(t.http.sock, timeout=20), "kept for connection_idle_timeout")
+        took = time.monotonic() - started
+        # The session expires 1 s after its last request; its connection is from then on one
+        # without a session, closed sessionless_idle_timeout after its wait began.
+        self.assertGreaterEqual(took, 2.5)
+        self.assertLess(took, 15)
+        self.assertEqual(wait_metric(g, "rtmpgate_timeouts_total", 1, deadline="http_idle"), 1)
+
+
 class OverloadTest(harness.GatewayTest):
     def test_at_the_limit_live_sessions_keep_working_and_new_idle_sockets_are_refused(self):
         g = self.gateway(front_config("  sessionless_idle_timeout: 30s\n", "  max_connections: 3\n"))

@@ -126,6 +126,7 @@ class RtmptProtocolTest(harness.GatewayTest):
     RTMPT = {
         "test_max_sessions_refuses_with_503_until_one_closes": "rtmpt:\n  max_sessions: 3\n",
         "test_expired_session_is_404": "rtmpt:\n  session_timeout: 1s\n  idle_hold: 100ms\n",
+        "test_idle_in_two_segments_is_held": "rtmpt:\n  idle_hold: 100ms\n",
         "test_oversized_body_is_413_and_session_unharmed": "rtmpt:\n  max_body: 1MiB\n  gap_timeout: 500ms\n",
     }
 
@@ -160,6 +161,23 @@ class RtmptProtocolTest(harness.GatewayTest):
         self.assertGreaterEqual(held, 0.1, "an empty idle reply is held (long poll)")
         self.assertLess(held, 2.0)
         t.close()
+
+    def test_idle_in_two_segments_is_held(self):
+        # ffmpeg sends a request's header and its body in two send()s. When the body is read
+        # without a wait, its arrival must not end the hold of the /idle it belongs to.
+        for gap in (0, 0, 0.00005, 0.0002, 0.001) * 8:
+            t = Tunnel(self.port)
+            head = (f"POST /idle/{t.id}/0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/x-fcs\r\nContent-Length: 1\r\n\r\n")
+            started = time.monotonic()
+            t.http.sock.sendall(head.encode())
+            time.sleep(gap)
+            t.http.sock.sendall(b"\x00")
+            r = t.http.read_response()
+            held = time.monotonic() - started
+            self.assertEqual((r.status, len(r.body)), (200, 1), f"gap {gap}: the poll byte alone")
+            self.assertGreaterEqual(held, 0.05, f"gap {gap}: an empty /idle is held (100 ms)")
+            t.close()
 
     def test_unknown_session_and_ident2(self):
         c = HttpConnection(self.port)

@@ -306,6 +306,31 @@ TEST_F(tunnel_session, a_session_closed_with_nothing_left_expires_at_once) {
     EXPECT_TRUE(expired);
 }
 
+TEST_F(tunnel_session, expiry_listeners_are_told_once_after_the_registry_is) {
+    int told = 0, told_late = 0;
+    auto listener = std::make_shared<rtmpt_session::expiry_listener>(
+        rtmpt_session::expiry_listener{io_.get_executor(), [&] { ++told; }});
+    auto gone = std::make_shared<rtmpt_session::expiry_listener>(
+        rtmpt_session::expiry_listener{io_.get_executor(), [&] { ADD_FAILURE() << "destroyed"; }});
+    s_->add_expiry_listener(listener);
+    s_->add_expiry_listener(listener);  // a connection coming back adds itself once
+    s_->add_expiry_listener(gone);
+    gone.reset();
+    send(0, {0x03});
+    poll();
+    EXPECT_EQ(told, 0) << "not before the session expires";
+    s_->close("closed by client");
+    poll();
+    ASSERT_TRUE(expired);
+    EXPECT_EQ(told, 1);
+    // Added after the expiry: told at once.
+    s_->add_expiry_listener(std::make_shared<rtmpt_session::expiry_listener>(
+        rtmpt_session::expiry_listener{io_.get_executor(), [&] { ++told_late; }}));
+    run_ready();
+    EXPECT_EQ(told_late, 1);
+    EXPECT_EQ(told, 1);
+}
+
 // ---- input: /send bodies queued as they came, read with an offset into the first ----
 
 TEST_F(tunnel_session, reads_of_any_size_see_the_bodies_in_order) {
