@@ -7,6 +7,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "gateway/front/forwarded_for.hpp"
 #include "gateway/front/request_framing.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
@@ -185,7 +186,7 @@ private:
             context_.server.stats.refusals.add(refusal::bad_rtmpt_request);
             co_return co_await write_reply(make_reply(status));
         }
-        auto reply = co_await dispatch(*parsed, parser.get().body());
+        auto reply = co_await dispatch(*parsed, parser.get(), parser.get().body());
         co_return co_await write_reply(std::move(reply));
     }
 
@@ -389,13 +390,14 @@ private:
     // named lambdas holding only shared pointers: GCC 12 destroyed a by-value vector parameter
     // twice when a lambda temporary inside a co_await moved it (found by ASan).
     asio::awaitable<response> dispatch(const protocol::rtmpt_request& r,
+                                       const http::fields& headers,
                                        std::vector<std::uint8_t>& body) {
         using protocol::rtmpt_command;
         switch (r.command) {
             case rtmpt_command::ident:
                 co_return make_reply(rtmpt_status::not_found);
             case rtmpt_command::open:
-                co_return open_session();
+                co_return open_session(headers);
             case rtmpt_command::send:
             case rtmpt_command::idle:
                 co_return co_await exchange(r, body);
@@ -405,17 +407,46 @@ private:
         co_return make_reply(rtmpt_status::not_found);
     }
 
-    response open_session() {
-        auto session = context_.tunnels.open(asio::make_strand(context_.io), client_, transport_);
+    response open_session(const http::fields& headers) {
+        auto client = session_client(headers);
+        auto session = context_.tunnels.open(asio::make_strand(context_.io), client, transport_);
         if (!session) {
             context_.server.stats.refusals.add(refusal::max_sessions);
             log::warn("http ", client_, ": /open refused: ", settings_.max_sessions,
                       " sessions open");
             return make_reply(rtmpt_status::service_unavailable);
         }
-        log::debug("http ", client_, ": opened session ", session->id());
+        log::debug("http ", client_, ": opened session ", session->id(), " for ", client);
         session_id_ = session->id();
         return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
+    }
+
+    // The client of a session /open makes: this connection's, or, when that is a trusted proxy,
+    // the one its forwarded header (rtmpt.forwarded_header) names. Only /open is looked at: the
+    // session keeps it whatever its later requests, on whatever connection, carry.
+    client_address session_client(const http::fields& headers) const {
+        const auto& trusted = context_.server.cfg.trusted_proxies;
+        if (settings_.forwarded == forwarded_header::none ||
+            !contains_any(trusted, client_.address()))
+            return client_;
+        const bool xff = settings_.forwarded == forwarded_header::x_forwarded_for;
+        // Several lines of the header are one list, in order (RFC 9110 5.3); the header block's
+        // 8 KiB bound bounds it.
+        std::string value;
+        const auto [first, last] = headers.equal_range(xff ? "X-Forwarded-For" : "Forwarded");
+        for (auto line = first; line != last; ++line) {
+            if (!value.empty()) value += ',';
+            value += line->value();
+        }
+        if (value.empty()) return client_;
+        const auto declared =
+            forwarded_client(xff ? parse_x_forwarded_for(value) : parse_forwarded(value), trusted);
+        if (!declared) {
+            log::debug("http ", client_, ": /open: ", xff ? "X-Forwarded-For" : "Forwarded",
+                       " names no believable client: ", value);
+            return client_;
+        }
+        return client_address(*declared, client_.endpoint());
     }
 
     asio::awaitable<response> exchange(const protocol::rtmpt_request& r,
@@ -613,9 +644,10 @@ private:
 }  // namespace
 
 asio::awaitable<void> serve_http(tcp::socket socket, client_address client,
-                                 http_front_context& context) {
+                                 http_front_context& context,
+                                 std::span<const std::uint8_t> received) {
     http_connection<tcp::socket> c(socket, std::move(client), "rtmpt", context);
-    co_await c.run({});
+    co_await c.run(received);
     error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
 }

@@ -22,9 +22,11 @@ struct http_front_context {
     idle_connections& idle;  // connections that may be closed to make room for new ones
 };
 
-// Serves one plain HTTP connection from `client` until it closes.
+// Serves one plain HTTP connection from `client` until it closes; `received` holds octets of its
+// already read from it (while looking for a PROXY protocol header).
 asio::awaitable<void> serve_http(tcp::socket socket, client_address client,
-                                 http_front_context& context);
+                                 http_front_context& context,
+                                 std::span<const std::uint8_t> received = {});
 
 // Serves one HTTPS connection after its TLS handshake; `received` holds bytes already read from
 // it (what the port-443 sniffer looked at).
