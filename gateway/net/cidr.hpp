@@ -8,13 +8,12 @@
 #pragma once
 
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/ip/address.hpp>
 
 namespace rtmpgate::gateway {
 
