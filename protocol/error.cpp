@@ -73,6 +73,28 @@ public:
                 return "flv: bad signature";
             case error::flv_bad_tag:
                 return "flv: bad tag";
+            case error::proxy_no_signature:
+                return "proxy protocol: no PROXY header signature";
+            case error::proxy_v1_too_long:
+                return "proxy protocol v1: no CRLF within 107 octets";
+            case error::proxy_v1_bad_protocol:
+                return "proxy protocol v1: unknown protocol";
+            case error::proxy_v1_malformed:
+                return "proxy protocol v1: malformed line";
+            case error::proxy_v1_bad_address:
+                return "proxy protocol v1: bad address";
+            case error::proxy_v1_bad_port:
+                return "proxy protocol v1: bad port";
+            case error::proxy_v2_bad_version:
+                return "proxy protocol v2: version is not 2";
+            case error::proxy_v2_bad_command:
+                return "proxy protocol v2: unknown command";
+            case error::proxy_v2_bad_family:
+                return "proxy protocol v2: unknown family or transport";
+            case error::proxy_v2_too_short:
+                return "proxy protocol v2: length below the address block";
+            case error::proxy_v2_too_long:
+                return "proxy protocol v2: length above the bound";
         }
         return "unknown protocol error";
     }

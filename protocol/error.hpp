@@ -67,6 +67,19 @@ enum class error {
     // FLV
     flv_bad_signature,  // file does not start with "FLV"
     flv_bad_tag,        // tag type or previous-tag-size does not fit
+
+    // PROXY protocol (proxy_protocol.hpp)
+    proxy_no_signature,     // starts with neither "PROXY " nor the v2 signature
+    proxy_v1_too_long,      // no CRLF within 107 octets
+    proxy_v1_bad_protocol,  // protocol neither TCP4, TCP6 nor UNKNOWN
+    proxy_v1_malformed,     // fields not separated by exactly one space, missing, extra; bare LF
+    proxy_v1_bad_address,   // not a dotted quad (TCP4) or IPv6 text (TCP6)
+    proxy_v1_bad_port,      // not decimal 0..65535 without leading zeros
+    proxy_v2_bad_version,   // version nibble not 2
+    proxy_v2_bad_command,   // command neither LOCAL nor PROXY
+    proxy_v2_bad_family,    // family above AF_UNIX or transport above DGRAM
+    proxy_v2_too_short,     // length below the family's address block
+    proxy_v2_too_long,      // length above proxy_v2_max_length
 };
 
 const boost::system::error_category& protocol_category() noexcept;

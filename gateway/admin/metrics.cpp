@@ -41,6 +41,9 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "body_too_large",
     "no_route",
     "stream_busy",
+    "proxy_header_untrusted",
+    "proxy_header_missing",
+    "proxy_header_invalid",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
@@ -59,6 +62,7 @@ constexpr std::array<const char*, deadline_error_count> deadline_labels = {
     "client_write",
     "backend_write",
     "http_idle",
+    "proxy_header",
 };
 
 }  // namespace
@@ -84,6 +88,9 @@ std::string render_metrics(const server_context& context) {
             "Idle HTTP connections without a live session closed to make room at "
             "limits.max_connections.",
             s.http_evictions);
+    counter(out, "rtmpgate_proxy_headers_total",
+            "Connections whose client a PROXY protocol header from a trusted proxy named.",
+            s.proxy_headers);
     // One pass over the engine's streams per scrape, nothing counted on the media path.
     const auto engine = context.streams.counts();
     counter(out, "rtmpgate_streams", "Live streams known to the engine.", engine.streams, "gauge");

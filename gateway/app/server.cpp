@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "gateway/admin/admin_http.hpp"
+#include "gateway/front/proxy_header.hpp"
 #include "gateway/front/tls_sniffer.hpp"
 #include "gateway/net/endpoint.hpp"
 #include "gateway/net/log.hpp"
@@ -192,13 +193,21 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
         asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
         return;
     }
-    error_code ignored;
-    auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    error_code peer_ec;
+    client_address client(socket.remote_endpoint(peer_ec));
+    // A socket whose peer is already gone (reset in the backlog) would be judged by the unknown
+    // address 0.0.0.0, and refused as an untrusted sender of the header it still holds.
+    if (peer_ec && reads_proxy_header(kind)) return;
     auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
+    if (reads_proxy_header(kind)) {
+        asio::co_spawn(strand, serve_after_proxy_header(std::move(socket), std::move(client), kind),
+                       [slot](const std::exception_ptr&) {});
+        return;
+    }
     switch (kind) {
         case protocol_kind::rtmp: {
             auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket),
-                                                                       std::move(peer), "rtmp");
+                                                                       std::move(client), "rtmp");
             // The connection is in context_.connections while it runs, which is how shutdown
             // ends it; the completion holds the socket's place until then.
             asio::co_spawn(strand, rtmp::run_connection(std::move(stream), context_),
@@ -209,17 +218,49 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
             // Spawned as they are, the slot held by the completion: a coroutine wrapped around
             // them to hold it cost every connection one more frame.
             asio::co_spawn(strand,
-                           front::serve_http(std::move(socket), std::move(peer), http_context_),
+                           front::serve_http(std::move(socket), std::move(client), http_context_),
                            [slot](const std::exception_ptr&) {});
             return;
         case protocol_kind::https:
             asio::co_spawn(
                 strand,
-                front::sniff_tls(std::move(socket), std::move(peer), tls_->get(), http_context_),
+                front::sniff_tls(std::move(socket), std::move(client), tls_->get(), http_context_),
                 [slot](const std::exception_ptr&) {});
             return;
         case protocol_kind::admin:
             return;  // served above
+    }
+}
+
+bool server::reads_proxy_header(protocol_kind kind) const {
+    const auto& p = context_.cfg.proxy_protocol;
+    return (kind == protocol_kind::http && p.http) || (kind == protocol_kind::https && p.https) ||
+           (kind == protocol_kind::rtmp && p.rtmp);
+}
+
+asio::awaitable<void> server::serve_after_proxy_header(tcp::socket socket, client_address peer,
+                                                       protocol_kind kind) {
+    auto found =
+        co_await front::read_proxy_header(socket, peer, kind == protocol_kind::https, context_);
+    if (!found) co_return;  // the socket closes as it goes out of scope
+    switch (kind) {
+        case protocol_kind::rtmp:
+            co_await rtmp::run_connection(std::make_unique<socket_stream<tcp::socket>>(
+                                              std::move(socket), std::move(found->client), "rtmp",
+                                              std::move(found->received)),
+                                          context_);
+            co_return;
+        case protocol_kind::http:
+            co_await front::serve_http(std::move(socket), std::move(found->client), http_context_,
+                                       found->received);
+            co_return;
+        case protocol_kind::https:
+            // read_proxy_header took nothing past the header: the TLS handshake reads the socket.
+            co_await front::sniff_tls(std::move(socket), std::move(found->client), tls_->get(),
+                                      http_context_);
+            co_return;
+        case protocol_kind::admin:
+            co_return;
     }
 }
 

@@ -37,6 +37,10 @@ private:
     enum class protocol_kind { rtmp, http, https, admin };
     asio::awaitable<void> accept(tcp::acceptor& acceptor, protocol_kind kind);
     void start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind);
+    // proxy_protocol.<listener>: its connections begin with read_proxy_header (front/proxy_header).
+    bool reads_proxy_header(protocol_kind kind) const;
+    asio::awaitable<void> serve_after_proxy_header(tcp::socket socket, client_address peer,
+                                                   protocol_kind kind);
     asio::awaitable<void> wait_for_signal();
     asio::awaitable<void> drain();
     asio::awaitable<void> reload_on_sighup();

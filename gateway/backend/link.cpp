@@ -198,7 +198,7 @@ asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(const backend_t
     if (cec) co_return failure("connect", cec, context.stats);
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    const auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    const client_address peer(socket.remote_endpoint(ignored));
     if (!target.tls)
         co_return std::make_unique<socket_stream<tcp::socket>>(std::move(socket), peer, "rtmp");
 

@@ -44,6 +44,7 @@ constexpr std::size_t max_routes = 1024;
 constexpr std::size_t max_sni_entries = 256;
 constexpr std::size_t max_server_names = 64;
 constexpr std::size_t max_app_length = 256;
+constexpr std::size_t max_trusted_proxies = 1024;
 
 // RTMP message lengths are 24-bit fields (RTMP spec 5.3.1.2.1), so no chunk or message is longer.
 constexpr std::uint64_t max_rtmp_length = 0xFFFFFF;
@@ -310,6 +311,41 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
         {"request_body_timeout",
          [&](const config_node& n) { rtmpt.request_body_timeout = n.as_duration(100ms, 10min); }},
         {"quick_ack", [&](const config_node& n) { rtmpt.quick_ack = n.as_bool(); }},
+        {"forwarded_header",
+         [&](const config_node& n) {
+             const auto name = n.as_string();
+             if (name == "x-forwarded-for")
+                 rtmpt.forwarded = forwarded_header::x_forwarded_for;
+             else if (name == "forwarded")
+                 rtmpt.forwarded = forwarded_header::forwarded;
+             else if (name == "none")
+                 rtmpt.forwarded = forwarded_header::none;
+             else
+                 n.fail("expected x-forwarded-for, forwarded or none (got " + quote_value(name) +
+                        ")");
+         }},
+    });
+}
+
+void read_trusted_proxies(const config_node& node, std::vector<cidr>& networks) {
+    node.read_items(max_trusted_proxies, [&](const config_node& item) {
+        const auto text = item.as_string();
+        auto network = cidr::parse(text);
+        if (!network)
+            item.fail(
+                "expected an IPv4 or IPv6 address or network such as 10.0.0.0/8 or ::1 (got " +
+                quote_value(text) + "; no bit may be set after the prefix)");
+        networks.push_back(*network);
+    });
+}
+
+void read_proxy_protocol(const config_node& node, config::proxy_protocol_t& proxy) {
+    node.read_fields({
+        {"http", [&](const config_node& n) { proxy.http = n.as_bool(); }},
+        {"https", [&](const config_node& n) { proxy.https = n.as_bool(); }},
+        {"rtmp", [&](const config_node& n) { proxy.rtmp = n.as_bool(); }},
+        {"header_timeout",
+         [&](const config_node& n) { proxy.header_timeout = n.as_duration(100ms, 5min); }},
     });
 }
 
@@ -414,6 +450,14 @@ void check_agreement(const config& c, const config_source& source) {
                  ") is below limits.max_partial_message_bytes (" +
                  std::to_string(l.max_partial_message_bytes) + ")");
     }
+    // A listener that reads PROXY headers from no one would refuse every header and serve
+    // everybody as the balancer: a configuration that cannot be what was meant.
+    for (const auto& [key, on] : {std::pair{"proxy_protocol.http", c.proxy_protocol.http},
+                                  std::pair{"proxy_protocol.https", c.proxy_protocol.https},
+                                  std::pair{"proxy_protocol.rtmp", c.proxy_protocol.rtmp}}) {
+        if (on && c.trusted_proxies.empty())
+            fail(key, "true needs trusted_proxies: the addresses allowed to send the header");
+    }
     if (c.rtmpt.session_timeout <= c.rtmpt.idle_hold) {
         fail(source.lines.contains("rtmpt.session_timeout") ? "rtmpt.session_timeout"
                                                             : "rtmpt.idle_hold",
@@ -462,6 +506,10 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
             {"shutdown_grace",
              [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
             {"log_level", [&](const config_node& n) { read_log_level(n, c.log_level); }},
+            {"trusted_proxies",
+             [&](const config_node& n) { read_trusted_proxies(n, c.trusted_proxies); }},
+            {"proxy_protocol",
+             [&](const config_node& n) { read_proxy_protocol(n, c.proxy_protocol); }},
         });
     } catch (const YAML::Exception& e) {
         // yaml-cpp parses lazily in places (aliases); whatever it reports still gets file and line.

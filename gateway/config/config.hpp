@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/net/cidr.hpp"
+
 namespace rtmpgate::gateway {
 
 using std::chrono::milliseconds;
@@ -67,6 +69,9 @@ struct tls_certificate {
     std::string private_key;                // PEM key file
     std::vector<std::string> server_names;  // "example.com", "*.example.com"; at least one
 };
+
+// The request header an RTMPT /open from a trusted proxy may name its client with.
+enum class forwarded_header { x_forwarded_for, forwarded, none };
 
 struct config {
     struct listeners_t {
@@ -127,6 +132,8 @@ struct config {
         milliseconds request_header_timeout{10000};    // a request's first byte to its header's end
         milliseconds request_body_timeout{10000};      // a body with no byte for this long
         bool quick_ack = true;  // TCP_QUICKACK after every read on RTMPT connections
+        // From a trusted proxy (trusted_proxies), this header of /open names the session's client.
+        forwarded_header forwarded = forwarded_header::x_forwarded_for;
     } rtmpt;
 
     struct backend_t {
@@ -141,6 +148,15 @@ struct config {
 
     milliseconds shutdown_grace{5000};
     std::string log_level = "info";  // error, warn, info, debug
+
+    // Proxies and load balancers whose word about the client is taken: a PROXY protocol header
+    // on a listener that reads it, X-Forwarded-For / Forwarded on an RTMPT /open. Empty: none.
+    std::vector<cidr> trusted_proxies;
+    // Which listeners read a PROXY protocol header (v1 or v2) first (see front/proxy_header.hpp).
+    struct proxy_protocol_t {
+        bool http = false, https = false, rtmp = false;
+        milliseconds header_timeout{5000};  // the header whole within this of the accept
+    } proxy_protocol;
 
     // The first route that matches `app`; nullptr: no route.
     const route* find_route(std::string_view app) const;

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 
+#include "gateway/front/forwarded_for.hpp"
 #include "gateway/front/request_framing.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
@@ -69,10 +70,10 @@ response make_closing_reply(rtmpt_status status) {
 template <typename Stream>
 class http_connection {
 public:
-    http_connection(Stream& stream, std::string peer, const char* transport,
+    http_connection(Stream& stream, client_address client, const char* transport,
                     http_front_context& context)
         : stream_(stream),
-          peer_(std::move(peer)),
+          client_(std::move(client)),
           transport_(transport),
           context_(context),
           settings_(context.server.cfg.rtmpt) {
@@ -187,7 +188,7 @@ private:
             context_.server.stats.refusals.add(refusal::bad_rtmpt_request);
             co_return co_await write_reply(make_reply(status));
         }
-        auto reply = co_await dispatch(*parsed, parser.get().body());
+        auto reply = co_await dispatch(*parsed, parser.get(), parser.get().body());
         co_return co_await write_reply(std::move(reply));
     }
 
@@ -221,7 +222,7 @@ private:
             if (ec == deadline_error::http_idle && clock::now() < bound()) continue;
             if (is_deadline(ec)) {
                 context_.server.stats.count_timeout(ec);
-                log::debug("http ", peer_, ": ", ec.message(), ", closing");
+                log::debug("http ", client_, ": ", ec.message(), ", closing");
                 co_return false;
             }
             if (ec) co_return false;  // closed, reset, evicted
@@ -347,7 +348,7 @@ private:
             got = std::make_tuple(read_finished(read_ec, which), n);
         }
         if (waiting && context_.idle.leave(*waiting)) {
-            log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
+            log::debug("http ", client_, ": idle without a session, closed to make room for a new ",
                        "connection (limits.max_connections)");
             co_return std::make_tuple(error_code(asio::error::operation_aborted), std::size_t{0});
         }
@@ -368,14 +369,14 @@ private:
     // 408 and the connection ends: the request's header or body stopped coming for `timeout`.
     asio::awaitable<void> refuse_late(error_code deadline, milliseconds timeout) {
         context_.server.stats.count_timeout(deadline);
-        log::debug("http ", peer_, ": ", deadline.message(), " (", timeout.count(), "ms): 408");
+        log::debug("http ", client_, ": ", deadline.message(), " (", timeout.count(), "ms): 408");
         co_await write_reply(make_closing_reply(rtmpt_status::request_timeout));
     }
 
     // 400 and the connection ends: what follows cannot be told from a body.
     asio::awaitable<void> refuse_framing(std::string_view why) {
         context_.server.stats.refusals.add(refusal::bad_request_framing);
-        log::debug("http ", peer_, ": bad request: ", why);
+        log::debug("http ", client_, ": bad request: ", why);
         co_await write_reply(make_closing_reply(rtmpt_status::bad_request));
     }
 
@@ -389,13 +390,14 @@ private:
     // named lambdas holding only shared pointers: GCC 12 destroyed a by-value vector parameter
     // twice when a lambda temporary inside a co_await moved it (found by ASan).
     asio::awaitable<response> dispatch(const protocol::rtmpt_request& r,
+                                       const http::fields& headers,
                                        std::vector<std::uint8_t>& body) {
         using protocol::rtmpt_command;
         switch (r.command) {
             case rtmpt_command::ident:
                 co_return make_reply(rtmpt_status::not_found);
             case rtmpt_command::open:
-                co_return open_session();
+                co_return open_session(headers);
             case rtmpt_command::send:
             case rtmpt_command::idle:
                 co_return co_await exchange(r, body);
@@ -405,20 +407,49 @@ private:
         co_return make_reply(rtmpt_status::not_found);
     }
 
-    response open_session() {
-        auto session = context_.tunnels.open(asio::make_strand(context_.io), peer_, transport_);
+    response open_session(const http::fields& headers) {
+        auto client = session_client(headers);
+        auto session = context_.tunnels.open(asio::make_strand(context_.io), client, transport_);
         if (!session) {
             context_.server.stats.refusals.add(refusal::max_sessions);
-            log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions,
+            log::warn("http ", client_, ": /open refused: ", settings_.max_sessions,
                       " sessions open");
             return make_reply(rtmpt_status::service_unavailable);
         }
-        log::debug("http ", peer_, ": opened session ", session->id());
+        log::debug("http ", client_, ": opened session ", session->id(), " for ", client);
         session_id_ = session->id();
         if (auto listener = listen_for_expiry(*session))
             asio::post(session->strand(),
                        [session, listener] { session->add_expiry_listener(listener); });
         return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
+    }
+
+    // The client of a session /open makes: this connection's, or, when that is a trusted proxy,
+    // the one its forwarded header (rtmpt.forwarded_header) names. Only /open is looked at: the
+    // session keeps it whatever its later requests, on whatever connection, carry.
+    client_address session_client(const http::fields& headers) const {
+        const auto& trusted = context_.server.cfg.trusted_proxies;
+        if (settings_.forwarded == forwarded_header::none ||
+            !contains_any(trusted, client_.address()))
+            return client_;
+        const bool xff = settings_.forwarded == forwarded_header::x_forwarded_for;
+        // Several lines of the header are one list, in order (RFC 9110 5.3); the header block's
+        // 8 KiB bound bounds it.
+        std::string value;
+        const auto [first, last] = headers.equal_range(xff ? "X-Forwarded-For" : "Forwarded");
+        for (auto line = first; line != last; ++line) {
+            if (!value.empty()) value += ',';
+            value += line->value();
+        }
+        if (value.empty()) return client_;
+        const auto declared =
+            forwarded_client(xff ? parse_x_forwarded_for(value) : parse_forwarded(value), trusted);
+        if (!declared) {
+            log::debug("http ", client_, ": /open: ", xff ? "X-Forwarded-For" : "Forwarded",
+                       " names no believable client: ", value);
+            return client_;
+        }
+        return client_address(*declared, client_.endpoint());
     }
 
     asio::awaitable<response> exchange(const protocol::rtmpt_request& r,
@@ -648,7 +679,7 @@ private:
     }
 
     Stream& stream_;
-    std::string peer_;
+    const client_address client_;  // fixed where the connection was accepted
     const char* transport_;
     http_front_context& context_;
     const config::rtmpt_t& settings_;
@@ -669,18 +700,19 @@ private:
 
 }  // namespace
 
-asio::awaitable<void> serve_http(tcp::socket socket, std::string peer,
-                                 http_front_context& context) {
-    http_connection<tcp::socket> c(socket, std::move(peer), "rtmpt", context);
-    co_await c.run({});
+asio::awaitable<void> serve_http(tcp::socket socket, client_address client,
+                                 http_front_context& context,
+                                 std::span<const std::uint8_t> received) {
+    http_connection<tcp::socket> c(socket, std::move(client), "rtmpt", context);
+    co_await c.run(received);
     error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
+asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, client_address client,
                                   std::span<const std::uint8_t> received,
                                   http_front_context& context) {
-    http_connection<asio::ssl::stream<tcp::socket>> c(stream, std::move(peer), "rtmpts", context);
+    http_connection<asio::ssl::stream<tcp::socket>> c(stream, std::move(client), "rtmpts", context);
     co_await c.run(received);
 }
 

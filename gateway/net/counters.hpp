@@ -33,6 +33,12 @@ enum class refusal : std::uint8_t {
     body_too_large,       // a /send body over rtmpt.max_body: 413 and the connection closes
     no_route,             // connect to an app no route matches: _error, then closed
     stream_busy,          // publish of a name already published: onStatus BadName
+    // On a listener that reads the PROXY protocol (proxy_protocol.*), a connection closed because
+    // it began with a header but is not from trusted_proxies, because it is from trusted_proxies
+    // but began without one, or because its header was malformed.
+    proxy_header_untrusted,
+    proxy_header_missing,
+    proxy_header_invalid,
     count
 };
 
@@ -64,6 +70,8 @@ struct counters {
     // Idle HTTP connections without a live session closed to make room for a new socket at
     // limits.max_connections.
     std::atomic<std::uint64_t> http_evictions{0};
+    // Connections whose client a PROXY protocol header from a trusted proxy declared.
+    std::atomic<std::uint64_t> proxy_headers{0};
     counter_family<refusal> refusals;
     // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
     counter_family<deadline_error, deadline_error_count> timeouts;

@@ -24,6 +24,7 @@ constexpr std::string_view bounded[] = {
     "client write",
     "backend write",
     "idle HTTP connection",
+    "PROXY protocol header",
 };
 static_assert(std::size(bounded) == deadline_error_count);
 

@@ -32,12 +32,13 @@ enum class deadline_error {
     client_write,     // a write to an RTMP client spliced to a backend that makes no progress
     backend_write,    // a write to a backend that makes no progress
     http_idle,        // an HTTP connection waiting for the first byte of its next request
+    proxy_header,     // a PROXY protocol header, or the first bytes that show there is none
     // Add new deadlines here, with their words in deadline.cpp and their /metrics label in
     // admin/metrics.cpp.
 };
 // One past the last deadline_error (they start at 1).
 inline constexpr std::size_t deadline_error_count =
-    static_cast<std::size_t>(deadline_error::http_idle) + 1;
+    static_cast<std::size_t>(deadline_error::proxy_header) + 1;
 
 }  // namespace rtmpgate::gateway
 

@@ -11,7 +11,7 @@ namespace {
 TEST(protocol_error, every_value_has_a_message_of_its_own) {
     std::set<std::string> messages;
     const int first = static_cast<int>(error::need_more),
-              last = static_cast<int>(error::flv_bad_tag);
+              last = static_cast<int>(error::proxy_v2_too_long);
     for (int v = first; v <= last; ++v) {
         const error_code ec = static_cast<error>(v);
         EXPECT_EQ(&ec.category(), &protocol_category());
