@@ -193,12 +193,12 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
         return;
     }
     error_code ignored;
-    auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    client_address client(socket.remote_endpoint(ignored));
     auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
     switch (kind) {
         case protocol_kind::rtmp: {
             auto stream = std::make_unique<socket_stream<tcp::socket>>(std::move(socket),
-                                                                       std::move(peer), "rtmp");
+                                                                       std::move(client), "rtmp");
             // The connection is in context_.connections while it runs, which is how shutdown
             // ends it; the completion holds the socket's place until then.
             asio::co_spawn(strand, rtmp::run_connection(std::move(stream), context_),
@@ -209,13 +209,13 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
             // Spawned as they are, the slot held by the completion: a coroutine wrapped around
             // them to hold it cost every connection one more frame.
             asio::co_spawn(strand,
-                           front::serve_http(std::move(socket), std::move(peer), http_context_),
+                           front::serve_http(std::move(socket), std::move(client), http_context_),
                            [slot](const std::exception_ptr&) {});
             return;
         case protocol_kind::https:
             asio::co_spawn(
                 strand,
-                front::sniff_tls(std::move(socket), std::move(peer), tls_->get(), http_context_),
+                front::sniff_tls(std::move(socket), std::move(client), tls_->get(), http_context_),
                 [slot](const std::exception_ptr&) {});
             return;
         case protocol_kind::admin:

@@ -210,7 +210,7 @@ asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(
             context.cfg.backend.write_timeout, deadline_error::backend_write);
         if (wec) co_return failure("PROXY protocol header", wec, context.stats);
     }
-    const auto peer = format_endpoint(socket.remote_endpoint(ignored));
+    const client_address peer(socket.remote_endpoint(ignored));
     if (!target.tls)
         co_return std::make_unique<socket_stream<tcp::socket>>(std::move(socket), peer, "rtmp");
 
@@ -268,8 +268,8 @@ asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint
         ++context.stats.backend_failures;
         return link_result{false, true, target_text(target) + ": " + reason};
     };
-    const auto proxy_header = make_backend_proxy_header(target.send_proxy_protocol,
-                                                        client_endpoint(client), client.reached());
+    const auto proxy_header = make_backend_proxy_header(
+        target.send_proxy_protocol, client.client().endpoint(), client.reached());
     auto opened = co_await open_backend(target, proxy_header, context);
     if (!opened) co_return unreached(opened.error());
     auto& backend = *opened;

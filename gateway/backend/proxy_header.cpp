@@ -1,8 +1,6 @@
 #include "gateway/backend/proxy_header.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <string>
 
 #include "protocol/proxy_protocol.hpp"
 
@@ -36,25 +34,6 @@ protocol::proxy_address to_proxy(const ip::address& a, std::uint16_t port, bool 
 }
 
 }  // namespace
-
-// Until the connection carries its client's address as a value, it is read back from peer(),
-// which the listener wrote from the socket's peer with format_endpoint ("127.0.0.1:5000",
-// "[::1]:5000"). Anything else is "not known".
-tcp::endpoint client_endpoint(const byte_stream& client) {
-    const std::string peer = client.peer();
-    const auto colon = peer.rfind(':');
-    if (colon == std::string::npos) return {};
-    std::string host = peer.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    std::uint16_t port = 0;
-    const auto digits = std::string_view(peer).substr(colon + 1);
-    const auto [end, pec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    error_code ec;
-    const auto address = ip::make_address(host, ec);
-    if (ec || pec != std::errc{} || end != digits.data() + digits.size()) return {};
-    return {address, port};
-}
 
 std::vector<std::uint8_t> make_backend_proxy_header(backend_target::proxy_protocol version,
                                                     const tcp::endpoint& client,

@@ -9,17 +9,14 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/net/asio.hpp"
-#include "gateway/net/byte_stream.hpp"
 
 namespace rtmpgate::gateway::backend {
 
-// The client's address and port as the link reports it to a backend.
-tcp::endpoint client_endpoint(const byte_stream& client);
-
-// The header for `version` (empty for none): `client` as the source, `reached` (the address the
-// client connected to) as the destination. IPv4-mapped IPv6 addresses are written as IPv4; when
-// the two are of different families the IPv4 one is mapped into IPv6 (TCP6). An unknown
-// `reached` (an RTMPT session spans several connections) is the unspecified address of the
+// The header for `version` (empty for none): `client` (byte_stream::client(), the client's
+// address as the gateway knows it, also when a trusted proxy declared it) as the source, `reached`
+// (the address the client connected to) as the destination. IPv4-mapped IPv6 addresses are written
+// as IPv4; when the two are of different families the IPv4 one is mapped into IPv6 (TCP6). An
+// unknown `reached` (an RTMPT session spans several connections) is the unspecified address of the
 // client's family, port 0. An unspecified client address (not known) gives a header without an
 // address (v1 UNKNOWN, v2 AF_UNSPEC): the backend then uses the connection's own.
 std::vector<std::uint8_t> make_backend_proxy_header(backend_target::proxy_protocol version,

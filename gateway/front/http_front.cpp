@@ -67,10 +67,10 @@ response make_closing_reply(rtmpt_status status) {
 template <typename Stream>
 class http_connection {
 public:
-    http_connection(Stream& stream, std::string peer, const char* transport,
+    http_connection(Stream& stream, client_address client, const char* transport,
                     http_front_context& context)
         : stream_(stream),
-          peer_(std::move(peer)),
+          client_(std::move(client)),
           transport_(transport),
           context_(context),
           settings_(context.server.cfg.rtmpt) {
@@ -221,7 +221,7 @@ private:
                 continue;  // a slice of a live session's wait
             if (is_deadline(ec)) {
                 context_.server.stats.count_timeout(ec);
-                log::debug("http ", peer_, ": ", ec.message(), ", closing");
+                log::debug("http ", client_, ": ", ec.message(), ", closing");
                 co_return false;
             }
             if (ec) co_return false;  // closed, reset, evicted
@@ -347,7 +347,7 @@ private:
             got = std::make_tuple(read_finished(read_ec, which), n);
         }
         if (waiting && context_.idle.leave(*waiting)) {
-            log::debug("http ", peer_, ": idle without a session, closed to make room for a new ",
+            log::debug("http ", client_, ": idle without a session, closed to make room for a new ",
                        "connection (limits.max_connections)");
             co_return std::make_tuple(error_code(asio::error::operation_aborted), std::size_t{0});
         }
@@ -368,14 +368,14 @@ private:
     // 408 and the connection ends: the request's header or body stopped coming for `timeout`.
     asio::awaitable<void> refuse_late(error_code deadline, milliseconds timeout) {
         context_.server.stats.count_timeout(deadline);
-        log::debug("http ", peer_, ": ", deadline.message(), " (", timeout.count(), "ms): 408");
+        log::debug("http ", client_, ": ", deadline.message(), " (", timeout.count(), "ms): 408");
         co_await write_reply(make_closing_reply(rtmpt_status::request_timeout));
     }
 
     // 400 and the connection ends: what follows cannot be told from a body.
     asio::awaitable<void> refuse_framing(std::string_view why) {
         context_.server.stats.refusals.add(refusal::bad_request_framing);
-        log::debug("http ", peer_, ": bad request: ", why);
+        log::debug("http ", client_, ": bad request: ", why);
         co_await write_reply(make_closing_reply(rtmpt_status::bad_request));
     }
 
@@ -406,14 +406,14 @@ private:
     }
 
     response open_session() {
-        auto session = context_.tunnels.open(asio::make_strand(context_.io), peer_, transport_);
+        auto session = context_.tunnels.open(asio::make_strand(context_.io), client_, transport_);
         if (!session) {
             context_.server.stats.refusals.add(refusal::max_sessions);
-            log::warn("http ", peer_, ": /open refused: ", settings_.max_sessions,
+            log::warn("http ", client_, ": /open refused: ", settings_.max_sessions,
                       " sessions open");
             return make_reply(rtmpt_status::service_unavailable);
         }
-        log::debug("http ", peer_, ": opened session ", session->id());
+        log::debug("http ", client_, ": opened session ", session->id());
         session_id_ = session->id();
         return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
     }
@@ -594,7 +594,7 @@ private:
     }
 
     Stream& stream_;
-    std::string peer_;
+    const client_address client_;  // fixed where the connection was accepted
     const char* transport_;
     http_front_context& context_;
     const config::rtmpt_t& settings_;
@@ -612,18 +612,18 @@ private:
 
 }  // namespace
 
-asio::awaitable<void> serve_http(tcp::socket socket, std::string peer,
+asio::awaitable<void> serve_http(tcp::socket socket, client_address client,
                                  http_front_context& context) {
-    http_connection<tcp::socket> c(socket, std::move(peer), "rtmpt", context);
+    http_connection<tcp::socket> c(socket, std::move(client), "rtmpt", context);
     co_await c.run({});
     error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
+asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, client_address client,
                                   std::span<const std::uint8_t> received,
                                   http_front_context& context) {
-    http_connection<asio::ssl::stream<tcp::socket>> c(stream, std::move(peer), "rtmpts", context);
+    http_connection<asio::ssl::stream<tcp::socket>> c(stream, std::move(client), "rtmpts", context);
     co_await c.run(received);
 }
 

@@ -9,6 +9,7 @@
 
 #include "gateway/front/idle_connections.hpp"
 #include "gateway/net/asio.hpp"
+#include "gateway/net/client_address.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/registry.hpp"
 
@@ -21,12 +22,13 @@ struct http_front_context {
     idle_connections& idle;  // connections that may be closed to make room for new ones
 };
 
-// Serves one plain HTTP connection until it closes.
-asio::awaitable<void> serve_http(tcp::socket socket, std::string peer, http_front_context& context);
+// Serves one plain HTTP connection from `client` until it closes.
+asio::awaitable<void> serve_http(tcp::socket socket, client_address client,
+                                 http_front_context& context);
 
 // Serves one HTTPS connection after its TLS handshake; `received` holds bytes already read from
 // it (what the port-443 sniffer looked at).
-asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, std::string peer,
+asio::awaitable<void> serve_https(asio::ssl::stream<tcp::socket>& stream, client_address client,
                                   std::span<const std::uint8_t> received,
                                   http_front_context& context);
 

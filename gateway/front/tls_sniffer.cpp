@@ -12,7 +12,7 @@ namespace rtmpgate::gateway::front {
 
 using tls_stream = asio::ssl::stream<tcp::socket>;
 
-asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
+asio::awaitable<void> sniff_tls(tcp::socket socket, client_address client,
                                 std::shared_ptr<tls_context> tls, http_front_context& context) {
     auto& server = context.server;
     const auto timeout = server.cfg.tls.handshake_timeout;
@@ -25,7 +25,7 @@ asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
     if (hec) {
         ++server.stats.connections_failed;
         server.stats.count_timeout(hec);
-        log::debug("tls ", peer, ": ", is_deadline(hec) ? "" : "handshake: ", hec.message());
+        log::debug("tls ", client, ": ", is_deadline(hec) ? "" : "handshake: ", hec.message());
         co_return;
     }
     // Then its first bytes, within the same bound: until they come nothing tells an RTMPS
@@ -35,26 +35,27 @@ asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
                                            timeout, deadline_error::first_bytes);
     if (rec) {
         if (server.stats.count_timeout(rec))
-            log::debug("tls ", peer, ": ", rec.message(), " (tls.handshake_timeout)");
+            log::debug("tls ", client, ": ", rec.message(), " (tls.handshake_timeout)");
         co_return;
     }
     first.resize(n);
 
     const std::uint8_t lead = first.front();
     if (lead == 0x03) {
-        co_await rtmp::run_connection(std::make_unique<socket_stream<tls_stream>>(
-                                          std::move(stream), peer, "rtmps", std::move(first), tls),
-                                      server);
+        co_await rtmp::run_connection(
+            std::make_unique<socket_stream<tls_stream>>(std::move(stream), client, "rtmps",
+                                                        std::move(first), tls),
+            server);
         co_return;
     }
     if (lead >= 'A' && lead <= 'Z') {
-        co_await serve_https(stream, peer, first, context);
+        co_await serve_https(stream, std::move(client), first, context);
         error_code ignored;
         stream.next_layer().close(ignored);
         co_return;
     }
     ++server.stats.connections_failed;
-    log::info("tls ", peer, ": refused: first byte 0x", std::hex, int(lead),
+    log::info("tls ", client, ": refused: first byte 0x", std::hex, int(lead),
               lead == 0x06 ? " (RTMPE is not supported)" : "");
 }
 

@@ -8,11 +8,12 @@
 
 #include "gateway/front/http_front.hpp"
 #include "gateway/net/asio.hpp"
+#include "gateway/net/client_address.hpp"
 #include "gateway/net/tls_context.hpp"
 
 namespace rtmpgate::gateway::front {
 
-asio::awaitable<void> sniff_tls(tcp::socket socket, std::string peer,
+asio::awaitable<void> sniff_tls(tcp::socket socket, client_address client,
                                 std::shared_ptr<tls_context> tls, http_front_context& context);
 
 }  // namespace rtmpgate::gateway::front

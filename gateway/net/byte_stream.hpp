@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "gateway/net/asio.hpp"
+#include "gateway/net/client_address.hpp"
 #include "protocol/shared_bytes.hpp"
 
 namespace rtmpgate::gateway {
@@ -61,7 +62,9 @@ public:
     // Closes at once; pending operations complete with an error.
     virtual void close() = 0;
 
-    virtual std::string peer() const = 0;
+    // Who is at the other end: a client connection's client (net/client_address.hpp), or, for a
+    // backend link's own stream, the backend.
+    virtual const client_address& client() const = 0;
     // "rtmp", "rtmps", "rtmpt" or "rtmpts", for logs and metrics.
     virtual const char* transport() const = 0;
 };

@@ -19,12 +19,12 @@ class socket_stream final : public byte_stream {
 public:
     // `received`: bytes already read from `stream` (by the port-443 sniffer), returned first.
     // `keep_alive`: what `stream` depends on (its TLS context).
-    socket_stream(Stream stream, std::string peer, const char* transport,
+    socket_stream(Stream stream, client_address client, const char* transport,
                   std::vector<std::uint8_t> received = {},
                   std::shared_ptr<const void> keep_alive = {})
         : keep_alive_(std::move(keep_alive)),
           stream_(std::move(stream)),
-          peer_(std::move(peer)),
+          client_(std::move(client)),
           transport_(transport),
           received_(std::move(received)) {
         // For write's first attempt; asynchronous operations are unaffected.
@@ -104,7 +104,7 @@ public:
         lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
         lowest_layer().close(ignored);
     }
-    std::string peer() const override { return peer_; }
+    const client_address& client() const override { return client_; }
     const char* transport() const override { return transport_; }
 
     Stream& next_layer() noexcept { return stream_; }
@@ -145,7 +145,7 @@ private:
 
     std::shared_ptr<const void> keep_alive_;  // destroyed after stream_
     Stream stream_;
-    std::string peer_;
+    client_address client_;
     const char* transport_;
     std::vector<std::uint8_t> received_;
     std::size_t received_offset_ = 0;

@@ -116,7 +116,7 @@ void connection::shutdown() {
 
 asio::awaitable<void> connection::run() {
     registration_ = context_.connections.add(weak_from_this());
-    log::info(id_, ": open ", stream_->transport(), " from ", stream_->peer());
+    log::info(id_, ": open ", stream_->transport(), " from ", stream_->client());
     try {
         co_await serve();
     } catch (const std::exception& e) {
@@ -134,7 +134,7 @@ asio::awaitable<void> connection::run() {
     context_.stats.media_dropped_bytes += queue_.dropped_bytes();
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
-    log::info(id_, ": close ", stream_->transport(), " peer=", stream_->peer(),
+    log::info(id_, ": close ", stream_->transport(), " peer=", stream_->client().to_string(),
               " app=", log::quoted(app_),
               " stream=", log::quoted(session_ ? session_->stream_name() : std::string()), " role=",
               session_         ? session_->role()

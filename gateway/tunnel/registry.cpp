@@ -55,7 +55,7 @@ std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand) {
     return s;
 }
 
-std::shared_ptr<rtmpt_session> registry::open(asio::any_io_executor strand, std::string peer,
+std::shared_ptr<rtmpt_session> registry::open(asio::any_io_executor strand, client_address client,
                                               const char* transport) {
     auto s = create(std::move(strand));
     if (!s) return nullptr;
@@ -64,7 +64,7 @@ std::shared_ptr<rtmpt_session> registry::open(asio::any_io_executor strand, std:
     // end comes back here, on the session's strand.
     asio::co_spawn(
         s->strand(),
-        rtmp::run_connection(std::make_unique<tunnel_stream>(s, std::move(peer), transport),
+        rtmp::run_connection(std::make_unique<tunnel_stream>(s, std::move(client), transport),
                              server_),
         asio::bind_executor(s->strand(), [this, s](const std::exception_ptr&) { rtmp_ended(*s); }));
     return s;

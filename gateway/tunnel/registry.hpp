@@ -25,9 +25,9 @@ public:
              std::string node_id);
 
     // A new session on `strand`, with its RTMP connection started there (rtmp::run_connection,
-    // `peer` and `transport` for its log lines), counted in rtmpt_sessions until that connection
-    // ends; nullptr when max_sessions are open (/open answers 503).
-    std::shared_ptr<rtmpt_session> open(asio::any_io_executor strand, std::string peer,
+    // `client`, the session's client address for good, and `transport`), counted in rtmpt_sessions
+    // until that connection ends; nullptr when max_sessions are open (/open answers 503).
+    std::shared_ptr<rtmpt_session> open(asio::any_io_executor strand, client_address client,
                                         const char* transport);
     std::shared_ptr<rtmpt_session> find(std::string_view id) const;
     // The client's /close: closes `s` (its RTMP connection reads the end of its input) and

@@ -12,8 +12,9 @@ namespace rtmpgate::gateway::tunnel {
 
 class tunnel_stream final : public byte_stream {
 public:
-    tunnel_stream(std::shared_ptr<rtmpt_session> s, std::string peer, const char* transport)
-        : session_(std::move(s)), peer_(std::move(peer)), transport_(transport) {}
+    // `client`: the session's client, as /open fixed it.
+    tunnel_stream(std::shared_ptr<rtmpt_session> s, client_address client, const char* transport)
+        : session_(std::move(s)), client_(std::move(client)), transport_(transport) {}
 
     asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
         asio::mutable_buffer buffer) override {
@@ -34,12 +35,12 @@ public:
         return session_->write(buffers, blocks);
     }
     void close() override { session_->close("rtmp side closed"); }
-    std::string peer() const override { return peer_; }
+    const client_address& client() const override { return client_; }
     const char* transport() const override { return transport_; }
 
 private:
     std::shared_ptr<rtmpt_session> session_;
-    std::string peer_;
+    client_address client_;
     const char* transport_;
 };
 

@@ -51,7 +51,7 @@ std::vector<asio::const_buffer> pieces_of(const std::vector<std::uint8_t>& bytes
 
 TEST(socket_stream, reads_in_place_wait_without_a_buffer_then_take_what_is_there) {
     connected_pair p;
-    socket_stream<tcp::socket> stream(std::move(p.reader), "test", "rtmp");
+    socket_stream<tcp::socket> stream(std::move(p.reader), client_address(), "rtmp");
     ASSERT_TRUE(stream.reads_in_place());
     std::uint8_t buffer[8];
     error_code ec;
@@ -86,13 +86,13 @@ TEST(socket_stream, reads_in_place_wait_without_a_buffer_then_take_what_is_there
 
 TEST(socket_stream, a_stream_with_octets_from_the_sniffer_reads_them_first_with_read_some) {
     connected_pair p;
-    socket_stream<tcp::socket> stream(std::move(p.reader), "test", "rtmp", {7, 8});
+    socket_stream<tcp::socket> stream(std::move(p.reader), client_address(), "rtmp", {7, 8});
     EXPECT_FALSE(stream.reads_in_place());
 }
 
 TEST(socket_stream, a_write_of_more_pieces_than_one_send_takes_arrives_whole) {
     connected_pair p;
-    socket_stream<tcp::socket> stream(std::move(p.writer), "test", "rtmp");
+    socket_stream<tcp::socket> stream(std::move(p.writer), client_address(), "rtmp");
     const auto bytes = pattern(20000);
     const auto pieces = pieces_of(bytes);
     ASSERT_GT(pieces.size(), 64u);
@@ -117,7 +117,7 @@ TEST(socket_stream, a_write_larger_than_the_send_buffer_finishes_asynchronously_
     // Small buffers on both sides: the first attempt writes part, the rest waits for the reader.
     p.writer.set_option(asio::socket_base::send_buffer_size(16384));
     p.reader.set_option(asio::socket_base::receive_buffer_size(16384));
-    socket_stream<tcp::socket> stream(std::move(p.writer), "test", "rtmp");
+    socket_stream<tcp::socket> stream(std::move(p.writer), client_address(), "rtmp");
     const auto bytes = pattern(512 << 10);
     const auto pieces = pieces_of(bytes);
 
@@ -159,7 +159,7 @@ TEST(socket_stream, a_write_larger_than_the_send_buffer_finishes_asynchronously_
 
 TEST(socket_stream, a_write_to_a_closed_peer_reports_an_error) {
     connected_pair p;
-    socket_stream<tcp::socket> stream(std::move(p.writer), "test", "rtmp");
+    socket_stream<tcp::socket> stream(std::move(p.writer), client_address(), "rtmp");
     p.reader.set_option(asio::socket_base::linger(true, 0));  // close with a reset
     p.reader.close();
     const auto bytes = pattern(1 << 20);

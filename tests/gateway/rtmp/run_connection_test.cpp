@@ -45,14 +45,14 @@ protected:
                                                            tunnel::session_limits{})) {}
 
     void start() {
-        asio::co_spawn(
-            session_->strand(),
-            run_connection(std::make_unique<tunnel::tunnel_stream>(session_, "peer:1", "rtmpt"),
-                           context_),
-            [this](const std::exception_ptr& e) {
-                ended_ = true;
-                threw_ = e != nullptr;
-            });
+        asio::co_spawn(session_->strand(),
+                       run_connection(std::make_unique<tunnel::tunnel_stream>(
+                                          session_, client_address(), "rtmpt"),
+                                      context_),
+                       [this](const std::exception_ptr& e) {
+                           ended_ = true;
+                           threw_ = e != nullptr;
+                       });
     }
 
     // Serves `input` from start to end; gives the connection's log lines.

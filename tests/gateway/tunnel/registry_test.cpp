@@ -33,7 +33,7 @@ bytes handshake_then_broken_chunk() {
 class tunnel_registry : public testing::Test {
 protected:
     std::shared_ptr<rtmpt_session> open() {
-        auto s = tunnels_.open(asio::make_strand(io_), "127.0.0.1:1", "rtmpt");
+        auto s = tunnels_.open(asio::make_strand(io_), client_address(), "rtmpt");
         io_.poll();
         return s;
     }
