@@ -13,6 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "gateway/net/client_address.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/rtmpt_session.hpp"
 
