@@ -3,11 +3,13 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/system/result.hpp>
 #include <chrono>
 #include <optional>
 
 #include "gateway/backend/chunk_tracker.hpp"
+#include "gateway/backend/proxy_header.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/endpoint.hpp"
 #include "gateway/net/socket_stream.hpp"
@@ -179,9 +181,10 @@ std::string failure(const std::string& step, const error_code& ec, counters& sta
     return stats.count_timeout(ec) ? ec.message() : step + ": " + ec.message();
 }
 
-// Connects, with TLS when the route says so.
-asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(const backend_target& target,
-                                                                 server_context& context) {
+// Connects, writes `proxy_header` (PROXY out, may be empty) first, then TLS when the route says so.
+asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(
+    const backend_target& target, std::span<const std::uint8_t> proxy_header,
+    server_context& context) {
     auto executor = co_await asio::this_coro::executor;
     // Resolving and connecting share backend.connect_timeout.
     const auto connect_by =
@@ -198,6 +201,15 @@ asio::awaitable<step<std::unique_ptr<byte_stream>>> open_backend(const backend_t
     if (cec) co_return failure("connect", cec, context.stats);
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    // The PROXY protocol header precedes everything, the TLS handshake included: the backend
+    // (or a TLS-terminating proxy in front of it) reads it off the TCP connection.
+    if (!proxy_header.empty()) {
+        auto [wec, n] = co_await with_deadline(
+            asio::async_write(socket, asio::buffer(proxy_header.data(), proxy_header.size()),
+                              use_nothrow),
+            context.cfg.backend.write_timeout, deadline_error::backend_write);
+        if (wec) co_return failure("PROXY protocol header", wec, context.stats);
+    }
     const client_address peer(socket.remote_endpoint(ignored));
     if (!target.tls)
         co_return std::make_unique<socket_stream<tcp::socket>>(std::move(socket), peer, "rtmp");
@@ -256,7 +268,9 @@ asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint
         ++context.stats.backend_failures;
         return link_result{false, true, target_text(target) + ": " + reason};
     };
-    auto opened = co_await open_backend(target, context);
+    const auto proxy_header = make_backend_proxy_header(
+        target.send_proxy_protocol, client.client().endpoint(), client.reached());
+    auto opened = co_await open_backend(target, proxy_header, context);
     if (!opened) co_return unreached(opened.error());
     auto& backend = *opened;
     const auto& cfg = context.cfg.backend;

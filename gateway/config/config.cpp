@@ -133,17 +133,30 @@ void check_app_name(const config_node& node, const std::string& app) {
     }
 }
 
+void read_send_proxy_protocol(const config_node& node, route& r) {
+    if (r.to_engine) node.fail("only applies to rtmp:// and rtmps:// routes");
+    const auto version = node.as_string();
+    using proxy_protocol = backend_target::proxy_protocol;
+    if (version == "v1")
+        r.backend.send_proxy_protocol = proxy_protocol::v1;
+    else if (version == "v2")
+        r.backend.send_proxy_protocol = proxy_protocol::v2;
+    else
+        node.fail("expected v1 or v2 (got " + quote_value(version) + ")");
+}
+
 // A route's keys depend on each other (verify only means something for rtmps://), and YAML does
 // not order them, so they are collected first and checked together. `earlier` are the routes
 // written before this one.
 void read_route(const config_node& node, std::span<const route> earlier, route& r) {
-    std::optional<config_node> app, to, verify, ca_file, server_name;
+    std::optional<config_node> app, to, verify, ca_file, server_name, send_proxy_protocol;
     node.read_fields({
         {"app", [&](const config_node& n) { app = n; }},
         {"to", [&](const config_node& n) { to = n; }},
         {"verify", [&](const config_node& n) { verify = n; }},
         {"ca_file", [&](const config_node& n) { ca_file = n; }},
         {"server_name", [&](const config_node& n) { server_name = n; }},
+        {"send_proxy_protocol", [&](const config_node& n) { send_proxy_protocol = n; }},
     });
     if (!app) node.fail("missing app (each route needs app and to)");
     if (!to) node.fail("missing to (each route needs app and to)");
@@ -179,6 +192,7 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
     } else if (r.backend.tls) {
         r.backend.server_name = r.backend.host;
     }
+    if (send_proxy_protocol) read_send_proxy_protocol(*send_proxy_protocol, r);
 }
 
 void read_routes(const config_node& node, std::vector<route>& routes) {

@@ -51,6 +51,13 @@ struct backend_target {
     bool verify = true;         // rtmps: verify the backend's certificate chain and name
     std::string ca_file;        // rtmps: trusted CAs (PEM); empty: the system's default store
     std::string server_name;    // rtmps: SNI and the name verified; set to host unless given
+    // send_proxy_protocol: a PROXY protocol header (HAProxy's, v1 text or v2 binary) written
+    // first on the backend connection, before TLS, naming the client; none by default.
+    enum class proxy_protocol : std::uint8_t {
+        none,
+        v1,
+        v2
+    } send_proxy_protocol = proxy_protocol::none;
 };
 
 struct route {

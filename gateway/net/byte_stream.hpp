@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -54,6 +55,10 @@ public:
     virtual std::size_t write_now([[maybe_unused]] std::span<const asio::const_buffer> buffers) {
         return 0;
     }
+    // The address the client connected to (the local end of its TCP connection), for a PROXY
+    // protocol header towards a backend; nullopt where there is no one connection (RTMPT).
+    virtual std::optional<tcp::endpoint> reached() const { return std::nullopt; }
+
     // Closes at once; pending operations complete with an error.
     virtual void close() = 0;
 

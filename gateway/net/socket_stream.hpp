@@ -109,6 +109,17 @@ public:
 
     Stream& next_layer() noexcept { return stream_; }
 
+    std::optional<tcp::endpoint> reached() const override {
+        error_code ec;
+        tcp::endpoint local;
+        if constexpr (std::is_same_v<Stream, tcp::socket>)
+            local = stream_.local_endpoint(ec);
+        else
+            local = stream_.next_layer().local_endpoint(ec);
+        if (ec) return std::nullopt;
+        return local;
+    }
+
 private:
     // What is left of `buffers` once their first `skip` octets are written.
     static std::vector<asio::const_buffer> after(std::span<const asio::const_buffer> buffers,

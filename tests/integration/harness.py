@@ -351,26 +351,32 @@ def can_connect(port, host="127.0.0.1"):
         return False
 
 
-def start_nginx(test, applications):
+def start_nginx(test, applications, listen_options="", rtmp_extra="", stream="", port=None):
     """A real nginx-rtmp on a free loopback port with the given `application` blocks; returns
-    (process, port). The test tracks the process, so tear-down kills it."""
-    port = free_port()
+    (process, port). The test tracks the process, so tear-down kills it. `listen_options` go on
+    the rtmp listen line ("proxy_protocol"), `rtmp_extra` in the rtmp block (log_format,
+    access_log); `stream`, when given, is the body of a stream block (nginx's TCP/TLS proxy).
+    `port`: the rtmp port, when the caller needs it before nginx starts (default: a free one)."""
+    port = port or free_port()
     conf = test.path("nginx.conf")
+    stream_module = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n" if stream else ""
+    stream_block = f"stream {{\n{stream}\n}}\n" if stream else ""
     with open(conf, "w") as f:
         f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
+{stream_module}daemon off;
 master_process off;
 pid {test.workdir}/nginx.pid;
 error_log {test.workdir}/nginx-error.log info;
 events {{ worker_connections 256; }}
 rtmp {{
+{rtmp_extra}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port} {listen_options};
     chunk_size 4096;
 {applications}
   }}
 }}
-""")
+{stream_block}""")
     nginx = test.track(Process(["nginx", "-e", "stderr", "-p", test.workdir, "-c", conf],
                                test.workdir, "nginx", timeout=300))
     test.assertTrue(wait_for(lambda: can_connect(port)), "nginx did not start:\n" + nginx.output())
