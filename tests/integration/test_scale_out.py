@@ -100,7 +100,8 @@ class ScaleOutTest(harness.GatewayTest):
         for p in self.processes:
             p.finish()
         for g in self.gateways:
-            if g.alive():
+            # Past "stopped" it is exiting (LeakSanitizer's check): a signal now would kill it.
+            if g.alive() and "stopped" not in g.log():
                 g.proc.send_signal(signal.SIGTERM)
                 if wait_for(lambda: "draining for" in g.log(), timeout=5) and g.alive():
                     g.proc.send_signal(signal.SIGTERM)
@@ -320,7 +321,8 @@ class ScaleOutTest(harness.GatewayTest):
         self.assertEqual(publisher.wait(timeout=60), 0, publisher.output())
         for name in procs:
             self.end_player(procs[name])
-            self.assert_full_stream(name, expected)
+            if placed[name] == draining:
+                self.assert_full_stream(name, expected)
         self.assertEqual(g.proc.wait(timeout=30), 0, g.log())
         self.assertNotIn("shutdown_grace over", g.log())
         self.assertNotIn(": open ", g.log()[seen:])
