@@ -84,7 +84,8 @@ void server::bind() {
 void server::run() {
     for (auto& [acceptor, kind] : acceptors_)
         asio::co_spawn(acceptor->get_executor(), accept(*acceptor, kind), asio::detached);
-    // On a strand: drain() waits on context_.connections, which posts its wake-up there.
+    // On a strand: let_connections_finish() waits on context_.connections, which posts its wake-up
+    // there.
     asio::co_spawn(asio::make_strand(io_), wait_for_signal(), asio::detached);
     asio::co_spawn(io_, reload_on_sighup(), asio::detached);
 
@@ -190,7 +191,8 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
     if (kind == protocol_kind::admin) {
         // Not a client socket: it takes no place of limits.max_connections, and a scrape does not
         // count itself in rtmpgate_client_sockets_open.
-        asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_), asio::detached);
+        asio::co_spawn(strand, admin::serve_admin(std::move(socket), context_, draining_),
+                       asio::detached);
         return;
     }
     error_code peer_ec;
@@ -265,17 +267,44 @@ asio::awaitable<void> server::serve_after_proxy_header(tcp::socket socket, clien
 }
 
 asio::awaitable<void> server::wait_for_signal() {
+    using namespace asio::experimental::awaitable_operators;
     auto [ec, number] = co_await stop_signals_.async_wait(use_nothrow);
     if (ec) co_return;
-    log::info("signal ", number, ": stopping; ", context_.connections.size(), " connections open");
+    // From here to the exit, through the stop too: the balancer must not come back to us.
+    draining_ = true;
+    const auto& cfg = context_.cfg;
+    if (cfg.drain_time.count() > 0) {
+        log::info("signal ", number, ": draining for ", cfg.drain_time.count(),
+                  "ms: /healthz answers 503, still accepting; ", context_.connections.size(),
+                  " connections open; signal again to stop now");
+        asio::steady_timer drain_end(co_await asio::this_coro::executor, cfg.drain_time);
+        const auto ended =
+            co_await (drain_end.async_wait(use_nothrow) || stop_signals_.async_wait(use_nothrow));
+        if (ended.index() == 1) {
+            const auto& [signal_ec, again] = std::get<1>(ended);
+            if (!signal_ec) number = again;
+        }
+    }
+    log::info("signal ", number, ": stopping; ", context_.connections.size(), " connections open, ",
+              cfg.shutdown_grace.count(), "ms to finish; signal again to close them now");
     // Each acceptor is used by its own loop on its own strand: closed there, not from here.
     for (auto& [acceptor, kind] : acceptors_)
         asio::post(acceptor->get_executor(), [&acceptor = *acceptor] {
             error_code ignored;
             acceptor.close(ignored);
         });
-    co_await drain();
+    asio::co_spawn(co_await asio::this_coro::executor, close_all_on_signal(), asio::detached);
+    co_await let_connections_finish();
+    error_code ignored;
+    stop_signals_.cancel(ignored);  // ends close_all_on_signal()
     io_.stop();
+}
+
+asio::awaitable<void> server::close_all_on_signal() {
+    auto [ec, number] = co_await stop_signals_.async_wait(use_nothrow);
+    if (ec) co_return;
+    log::info("signal ", number, ": closing ", context_.connections.size(), " connections now");
+    context_.connections.shutdown_all();
 }
 
 asio::awaitable<void> server::reload_on_sighup() {
@@ -297,11 +326,12 @@ asio::awaitable<void> server::reload_on_sighup() {
     }
 }
 
-asio::awaitable<void> server::drain() {
+asio::awaitable<void> server::let_connections_finish() {
     using std::chrono::steady_clock;
     auto& connections = context_.connections;
     if (co_await connections.wait_empty_until(steady_clock::now() + context_.cfg.shutdown_grace))
         co_return;
+    log::info("shutdown_grace over: closing ", connections.size(), " connections");
     connections.shutdown_all();
     // Give the closed connections a moment to log their last line.
     co_await connections.wait_empty_until(steady_clock::now() + std::chrono::milliseconds(500));

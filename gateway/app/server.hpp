@@ -2,6 +2,7 @@
 // strands, and shuts down cleanly on SIGINT/SIGTERM.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <memory>
 #include <vector>
@@ -27,8 +28,10 @@ public:
     // caught from the server's construction on: a signal sent once that line is out waits for
     // run().
     void bind();
-    // Serves until SIGINT or SIGTERM, then stops accepting, lets connections finish for up to
-    // shutdown_grace, closes the rest and returns.
+    // Serves until SIGINT or SIGTERM. Then, when drain_time is not 0, drains: /healthz answers
+    // 503 while everything else goes on as before, for drain_time or until a second signal.
+    // Then stops accepting, lets connections finish for up to shutdown_grace (a further signal
+    // ends that at once), closes the rest and returns. One log line per phase.
     void run();
 
     server_context& context() noexcept { return context_; }
@@ -42,7 +45,8 @@ private:
     asio::awaitable<void> serve_after_proxy_header(tcp::socket socket, client_address peer,
                                                    protocol_kind kind);
     asio::awaitable<void> wait_for_signal();
-    asio::awaitable<void> drain();
+    asio::awaitable<void> let_connections_finish();
+    asio::awaitable<void> close_all_on_signal();
     asio::awaitable<void> reload_on_sighup();
 
     asio::io_context io_;
@@ -57,6 +61,8 @@ private:
     // HTTP connections that may be closed to make room at limits.max_connections.
     front::idle_connections idle_http_;
     front::http_front_context http_context_;
+    // Set by the first stop signal: /healthz answers 503 from then on (admin/admin_http.hpp).
+    std::atomic<bool> draining_{false};
     // Each on its own strand, where its accept loop runs and the stop signal closes it.
     std::vector<std::pair<std::unique_ptr<tcp::acceptor>, protocol_kind>> acceptors_;
 };

@@ -519,6 +519,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
             {"backend", [&](const config_node& n) { read_backend(n, c.backend); }},
             {"shutdown_grace",
              [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
+            {"drain_time", [&](const config_node& n) { c.drain_time = n.as_duration(0ms, 10min); }},
             {"log_level", [&](const config_node& n) { read_log_level(n, c.log_level); }},
             {"trusted_proxies",
              [&](const config_node& n) { read_trusted_proxies(n, c.trusted_proxies); }},

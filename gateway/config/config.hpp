@@ -154,6 +154,10 @@ struct config {
     } backend;
 
     milliseconds shutdown_grace{5000};
+    // On SIGINT/SIGTERM, /healthz answers 503 for this long while everything else goes on as
+    // before (accepting too), so that a load balancer's health check takes the gateway out before
+    // it stops accepting; shutdown_grace follows. 0: stop accepting at once.
+    milliseconds drain_time{0};
     std::string log_level = "info";  // error, warn, info, debug
 
     // Proxies and load balancers whose word about the client is taken: a PROXY protocol header

@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import harness
 from harness import metric
@@ -171,6 +173,68 @@ class BinaryTest(harness.GatewayTest):
             # Log only: the last line of an orderly stop; the exit code above is the rest of it.
             self.assertIn("stopped", g.log())
             self.gateways.remove(g)
+
+    def healthz(self, g):
+        """(status, body) of the gateway's /healthz; (None, "") once the admin listener is closed."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{g.port('admin')}/healthz", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError:
+            return None, ""
+
+    def test_drain_answers_503_while_serving_then_stops_and_lets_players_finish(self):
+        # A 10 s clip in real time: the drain (5 s) and the stop fall in the middle of it, and
+        # shutdown_grace (30 s) is long enough for the rest.
+        g = self.gateway(harness.engine_config("drain_time: 5s\nshutdown_grace: 30s\n"))
+        clip = harness.make_clip("h264_aac_10s.flv", seconds=10)
+        expected = harness.probe_packets(clip)
+        player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/d"), self.path("d.flv")))
+        self.assertEqual(harness.wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
+        publisher = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/d")))
+        self.assertEqual(harness.wait_metric(g, "rtmpgate_players", 1), 1, g.log())
+        self.assertEqual(self.healthz(g), (200, "ok\n"))
+
+        g.proc.send_signal(signal.SIGTERM)
+        self.assertTrue(harness.wait_for(lambda: self.healthz(g) == (503, "draining\n"), timeout=5),
+                        g.log())
+        self.assertIn("draining for 5000ms", g.log())
+        # Still accepting and serving: a new player gets in (its connect answered after /healthz
+        # said 503), and /metrics still answers.
+        late = Client("127.0.0.1", g.port("rtmp"))
+        try:
+            late.handshake()
+            self.assertEqual(late.connect("live")[0], "_result")
+            late.play("d")
+            self.assertEqual(harness.wait_metric(g, "rtmpgate_players", 2), 2, g.log())
+        finally:
+            late.close()
+
+        # Then the listeners close, while the player and the publisher go on.
+        self.assertTrue(harness.wait_for(lambda: not harness.can_connect(g.port("rtmp")), 15, 0.25),
+                        g.log())
+        self.assertIn("stopping", g.log())
+        self.assertIsNone(player.proc.poll(), player.output())
+        self.assertIsNone(publisher.proc.poll(), publisher.output())
+        # The clip ends, the player with it, and the gateway exits 0 once they are gone, before
+        # the grace is over: no connection was closed by the stop.
+        self.assertEqual(publisher.wait(timeout=30), 0, publisher.output())
+        player.wait(timeout=20)
+        self.assertEqual(g.proc.wait(timeout=20), 0, g.log())
+        self.assertNotIn("shutdown_grace over", g.log())
+        harness.assert_media(self, self.path("d.flv"), expected)
+        order = [g.log().index(line) for line in ("draining for", "stopping", "stopped")]
+        self.assertEqual(order, sorted(order), g.log())
+
+    def test_second_signal_during_the_drain_stops_at_once(self):
+        g = self.gateway(harness.engine_config("drain_time: 10m\n"))
+        g.proc.send_signal(signal.SIGINT)
+        self.assertTrue(harness.wait_for(lambda: self.healthz(g)[0] == 503, timeout=5), g.log())
+        g.proc.send_signal(signal.SIGTERM)
+        # Not 10 minutes: the stop follows at once, and with nothing open it is immediate.
+        self.assertEqual(g.proc.wait(timeout=15), 0, g.log())
+        self.assertIn("stopping", g.log())
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.backend.idle_timeout, d.backend.idle_timeout);
     EXPECT_EQ(c.backend.write_timeout, d.backend.write_timeout);
     EXPECT_EQ(c.shutdown_grace, d.shutdown_grace);
+    EXPECT_EQ(c.drain_time, d.drain_time);
     EXPECT_EQ(c.log_level, d.log_level);
 }
 
@@ -128,6 +129,7 @@ TEST(config_files, scale_out_example) {
     EXPECT_EQ(c.routes[0].backend.host, "origin.internal");
     EXPECT_EQ(c.routes[0].backend.port, 1935);
     EXPECT_FALSE(c.routes[0].backend.tls);
+    EXPECT_EQ(c.drain_time, 5s);
 }
 
 TEST(config_files, missing_file) {
@@ -859,6 +861,17 @@ TEST(config_document, long_values_are_cut_in_messages) {
 
 TEST(config_document, too_big) {
     expect_error(base + "# " + std::string(1 << 20, 'x') + "\n", "test.yaml:1: larger than 1MiB");
+}
+
+TEST(config_keys, drain_time) {
+    // Off unless asked for: without a balancer nothing reads /healthz.
+    EXPECT_EQ(config{}.drain_time, 0ms);
+    EXPECT_EQ(parse(base + "drain_time: 8s\n").drain_time, 8s);
+    EXPECT_EQ(parse(base + "drain_time: 0\n").drain_time, 0ms);
+    expect_error(base + "drain_time: 11m\n",
+                 "test.yaml:3: drain_time: must be between 0ms and 10m (got 11m)");
+    expect_error(base + "drain_time: -1s\n",
+                 "test.yaml:3: drain_time: must not be negative (got \"-1s\")");
 }
 
 }  // namespace
