@@ -65,6 +65,11 @@ std::unique_ptr<ssl::context> make_context(const std::string& key_prefix,
         ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    // No TLS 1.3 session tickets: they follow the handshake as records of their own, and
+    // librtmp built with GnuTLS (Debian's rtmpdump, SDKs built on it) fails its RTMP handshake
+    // on them ("RTMP_Connect1, handshake failed") over rtmps and hangs over rtmpts. TLS 1.3
+    // sessions are then not resumed; TLS 1.2 ones still are, by session id.
+    SSL_CTX_set_num_tickets(ctx, 0);
     static constexpr unsigned char session_id_context[] = "rtmpgate";
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);

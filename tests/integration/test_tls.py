@@ -72,6 +72,24 @@ class TlsTest(harness.GatewayTest):
         # TLS) and rtmpts:// (HTTP in TLS) each worked, and the RTMPT side answered requests.
         self.assertGreater(metric(g, "rtmpgate_rtmpt_requests_total"), 0)
 
+    def test_rtmpdump_plays_over_rtmps_and_rtmpts(self):
+        # librtmp built with GnuTLS failed its RTMP handshake on TLS 1.3 session tickets (rtmps)
+        # and hung on them (rtmpts): the gateway sends none.
+        g = self.gateway(tls_config(self.certs))
+        clip = harness.make_clip("h264_aac_6s.flv")
+        expected = probe_packets(clip)
+        players = [self.track(harness.rtmpdump_play(self.workdir, g.url("live/a", scheme),
+                                                    self.path(f"{scheme}.flv"), scheme))
+                   for scheme in ("rtmps", "rtmpts")]
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 2), 2,
+                         g.log() + "".join(p.output() for p in players))
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/a")))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        for p in players:
+            p.wait(timeout=20)
+        for scheme in ("rtmps", "rtmpts"):
+            assert_media(self, self.path(f"{scheme}.flv"), expected)
+
     def test_sni_chooses_the_certificate(self):
         other = harness.dev_certs("other", ["other.test"])
         extra = f"""  sni:
