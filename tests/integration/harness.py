@@ -351,6 +351,25 @@ def can_connect(port, host="127.0.0.1"):
         return False
 
 
+def source_ports(pid, port):
+    """The local ports of process `pid`'s established TCP connections to port `port` (from ss):
+    what a gateway behind a balancer must name as the client's."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    found = set()
+    for line in out.splitlines():
+        # "<recv-q> <send-q> <local address:port> <peer address:port> users:((...,pid=N,...))"
+        local = re.search(rf"\s\S+:(\d+)\s+\S+:{port}\s", line)
+        if local and f"pid={pid}," in line:
+            found.add(int(local.group(1)))
+    return found
+
+
+def open_lines(g, transport):
+    """(client, proxy or None) of each "open <transport> from <client>[ via <proxy>]" line."""
+    return re.findall(rf": open {transport} from (\S+)(?: via (\S+))?$", g.log(), re.M)
+
+
 def start_nginx(test, applications, listen_options="", rtmp_extra="", stream="", port=None):
     """A real nginx-rtmp on a free loopback port with the given `application` blocks; returns
     (process, port). The test tracks the process, so tear-down kills it. `listen_options` go on

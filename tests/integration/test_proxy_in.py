@@ -7,7 +7,6 @@ Loopback has room for several sources: the "proxy" (raw sockets standing for one
 127.0.0.1, an address the gateway does not trust."""
 
 import os
-import re
 import shutil
 import socket
 import ssl
@@ -100,11 +99,6 @@ def tls_client_context(cert_dir):
     return ctx
 
 
-def open_lines(g, transport):
-    """(client, proxy or None) of each "open <transport> from <client>[ via <proxy>]" line."""
-    return re.findall(rf": open {transport} from (\S+)(?: via (\S+))?$", g.log(), re.M)
-
-
 class ProxyProtocolRawTest(harness.GatewayTest):
     """Headers written byte by byte, against every listener."""
 
@@ -120,7 +114,7 @@ class ProxyProtocolRawTest(harness.GatewayTest):
         c.close()
 
     def wait_open(self, transport, client, proxy):
-        self.assertTrue(wait_for(lambda: (client, proxy) in open_lines(self.g, transport)),
+        self.assertTrue(wait_for(lambda: (client, proxy) in harness.open_lines(self.g, transport)),
                         f"no 'open {transport} from {client} via {proxy}':\n{self.g.log()}")
 
     def test_v1_on_rtmp_with_the_handshake_in_the_same_segment(self):
@@ -272,7 +266,7 @@ class ForwardedForRawTest(harness.GatewayTest):
         c, session = self.open_session(PROXY, ["X-Forwarded-For: 6.6.6.6, 203.0.113.20",
                                                f"X-Forwarded-For: {PROXY}"])
         proxy = f"{PROXY}:{c.sock.getsockname()[1]}"
-        self.assertTrue(wait_for(lambda: ("203.0.113.20", proxy) in open_lines(self.g, "rtmpt")),
+        self.assertTrue(wait_for(lambda: ("203.0.113.20", proxy) in harness.open_lines(self.g, "rtmpt")),
                         self.g.log())
         # A later request of the session, from elsewhere and with another header, changes nothing.
         other = http_over(connect_from(CLIENT, self.g.port("http")))
@@ -281,19 +275,19 @@ class ForwardedForRawTest(harness.GatewayTest):
         r = http_over(connect_from(PROXY, self.g.port("http"))).request(
             f"/idle/{session}/1", b"\x00", extra_headers=["X-Forwarded-For: 9.9.9.8"])
         self.assertEqual(r.status, 200)
-        self.assertEqual(len(open_lines(self.g, "rtmpt")), 1)
+        self.assertEqual(len(harness.open_lines(self.g, "rtmpt")), 1)
         self.assertNotIn("9.9.9.", self.g.log())
 
     def test_from_an_untrusted_client_the_header_is_ignored(self):
         c, _ = self.open_session(CLIENT, ["X-Forwarded-For: 203.0.113.21"])
         me = f"{CLIENT}:{c.sock.getsockname()[1]}"
-        self.assertTrue(wait_for(lambda: (me, "") in open_lines(self.g, "rtmpt")), self.g.log())
+        self.assertTrue(wait_for(lambda: (me, "") in harness.open_lines(self.g, "rtmpt")), self.g.log())
         self.assertNotIn("203.0.113.21", self.g.log())
 
     def test_a_header_naming_no_address_keeps_the_proxy(self):
         c, _ = self.open_session(PROXY, ["X-Forwarded-For: 203.0.113.22, unknown"])
         proxy = f"{PROXY}:{c.sock.getsockname()[1]}"
-        self.assertTrue(wait_for(lambda: (proxy, "") in open_lines(self.g, "rtmpt")), self.g.log())
+        self.assertTrue(wait_for(lambda: (proxy, "") in harness.open_lines(self.g, "rtmpt")), self.g.log())
 
 
 def haproxy_config(workdir, gw_a, gw_b, ports):
@@ -353,19 +347,6 @@ def listening(port):
     return bool(out.strip())
 
 
-def ffmpeg_source_ports(pid, port):
-    """The local ports of process `pid`'s TCP connections to 127.0.0.1:`port` (from ss)."""
-    out = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
-                         capture_output=True, text=True, timeout=10).stdout
-    found = set()
-    for line in out.splitlines():
-        # "<recv-q> <send-q> <local address:port> <peer address:port> users:((...,pid=N,...))"
-        local = re.search(rf"\s\S+:(\d+)\s+\S+:{port}\s", line)
-        if local and f"pid={pid}," in line:
-            found.add(int(local.group(1)))
-    return found
-
-
 class HaproxyTest(harness.GatewayTest):
     """A real HAProxy in front: ffmpeg's own source ports reach the gateway's log."""
 
@@ -390,7 +371,7 @@ class HaproxyTest(harness.GatewayTest):
     def watch_ports(self, process, port, found):
         """Polls ss until `process` has a connection to `port`; adds its source ports to `found`."""
         def seen():
-            found.update(ffmpeg_source_ports(process.proc.pid, port))
+            found.update(harness.source_ports(process.proc.pid, port))
             return bool(found) or process.proc.poll() is not None
         wait_for(seen, timeout=20, interval=0.1)
 
@@ -412,8 +393,8 @@ class HaproxyTest(harness.GatewayTest):
 
         self.assertEqual(len(player_ports), 1, player_ports)
         self.assertEqual(len(publisher_ports), 1, publisher_ports)
-        rtmp = open_lines(self.a, "rtmp")
-        rtmps = open_lines(self.a, "rtmps")
+        rtmp = harness.open_lines(self.a, "rtmp")
+        rtmps = harness.open_lines(self.a, "rtmps")
         self.assertEqual([c for c, _ in rtmp], [f"127.0.0.1:{player_ports.pop()}"], self.a.log())
         self.assertEqual([c for c, _ in rtmps], [f"127.0.0.1:{publisher_ports.pop()}"], self.a.log())
         # Each names HAProxy's own connection as the proxy: another port, from PROXY.
@@ -430,7 +411,7 @@ class HaproxyTest(harness.GatewayTest):
         self.watch_ports(publisher, self.ports["rtmp_v1"], ports)
         self.assertEqual(publisher.wait(timeout=60), 0, publisher.output())
         self.assertEqual(len(ports), 1, ports)
-        self.assertEqual([c for c, _ in open_lines(self.a, "rtmp")], [f"127.0.0.1:{ports.pop()}"],
+        self.assertEqual([c for c, _ in harness.open_lines(self.a, "rtmp")], [f"127.0.0.1:{ports.pop()}"],
                          self.a.log())
 
     def test_ffmpeg_over_rtmpt_through_http_mode(self):
@@ -456,11 +437,11 @@ class HaproxyTest(harness.GatewayTest):
 
         # B: the player's session is ffmpeg's address as X-Forwarded-For gives it (no port),
         # HAProxy's connection the proxy.
-        rtmpt_b = open_lines(self.b, "rtmpt")
+        rtmpt_b = harness.open_lines(self.b, "rtmpt")
         self.assertEqual(len(rtmpt_b), 1, self.b.log())
         self.assertEqual(rtmpt_b[0][0], "127.0.0.1")
         self.assertTrue(rtmpt_b[0][1].startswith(PROXY + ":"), rtmpt_b)
         # A: the publisher's session is ffmpeg's own connection, port included.
-        rtmpt_a = open_lines(self.a, "rtmpt")
+        rtmpt_a = harness.open_lines(self.a, "rtmpt")
         self.assertEqual(len(a_ports), 1, a_ports)
         self.assertEqual([c for c, _ in rtmpt_a], [f"127.0.0.1:{a_ports.pop()}"], self.a.log())

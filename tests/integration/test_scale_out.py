@@ -60,7 +60,8 @@ def gateway_config(node, certs, origin_port, ports=None):
     changes = [(f"  {name}: 0.0.0.0:{port}\n", f"  {name}: 127.0.0.1:{ports.get(name, 0)}\n")
                for port, name in LISTENERS.items()]
     changes += [("/etc/rtmpgate/tls/", certs + "/"),
-                ("rtmp://origin:1935", f"rtmp://127.0.0.1:{origin_port}")]
+                ("rtmp://origin:1935", f"rtmp://127.0.0.1:{origin_port}"),
+                ('trusted_proxies: ["172.28.0.10"]', 'trusted_proxies: ["127.0.0.1"]')]
     for old, new in changes:
         if old not in text:
             raise AssertionError(f"docker/gateway-{node}.yaml has no {old!r}: update gateway_config()")
@@ -78,6 +79,7 @@ class ScaleOutTest(harness.GatewayTest):
         self.certs = harness.dev_certs("default")
         _, self.origin_port = harness.start_nginx(self, "    application live { live on; }")
         self.nodes = {}
+        self.client_ports = {}  # client name: its source ports towards HAProxy
         for node in NODES:
             # The grace of docker/gateway-gw*.yaml (10s) made longer: on a loaded machine the
             # drain test's players may take that long to see their stream end.
@@ -140,7 +142,19 @@ class ScaleOutTest(harness.GatewayTest):
         took = [node for node in now if now[node] > before[node]]
         self.assertEqual(len(took), 1, f"{name}: {before} -> {now}")
         print(f"{name}: {tool} over {scheme} -> {took[0]}")
+        # Its own source ports towards HAProxy, while its connection is up (see assert_real_ports).
+        self.client_ports[name] = harness.source_ports(p.proc.pid, self.front[FRONT[scheme]])
         return p, took[0]
+
+    def assert_real_ports(self, placed):
+        """Each gateway logged, for each client it took, the client's own port towards HAProxy,
+        which only HAProxy's PROXY header can have told it (its own connection to the gateway
+        has another)."""
+        for name, node in placed.items():
+            logged = {int(c.rsplit(":", 1)[1]) for c, _ in harness.open_lines(self.nodes[node], r"\S+")}
+            self.assertTrue(self.client_ports[name] & logged,
+                            f"{name} ({self.client_ports[name]}) not in {node}'s log:\n"
+                            f"{self.nodes[node].log()}")
 
     def haproxy_says(self, node, state, timeout=20):
         """Waits until HAProxy has marked `node` `state` ("DOWN", "UP") in each of its three
@@ -220,6 +234,7 @@ class ScaleOutTest(harness.GatewayTest):
             self.assertEqual(unknown, 0, node)
         rtmpt_nodes = {placed["a-ffmpeg-rtmpt"], placed["b-rtmpdump-rtmpt"], placed["pub-a-rtmpt"]}
         self.assertEqual(rtmpt_nodes, set(NODES), placed)
+        self.assert_real_ports(placed)
 
     def test_killed_gateway_survivor_plays_on_and_restarted_one_takes_sessions(self):
         clip = harness.make_clip("h264_aac_320x180_24s.flv", seconds=24, size="320x180")
