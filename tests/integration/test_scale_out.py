@@ -1,9 +1,8 @@
 """Several gateways behind a real HAProxy, on loopback: docker/haproxy.cfg run with only its
 addresses changed, in front of two gateways configured by docker/gateway-gw1.yaml and
 gateway-gw2.yaml (node ids gw1 and gw2, every app to the origin; addresses changed likewise), in
-front of one nginx-rtmp origin. Clients are real ffmpeg over rtmp, rtmpt, rtmps and rtmpts and
-rtmpdump over rtmp and rtmpt (its rtmps and rtmpts fail against a gateway without HAProxy too),
-all through HAProxy.
+front of one nginx-rtmp origin. Clients are real ffmpeg and rtmpdump over rtmp, rtmpt, rtmps and
+rtmpts, all through HAProxy.
 
 Which gateway took a client is read from /metrics: every client here becomes one backend link
 (rtmpgate_backend_links_total) on the gateway that serves it, so a client is started only once
@@ -198,8 +197,8 @@ class ScaleOutTest(harness.GatewayTest):
         expected = probe_packets(clip)
         # Players first (each waits at the origin), then publishers: every transport and both
         # tools, HAProxy spreading them (leastconn on 1935 and 443, round robin on /open).
-        players = {"a": [("ffmpeg", "rtmpt"), ("ffmpeg", "rtmps"), ("rtmpdump", "rtmp")],
-                   "b": [("rtmpdump", "rtmpt"), ("ffmpeg", "rtmpts"), ("ffmpeg", "rtmp")]}
+        players = {"a": [("ffmpeg", "rtmpt"), ("ffmpeg", "rtmps"), ("rtmpdump", "rtmp"), ("rtmpdump", "rtmpts")],
+                   "b": [("rtmpdump", "rtmpt"), ("ffmpeg", "rtmpts"), ("ffmpeg", "rtmp"), ("rtmpdump", "rtmps")]}
         placed = {}
         procs = {}
         for stream, clients in players.items():
