@@ -210,16 +210,17 @@ private:
         const auto waiting_since = clock::now();
         // The bound as it stands: a session that expires meanwhile ends the wait early (see
         // session_expired), and the connection is kept from then on as one without a session.
-        const auto bound = [&] {
-            return waiting_since + (has_live_session() ? settings_.connection_idle_timeout
-                                                       : settings_.sessionless_idle_timeout);
+        const auto bound = [&](bool live) {
+            return waiting_since +
+                   (live ? settings_.connection_idle_timeout : settings_.sessionless_idle_timeout);
         };
         while (buffer_.size() == 0) {
-            const bool live = has_live_session();
+            const bool live = has_live_session();  // a registry lookup: once per wait
             waiting_for_request_ = true;
-            auto [ec, n] = co_await read_some(bound(), deadline_error::http_idle, !live);
+            auto [ec, n] = co_await read_some(bound(live), deadline_error::http_idle, !live);
             waiting_for_request_ = false;
-            if (ec == deadline_error::http_idle && clock::now() < bound()) continue;
+            if (ec == deadline_error::http_idle && clock::now() < bound(has_live_session()))
+                continue;
             if (is_deadline(ec)) {
                 context_.server.stats.count_timeout(ec);
                 log::debug("http ", client_, ": ", ec.message(), ", closing");
