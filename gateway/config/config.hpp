@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/access/policy.hpp"
 #include "gateway/net/cidr.hpp"
 
 namespace rtmpgate::gateway {
@@ -65,6 +66,9 @@ struct route {
     bool to_engine = true;  // "engine"
     backend_target
         backend;  // for "rtmp://host[:port]" (default 1935) / "rtmps://host[:port]" (default 443)
+    // Who may publish and play through this route: the top-level `access:` with the keys of
+    // `routes[i].access:` written over it (access/policy.hpp).
+    access::policy access;
 
     // True if this route takes connections to `app` (the application of the client's connect).
     bool matches(std::string_view app) const;
@@ -93,7 +97,7 @@ struct config {
     } tls;
 
     std::vector<route> routes{
-        route{"*", true, {}}};  // first match wins; default: one "*" -> engine
+        route{"*", true, {}, {}}};  // first match wins; default: one "*" -> engine
     unsigned threads = 0;       // 0: one per core
 
     struct limits_t {
@@ -163,6 +167,9 @@ struct config {
     // Proxies and load balancers whose word about the client is taken: a PROXY protocol header
     // on a listener that reads it, X-Forwarded-For / Forwarded on an RTMPT /open. Empty: none.
     std::vector<cidr> trusted_proxies;
+    // The default access settings of every route (access/policy.hpp).
+    access::policy access;
+
     // Which listeners read a PROXY protocol header (v1 or v2) first (see front/proxy_header.hpp).
     struct proxy_protocol_t {
         bool http = false, https = false, rtmp = false;
