@@ -67,7 +67,10 @@ std::optional<hook_url> hook_url::parse(std::string_view text) {
         }
         boost::system::error_code ec;
         asio::ip::make_address_v4(std::string(host), ec);
-        if (ec && !is_host_name(host)) return std::nullopt;
+        // Digits and dots that are no IPv4 address ("10.0.0.256", "10.1") are a typo, not a name:
+        // no top-level domain is all digits, and resolvers read some of them as addresses.
+        const bool numeric = host.find_first_not_of("0123456789.") == std::string_view::npos;
+        if (ec && (numeric || !is_host_name(host))) return std::nullopt;
     }
     if (host.empty()) return std::nullopt;
     if (!port.empty()) {
