@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdint>
 #include <optional>
@@ -90,9 +91,11 @@ struct outcome {
     std::vector<std::pair<access::action, std::string>> asked;
 };
 
-outcome run(const client_stream& c, access::decision d) {
+// `wait`: how long the decider takes; `cfg`: the link's settings.
+outcome run(const client_stream& c, access::decision d,
+            std::chrono::milliseconds wait = std::chrono::milliseconds(0), config cfg = {}) {
     asio::io_context io;
-    server_context context{config{}};
+    server_context context{std::move(cfg)};
     tcp::acceptor backend_acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     tcp::acceptor front(io, {asio::ip::make_address("127.0.0.1"), 0});
     tcp::socket client_socket(io);
@@ -109,9 +112,11 @@ outcome run(const client_stream& c, access::decision d) {
                    [](const std::exception_ptr&) {});
     asio::co_spawn(io, play_client(client_socket, c.later, d.allowed, o.client),
                    [](const std::exception_ptr&) {});
-    stream_decider decide = [&o, d](access::action what,
-                                    std::string stream) -> asio::awaitable<access::decision> {
+    stream_decider decide = [&o, d, wait](access::action what,
+                                          std::string stream) -> asio::awaitable<access::decision> {
         o.asked.emplace_back(what, stream);
+        asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+        co_await timer.async_wait(use_nothrow);
         co_return d;
     };
     asio::co_spawn(io, run_link(gateway_side, c.replay, target, context, decide),
@@ -180,6 +185,28 @@ TEST(link_guard, a_rename_is_refused_on_a_backend_route) {
                                c.replay.begin() + static_cast<std::ptrdiff_t>(c.publish_at)));
     EXPECT_NE(o.result.reason.find("publish refused: renaming"), std::string::npos)
         << o.result.reason;
+}
+
+TEST(link_guard, the_backend_is_pinged_while_a_decision_is_pending) {
+    // Backend idle timeout 600 ms: a ping at 300 ms, while the decider takes 450 ms. The ping goes
+    // at the chunk boundary where the held publish starts, so the backend reads connect,
+    // createStream, the ping, then the publish and what followed, unchanged.
+    const auto c = a_publisher();
+    config cfg;
+    cfg.backend.idle_timeout = std::chrono::milliseconds(600);
+    const auto o = run(c, access::decision{}, std::chrono::milliseconds(450), cfg);
+    ASSERT_EQ(o.asked.size(), 1u);
+    protocol::chunk_decoder decoder;
+    std::vector<message> messages;
+    protocol::error_code ec;
+    decoder.feed(o.backend, messages, ec);
+    EXPECT_EQ(ec, protocol::error::need_more);
+    ASSERT_EQ(messages.size(), 5u);
+    EXPECT_EQ(messages[2].message_type_id, 4);  // User Control: Ping Request
+    const auto publish = protocol::parse_command(messages[3]);
+    ASSERT_TRUE(publish);
+    EXPECT_EQ(publish->name, "publish");
+    EXPECT_EQ(messages[4].message_type_id, 8);
 }
 
 }  // namespace
