@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -411,6 +412,89 @@ TEST(command_guard, a_command_held_incomplete_past_the_bound_fails_it) {
     command_guard roomy(1 << 20);
     roomy.feed(data);
     EXPECT_FALSE(roomy.failed()) << roomy.failure();
+}
+
+// Random sessions as protocol::chunk_encoder writes them (chunk streams 3-10, chunk sizes from 1
+// to 5000, timestamps past the 24-bit field, media, data, commands), read in random pieces: the
+// guard holds exactly the publish and play commands, each at its message's first chunk, and lets
+// every octet through once they are allowed.
+TEST(command_guard, random_sessions_hold_exactly_their_publish_and_play) {
+    std::mt19937 random(14);
+    for (int round = 0; round < 300; ++round) {
+        wire w;
+        w.add(connect());
+        std::vector<std::pair<std::size_t, std::string>> expected;  // start, stream
+        const int count = 1 + static_cast<int>(random() % 30);
+        std::uint32_t timestamp = (random() % 2) ? 0x1000000 - 50 : 0;
+        for (int i = 0; i < count; ++i) {
+            const auto csid = 3 + static_cast<std::uint32_t>(random() % 8);
+            timestamp += static_cast<std::uint32_t>(random() % 40);
+            switch (random() % 6) {
+                case 0: {
+                    const auto name =
+                        "s" + std::to_string(random() % 1000) + std::string(random() % 300, 'q');
+                    auto m = (random() % 2) ? publish(name, csid) : play(name);
+                    m.chunk_stream_id = csid;
+                    m.timestamp = timestamp;
+                    expected.emplace_back(w.data.size(), name);
+                    w.add(m);
+                    break;
+                }
+                case 1:
+                    w.add(protocol::make_set_chunk_size(
+                        1 + static_cast<std::uint32_t>(random() % 5000)));
+                    break;
+                case 2: {
+                    const amf_value v[] = {
+                        amf_value::make_string(std::string(random() % 500, 'd'))};
+                    w.add(protocol::make_data(csid, 1, "@setDataFrame", v));
+                    break;
+                }
+                default:
+                    w.add(media(csid, (random() % 2) ? message_type::audio : message_type::video,
+                                timestamp, random() % 3000));
+                    break;
+            }
+        }
+        command_guard g;
+        const auto r = run(g, w.data, 1 + random() % 700);
+        ASSERT_FALSE(r.failed) << round << ": " << r.failure;
+        ASSERT_EQ(r.held.size(), expected.size()) << round;
+        for (std::size_t i = 0; i < expected.size(); ++i) {
+            EXPECT_EQ(r.held_at[i], expected[i].first) << round << " " << i;
+            EXPECT_EQ(r.held[i].stream, expected[i].second) << round << " " << i;
+        }
+        EXPECT_EQ(r.forwarded, w.data) << round;
+    }
+}
+
+// Arbitrary octets after a connect, in arbitrary pieces: the guard never forwards past what it
+// consumed, never goes back, and fails or goes on without crashing (ASan and UBSan watch).
+TEST(command_guard, arbitrary_octets_keep_its_invariants) {
+    std::mt19937 random(1935);
+    const auto start = encoded({connect()});
+    for (int round = 0; round < 3000; ++round) {
+        bytes data = start;
+        const auto n = random() % 600;
+        for (std::size_t i = 0; i < n; ++i) {
+            // Mostly small values, so that headers name known chunk streams and short lengths.
+            const auto v = random();
+            data.push_back(static_cast<std::uint8_t>((v % 4 == 0) ? v >> 8 : (v >> 8) % 24));
+        }
+        command_guard g(4096);
+        std::uint64_t last = 0;
+        for (std::size_t pos = 0; pos < data.size() && !g.failed();) {
+            const auto piece = std::min<std::size_t>(1 + random() % 64, data.size() - pos);
+            const auto used = g.feed({data.data() + pos, piece});
+            ASSERT_LE(used, piece);
+            ASSERT_LE(g.forwardable(), g.consumed());
+            ASSERT_GE(g.forwardable(), last);
+            last = g.forwardable();
+            if (g.held()) g.allow();
+            pos += used;
+            if (used == 0 && !g.failed() && !g.held()) break;
+        }
+    }
 }
 
 }  // namespace
