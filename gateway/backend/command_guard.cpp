@@ -101,6 +101,12 @@ std::uint64_t command_guard::forwardable() const noexcept {
 
 void command_guard::allow() { held_.reset(); }
 
+void command_guard::allow_renamed() {
+    if (!held_) return;
+    if (auto* s = find(held_->chunk_stream_id)) s->must_restart = true;
+    held_.reset();
+}
+
 std::size_t command_guard::feed(std::span<const std::uint8_t> in) {
     std::size_t pos = 0;
     while (pos < in.size() && !failed() && !held_) {
@@ -193,8 +199,8 @@ command_guard::header_status command_guard::parse_header(std::span<const std::ui
             // Absent: those four octets are payload, left for the chunk to take.
             read_field = type3_extended_ == type3_extended::present;
         }
-        std::uint32_t ignored = 0;
-        if (read_field && !r.read_u32be(ignored)) return need_more();
+        if (read_field && !r.read_u32be(extended_value)) return need_more();
+        if (!read_field) extended = false;  // no field on this chunk: the delta repeats
     }
     const auto size = r.position();
     // The octets of header_ past the header: payload that an earlier feed() already counted.
@@ -210,11 +216,35 @@ command_guard::header_status command_guard::parse_header(std::span<const std::ui
     offset_ += used;
     header_length_ = 0;
 
+    if (known && known->must_restart) {
+        if (format >= 2) {
+            fail("a format " + std::to_string(format) + " header after a renamed command");
+            return header_status::failed;
+        }
+        known->must_restart = false;
+    }
+    if (captured_ != 0)
+        for (auto& other : streams_)
+            if (other.capturing && other.chunk_stream_id != id) other.interleaved = true;
     if (!known) {
         known = &streams_.emplace_back();
         known->chunk_stream_id = id;
     }
     auto& s = *known;
+    if (!continuing) {
+        // As protocol/chunk_decoder: format 0 carries the absolute timestamp, 1 and 2 a delta,
+        // format 3 repeats the previous delta (or brings an extended one).
+        const auto field = extended ? extended_value : timestamp;
+        if (format == 0) {
+            s.timestamp = field;
+            s.timestamp_delta = field;
+        } else if (format <= 2 || extended) {
+            s.timestamp_delta = field;
+            s.timestamp += field;
+        } else {
+            s.timestamp += s.timestamp_delta;
+        }
+    }
     if (format <= 1) {
         s.message_length = message_length;
         s.message_type_id = message_type_id;
@@ -241,6 +271,7 @@ command_guard::header_status command_guard::parse_header(std::span<const std::ui
             }
             captured_ += s.message_length;
             s.capturing = true;
+            s.interleaved = false;
             s.payload.clear();
             s.payload.reserve(s.message_length);
         }
@@ -352,7 +383,7 @@ void command_guard::inspect(stream& s) {
     m.message_type_id = s.message_type_id;
     m.message_stream_id = s.message_stream_id;
     m.payload = protocol::shared_bytes(std::span<const std::uint8_t>(s.payload));
-    const auto parsed = protocol::parse_command(m);
+    auto parsed = protocol::parse_command(m);
     if (!parsed) {
         fail("an unreadable " + *name + " command");
         return;
@@ -380,8 +411,12 @@ void command_guard::inspect(stream& s) {
         h.stream = p->stream_name;
         h.transaction_id = p->transaction_id;
     }
+    h.timestamp = s.timestamp;
+    h.contiguous = !s.interleaved;
+    h.parsed = std::move(*parsed);
     held_ = std::move(h);
     held_at_ = s.first_chunk_at;
+    held_end_ = offset_;
 }
 
 }  // namespace rtmpgate::gateway::backend

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "gateway/access/decision.hpp"
+#include "protocol/command.hpp"
 
 namespace rtmpgate::gateway::backend {
 
@@ -37,6 +38,12 @@ struct held_request {
     std::uint32_t message_stream_id = 0;
     double transaction_id = 0;
     std::uint32_t chunk_stream_id = 0;
+    // For writing it anew under another name (allow_renamed): the command as parsed, the
+    // message's type and absolute timestamp, and whether its chunks came one after the other
+    // (no chunk of another chunk stream between them).
+    protocol::command parsed;
+    std::uint32_t timestamp = 0;
+    bool contiguous = true;
 };
 
 class command_guard {
@@ -62,6 +69,17 @@ public:
     const std::optional<held_request>& held() const noexcept { return held_; }
     // The held request was allowed: its message goes through as it was sent.
     void allow();
+    // The held request was allowed under another name: the caller writes that message anew on
+    // the same chunk stream (format 0 header, the same timestamp) in place of the octets from
+    // forwardable() to held_end(), which it drops. The backend then knows another length for
+    // that chunk stream than the client does, so the client's next header on it must carry a
+    // length (format 0 or 1); a format 2 or 3 one fails the guard.
+    void allow_renamed();
+    // Where the held message's first chunk starts and its last chunk ends.
+    std::uint64_t held_at() const noexcept { return held_at_; }
+    std::uint64_t held_end() const noexcept { return held_end_; }
+    // The chunk size the client writes with now (its latest Set Chunk Size).
+    std::uint32_t chunk_size() const noexcept { return chunk_size_; }
 
     bool failed() const noexcept { return !failure_.empty(); }
     const std::string& failure() const noexcept { return failure_; }
@@ -74,8 +92,12 @@ private:
         std::uint32_t message_stream_id = 0;
         std::uint32_t extended_value = 0;
         std::uint8_t message_type_id = 0;
-        bool extended = false;   // the latest format 0-2 header had an extended timestamp
-        bool capturing = false;  // the message in progress is of an AMF type: kept in `payload`
+        bool extended = false;      // the latest format 0-2 header had an extended timestamp
+        bool capturing = false;     // the message in progress is of an AMF type: kept in `payload`
+        bool interleaved = false;   // a chunk of another chunk stream came inside that message
+        bool must_restart = false;  // its next header must carry a length (allow_renamed)
+        std::uint32_t timestamp = 0;  // absolute, of the message in progress or the last one
+        std::uint32_t timestamp_delta = 0;
         std::uint64_t first_chunk_at = 0;  // offset of its first chunk's header
         std::vector<std::uint8_t> payload;
         // Set Chunk Size, Abort: the first four payload octets.
@@ -114,6 +136,7 @@ private:
     bool stop_ = false;       // a message just completed as a held request: feed() returns
     std::optional<held_request> held_;
     std::uint64_t held_at_ = 0;
+    std::uint64_t held_end_ = 0;
     std::string failure_;
 };
 

@@ -154,6 +154,34 @@ asio::awaitable<void> tell_refused(link_end& client, const held_request& request
     client.ping_done.cancel();
 }
 
+// The held publish or play written anew with `name` in place of the stream name the client sent:
+// one format-0 message on the same chunk stream, with the same timestamp, chunked at the client's
+// chunk size, so that the backend reads the client's later chunks as before (command_guard's
+// allow_renamed says what else must hold). None when the held message's chunks were interleaved
+// with others', or its timestamp needs the extended field (format-3 chunks would then differ).
+std::optional<std::vector<std::uint8_t>> rename_request(const held_request& request,
+                                                        const std::string& name,
+                                                        std::uint32_t chunk_size) {
+    if (!request.contiguous || request.timestamp >= 0xFFFFFF) return std::nullopt;
+    auto arguments = request.parsed.arguments;
+    if (arguments.empty()) return std::nullopt;
+    if (request.command == "play2") {
+        if (arguments[0].kind != protocol::amf_kind::object) return std::nullopt;
+        arguments[0].set("streamName", protocol::amf_value::make_string(name));
+    } else {
+        arguments[0] = protocol::amf_value::make_string(name);
+    }
+    auto m = protocol::make_command(request.chunk_stream_id, request.message_stream_id,
+                                    request.parsed.name, request.parsed.transaction_id,
+                                    request.parsed.command_object, arguments);
+    m.timestamp = request.timestamp;
+    protocol::chunk_encoder encoder;  // fresh: a format-0 header, all fields written out
+    encoder.set_chunk_size(chunk_size);
+    std::vector<std::uint8_t> bytes;
+    encoder.encode(m, bytes);
+    return bytes;
+}
+
 // The client-to-backend pump of a link with access control: the client's octets go through
 // `guard`, which lets them on up to any publish or play, held until `decide` answers. `pending`
 // holds the client's octets from `forwarded` on (the replay's tail the guard held back). Reads
@@ -190,10 +218,21 @@ asio::awaitable<pump_end> guarded_pump(link_end& client, link_end& backend, std:
                 continue;
             }
             if (d.allowed) {
-                // The held message's chunks are forwarded as they came; a new name would need
-                // that message written anew and the chunk stream's later headers rewritten.
-                d.allowed = false;
-                d.detail = "renaming a stream is not supported on a backend route";
+                auto renamed = rename_request(request, d.rename, guard.chunk_size());
+                // The held octets can be replaced only when they are that message alone.
+                if (!renamed || guard.held_at() != base) {
+                    d.allowed = false;
+                    d.detail = "the stream cannot be renamed on this connection";
+                } else {
+                    if (auto e = co_await forward(backend, *renamed, counter))
+                        co_return std::move(*e);
+                    const auto dropped = static_cast<std::size_t>(guard.held_end() - base);
+                    guard.allow_renamed();
+                    begin += dropped;
+                    base += dropped;
+                    if (begin == end) begin = end = 0;
+                    continue;
+                }
             }
             co_await tell_refused(client, request, d, write_timeout);
             co_return pump_end{

@@ -33,7 +33,9 @@ using stream_decider =
 // With `decide`, every publish and play of the client is held (backend/command_guard.hpp) until
 // `decide` allows it, and then goes to the backend unchanged; a refused one never reaches it: the
 // client gets an error-level onStatus and the link ends ("publish refused: ..."). A decision that
-// renames the stream refuses too (not supported on backend routes). The watchdog keeps pinging
+// renames the stream sends the command anew with that name (the client is not told); where that
+// cannot be done safely (the command's chunks interleaved with others') it refuses. The
+// watchdog keeps pinging
 // both ends while a decision is pending. Without `decide` the client's bytes are spliced as they
 // come, at no cost.
 asio::awaitable<link_result> run_link(byte_stream& client, std::vector<std::uint8_t> replay,

@@ -497,5 +497,53 @@ TEST(command_guard, arbitrary_octets_keep_its_invariants) {
     }
 }
 
+TEST(command_guard, after_a_rename_the_chunk_stream_must_carry_a_length_again) {
+    // ffmpeg writes its first video on the publish's chunk stream with a format 1 header: fine.
+    // A format 2 or 3 header there would inherit a length the backend does not know.
+    for (const bool same_length : {false, true}) {
+        wire w;
+        w.add(connect()).add(publish("k"));
+        auto next = same_length ? publish("j") : media(8, message_type::video, 40, 700);
+        next.timestamp = 40;
+        w.add(next);
+        command_guard g;
+        auto used = g.feed(w.data);
+        ASSERT_TRUE(g.held());
+        EXPECT_EQ(g.held_at(), w.starts[1]);
+        EXPECT_EQ(g.held_end(), w.starts[2]);
+        EXPECT_TRUE(g.held()->contiguous);
+        g.allow_renamed();
+        g.feed({w.data.data() + used, w.data.size() - used});
+        // The same length and type: chunk_encoder writes format 2, which fails the guard.
+        EXPECT_EQ(g.failed(), same_length) << g.failure();
+    }
+}
+
+TEST(command_guard, a_held_command_knows_its_timestamp_and_whether_others_came_between) {
+    protocol::chunk_encoder encoder;
+    bytes data;
+    encoder.encode(connect(), data);
+    auto first = publish("a");
+    first.timestamp = 1000;
+    encoder.encode(first, data);
+    auto second = publish(std::string(200, 'b'));
+    second.timestamp = 1300;  // format 1 or 2: a delta of 300
+    bytes chunks;
+    encoder.encode(second, chunks);
+    // Its first chunk, an audio message, then the rest.
+    const std::size_t first_chunk = 8 + 128;
+    data.insert(data.end(), chunks.begin(), chunks.begin() + first_chunk);
+    encoder.encode(media(6, message_type::audio, 0, 10), data);
+    data.insert(data.end(), chunks.begin() + first_chunk, chunks.end());
+    command_guard g;
+    const auto r = run(g, data, data.size());
+    ASSERT_FALSE(r.failed) << r.failure;
+    ASSERT_EQ(r.held.size(), 2u);
+    EXPECT_EQ(r.held[0].timestamp, 1000u);
+    EXPECT_TRUE(r.held[0].contiguous);
+    EXPECT_EQ(r.held[1].timestamp, 1300u);
+    EXPECT_FALSE(r.held[1].contiguous);
+}
+
 }  // namespace
 }  // namespace rtmpgate::gateway::backend
