@@ -42,6 +42,7 @@ private:
     void start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind);
     // proxy_protocol.<listener>: its connections begin with read_proxy_header (front/proxy_header).
     bool reads_proxy_header(protocol_kind kind) const;
+    void warn_if_open(const char* name, const tcp::acceptor& acceptor, protocol_kind kind);
     asio::awaitable<void> serve_after_proxy_header(tcp::socket socket, client_address peer,
                                                    protocol_kind kind);
     asio::awaitable<void> wait_for_signal();

@@ -39,6 +39,10 @@ enum class refusal : std::uint8_t {
     proxy_header_untrusted,
     proxy_header_missing,
     proxy_header_invalid,
+    // connect, publish or play refused by the route's access settings (access/gate.hpp counts
+    // them by action and reason): _error NetConnection.Connect.Rejected or an error onStatus,
+    // then closed
+    access_denied,
     count
 };
 
