@@ -366,3 +366,29 @@ class AccessTest(harness.GatewayTest):
             self.assertEqual(metric(g, "rtmpgate_access_decisions_total", action="publish", decision=decision,
                                     reason=reason), 1, reason)
         self.assertLess(took_down, 5)
+
+    def test_a_hook_names_the_backend(self):
+        # Routing by key: the on_connect hook of app "keyed" sends the connection to a real
+        # nginx-rtmp, where the stream then plays from.
+        nginx, port = harness.start_nginx(self, """    application keyed {
+      live on;
+      play_restart on;
+    }""")
+        hooks = self.hook_server()
+        g = self.gateway(gateway_config(self.certs, f"""  - app: keyed
+    to: engine
+    access:
+      hooks: {{on_connect: {hooks.url(f"/backend/{port}")}}}
+"""))
+        player = self.track(harness.ffmpeg_play(self.workdir, f"rtmp://127.0.0.1:{port}/keyed/k1",
+                                                self.path("from-nginx.flv")))
+        time.sleep(1)  # nginx-rtmp keeps a player of a stream not yet published waiting
+        # (play_restart: and ends it when the publisher leaves)
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("keyed/k1?key=abc", "rtmpt")))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        player.wait(timeout=30)
+        assert_media(self, self.path("from-nginx.flv"), self.expected)
+        self.assertEqual([b["action"] for b in hooks.bodies()], ["connect"], hooks.requests)
+        self.assertRegex(g.log(), r"access connect .* decision=allow reason=hook_allowed .*"
+                                  rf"backend=rtmp://127\.0\.0\.1:{port}")
+        self.assertNotIn('publishing "keyed/k1"', g.log())  # not the engine's
