@@ -143,6 +143,7 @@ private:
             dropped = queue_.dropped_messages();
         }
         context_.stats.media_dropped_messages += dropped;
+        if (failed) ++context_.stats.push_failures;
         if (failed)
             log::warn(log_id_, ": push ", log::quoted(stream_->key()), " to ", where(),
                       " failed: ", reason);
@@ -178,6 +179,7 @@ private:
             reason = *published;
             co_return;
         }
+        ++context_.stats.pushes;
         log::info(log_id_, ": push ", log::quoted(stream_->key()), " to ", where(), ": publishing");
         auto replies = [this](std::vector<message>& answers) {
             std::lock_guard lock(mutex_);

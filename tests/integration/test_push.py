@@ -3,6 +3,9 @@ real nginx-rtmp (over plain RTMP, and over TLS through nginx's stream module), a
 `push` does, while local players keep playing from the engine."""
 
 import re
+import signal
+import socket
+import threading
 import time
 
 import harness
@@ -35,6 +38,32 @@ def push_config(pushes, certs=None):
     to: engine
     push:
 {pushes}"""
+
+
+class SilentServer:
+    """Accepts TCP connections and never sends a byte: a server stuck before its handshake."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
 
 
 def push_warnings(g):
@@ -72,6 +101,8 @@ class PushTest(harness.GatewayTest):
         self.assertTrue(wait_for(lambda: re.search(r'push "live/k" to \S+ ended: publisher stopped', g.log())),
                         g.log())
         self.assertEqual(push_warnings(g), [])
+        self.assertEqual(metric(g, "rtmpgate_pushes_total"), 1)
+        self.assertEqual(metric(g, "rtmpgate_push_failures_total"), 0)
         # The push left the engine as it found it: no stream, no connection.
         self.assertEqual(wait_metric(g, "rtmpgate_connections_open", 0), 0, g.log())
         self.assertEqual(metric(g, "rtmpgate_streams"), 0)
@@ -100,6 +131,36 @@ class PushTest(harness.GatewayTest):
         warnings = push_warnings(g)
         self.assertEqual(len(warnings), 1, g.log())
         self.assertIn(f'push "live/d" to rtmp://127.0.0.1:{dead}/live/d failed: connect', warnings[0])
+        self.assertEqual(metric(g, "rtmpgate_pushes_total"), 0)
+        self.assertEqual(metric(g, "rtmpgate_push_failures_total"), 1)
+
+    def test_push_to_a_server_that_never_answers_is_timed_out(self):
+        silent = SilentServer()
+        self.addCleanup(silent.close)
+        g = self.gateway(push_config(f"      - rtmp://127.0.0.1:{silent.port}/live\n") +
+                         "backend:\n  handshake_timeout: 1s\n")
+        started = time.monotonic()
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/s")))
+        self.assertTrue(wait_for(lambda: push_warnings(g), 10), g.log())
+        # Within the timeout (and some slack under the sanitizers), while the publisher goes on.
+        self.assertLess(time.monotonic() - started, 4)
+        self.assertIn("failed: handshake timed out", push_warnings(g)[0])
+        self.assertIsNone(pub.proc.poll())
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="handshake"), 1)
+
+    def test_shutdown_ends_a_push_in_progress(self):
+        _, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(push_config(f"      - rtmp://127.0.0.1:{nginx_port}/live\n") +
+                         "shutdown_grace: 0ms\n")
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/q")))
+        self.assertEqual(wait_metric(g, "rtmpgate_pushes_total", 1), 1, g.log())
+        started = time.monotonic()
+        self.assertEqual(g.stop(signal.SIGTERM), 0, g.log())
+        # The publisher and the push both close at once, and the push says why it ended.
+        self.assertLess(time.monotonic() - started, 4, g.log())
+        self.assertRegex(g.log(), r'push "live/q" to \S+ ended: (shutdown|publisher stopped)')
+        pub.wait(timeout=20)
 
     def test_push_over_tls_through_nginx_stream(self):
         certs = harness.dev_certs("default")
