@@ -156,6 +156,15 @@ private:
     // ended because its publisher did.
     asio::awaitable<void> relay(std::string& reason, bool& failed) {
         const auto& cfg = context_.cfg.backend;
+        {
+            // Started late (after an access decision that took its time): nothing to push.
+            std::lock_guard lock(mutex_);
+            if (stopped_ && queue_.empty()) {
+                failed = false;
+                reason = "publisher stopped before the push began";
+                co_return;
+            }
+        }
         auto opened = co_await backend::open_backend(target_, {}, context_);
         if (!opened) {
             reason = opened.error();
@@ -207,6 +216,7 @@ private:
     // Writes what the stream gives until the publisher has stopped and all of it is written
     // (gives ""), or a write fails, or the queue overflowed (gives why).
     asio::awaitable<std::string> write_loop() {
+        const auto cancelled = co_await asio::this_coro::cancellation_state;
         std::vector<message> batch;
         std::vector<std::uint8_t> bytes;
         const auto id = client_->sequence().message_stream_id();
@@ -226,6 +236,8 @@ private:
                 wake_.expires_at(asio::steady_timer::time_point::max());
                 co_await wake_.async_wait(use_nothrow);
                 if (closing_) co_return "shutdown";
+                // The reader ended first (operator|| cancels the writer): wait no more.
+                if (cancelled.cancelled() != asio::cancellation_type::none) co_return "stopped";
                 continue;
             }
             bytes.clear();

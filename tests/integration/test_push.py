@@ -134,6 +134,26 @@ class PushTest(harness.GatewayTest):
         self.assertEqual(metric(g, "rtmpgate_pushes_total"), 0)
         self.assertEqual(metric(g, "rtmpgate_push_failures_total"), 1)
 
+    def test_server_lost_mid_stream_ends_only_the_push(self):
+        nginx, nginx_port = harness.start_nginx(self, NGINX_APPS)
+        g = self.gateway(push_config(f"      - rtmp://127.0.0.1:{nginx_port}/live\n"))
+        local = self.path("local.flv")
+        player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/m"), local, "play-local"))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/m")))
+        self.assertEqual(wait_metric(g, "rtmpgate_pushes_total", 1), 1, g.log())
+        time.sleep(1)
+        nginx.kill()
+        nginx.wait(timeout=10)
+        self.assertTrue(wait_for(lambda: push_warnings(g), 10), g.log())
+        self.assertRegex(push_warnings(g)[0], r"failed: (backend closed|backend: |write: )")
+        # The publisher and the local player never noticed.
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        player.wait(timeout=20)
+        assert_media(self, local, self.expected, 0.05)
+        self.assertEqual(len(push_warnings(g)), 1, g.log())
+        self.assertEqual(metric(g, "rtmpgate_push_failures_total"), 1)
+
     def test_push_to_a_server_that_never_answers_is_timed_out(self):
         silent = SilentServer()
         self.addCleanup(silent.close)
