@@ -141,6 +141,12 @@ const char* session::role() const noexcept {
 
 std::string session::stream_name() const { return last_stream_name_; }
 
+std::shared_ptr<stream> session::published_on(std::uint32_t message_stream_id) {
+    auto* b = find(message_stream_id);
+    if (!b || b->role != binding::kind::publishing) return nullptr;
+    return b->target;
+}
+
 session::binding* session::find(std::uint32_t message_stream_id) {
     for (auto& b : bindings_)
         if (b.message_stream_id == message_stream_id) return &b;

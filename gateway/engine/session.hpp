@@ -59,6 +59,9 @@ public:
     // access hook answered (access/decision.hpp).
     void rename_next(std::string name) { renamed_ = std::move(name); }
 
+    // The stream this session publishes on `message_stream_id`; null when it publishes none there.
+    std::shared_ptr<stream> published_on(std::uint32_t message_stream_id);
+
     // For the connection's closing log line.
     const char* role() const noexcept;
     std::string stream_name() const;

@@ -11,6 +11,7 @@
 #include "gateway/net/log.hpp"
 #include "gateway/net/read_scratch.hpp"
 #include "gateway/rtmp/error.hpp"
+#include "gateway/upstream/push.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
 #include "protocol/handshake.hpp"
@@ -568,7 +569,8 @@ asio::awaitable<error_code> connection::decide_held() {
             name = p->name;
         }
     }
-    std::optional<backend_target> hook_backend;
+    std::optional<backend_target> hook_backend, push_to;
+    std::string granted_name;
     // A name over limits.max_name_length is the session's to refuse, with its own reason.
     if (what == access::action::connect || name.size() <= context_.cfg.limits.max_name_length) {
         auto request = access_request(what, name);
@@ -583,13 +585,17 @@ asio::awaitable<error_code> connection::decide_held() {
         if (what == access::action::connect) {
             hook_backend = d.backend;
         } else {
-            if (d.backend) {
-                // A backend for one publish or play of a connection the engine serves: the
-                // engine cannot hand its client over, and serving it here would not be what the
-                // hook asked.
+            if (d.backend && what == access::action::publish) {
+                // Routing by stream key on an engine route: the engine takes the stream as
+                // always and pushes it to the backend the hook named (upstream/push.hpp).
+                push_to = d.backend;
+            } else if (d.backend) {
+                // A backend for a play of a connection the engine serves: the engine cannot
+                // hand its client over, and serving it here would not be what the hook asked.
                 access::decision no = d;
                 no.allowed = false;
-                no.detail = "the hook named a backend, which only an on_connect hook can do";
+                no.detail =
+                    "the hook named a backend for a play, which only an on_connect hook can do";
                 refuse_access(what, m, no);
                 held_.clear();
                 co_return error_code{};
@@ -598,6 +604,7 @@ asio::awaitable<error_code> connection::decide_held() {
                 session_->rename_next(d.rename);
                 request.stream = d.rename;
             }
+            granted_name = request.stream;
             if (access::notifies(route_->access, what)) granted_.push_back(std::move(request));
         }
     }
@@ -610,6 +617,10 @@ asio::awaitable<error_code> connection::decide_held() {
         }
     } else if (auto ec = session_->on_message(m)) {
         co_return refuse(ec, "command");
+    } else if (push_to) {
+        if (auto published = session_->published_on(m.message_stream_id))
+            upstream::start_push(context_, strand_, std::move(published), *push_to, app_,
+                                 granted_name, id_);
     }
     // Then what waited behind it, until the next request that must be decided.
     while (!held_.empty() && !deciding_ && !closing_) {

@@ -368,9 +368,14 @@ class AccessTest(harness.GatewayTest):
         self.assertLess(took_down, 5)
 
     def test_a_hook_names_the_backend(self):
-        # Routing by key: the on_connect hook of app "keyed" sends the connection to a real
-        # nginx-rtmp, where the stream then plays from.
+        # Routing by key, to a real nginx-rtmp: the on_connect hook of app "keyed" sends the whole
+        # connection there; the on_publish hook of app "pushed" lets the engine take the stream
+        # and push it there. Both streams then play from nginx-rtmp.
         nginx, port = harness.start_nginx(self, """    application keyed {
+      live on;
+      play_restart on;
+    }
+    application pushed {
       live on;
       play_restart on;
     }""")
@@ -379,16 +384,34 @@ class AccessTest(harness.GatewayTest):
     to: engine
     access:
       hooks: {{on_connect: {hooks.url(f"/backend/{port}")}}}
+  - app: pushed
+    to: engine
+    access:
+      hooks: {{on_publish: {hooks.url(f"/backend/{port}")}, on_play: {hooks.url(f"/backend/{port}")}}}
 """))
-        player = self.track(harness.ffmpeg_play(self.workdir, f"rtmp://127.0.0.1:{port}/keyed/k1",
-                                                self.path("from-nginx.flv")))
-        time.sleep(1)  # nginx-rtmp keeps a player of a stream not yet published waiting
-        # (play_restart: and ends it when the publisher leaves)
-        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("keyed/k1?key=abc", "rtmpt")))
-        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
-        player.wait(timeout=30)
-        assert_media(self, self.path("from-nginx.flv"), self.expected)
-        self.assertEqual([b["action"] for b in hooks.bodies()], ["connect"], hooks.requests)
-        self.assertRegex(g.log(), r"access connect .* decision=allow reason=hook_allowed .*"
-                                  rf"backend=rtmp://127\.0\.0\.1:{port}")
-        self.assertNotIn('publishing "keyed/k1"', g.log())  # not the engine's
+        players = [self.track(harness.ffmpeg_play(self.workdir, f"rtmp://127.0.0.1:{port}/{app}/k1",
+                                                  self.path(f"{app}.flv"), f"play-{app}"))
+                   for app in ("keyed", "pushed")]
+        # nginx-rtmp keeps a player of a stream not yet published waiting (play_restart: and ends
+        # it when the publisher leaves).
+        time.sleep(1)
+        pubs = [self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("keyed/k1?key=abc", "rtmpt"),
+                                                  "pub-keyed")),
+                self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("pushed/k1?key=abc", "rtmps"),
+                                                  "pub-pushed"))]
+        # A play whose hook names a backend cannot be handed over: refused.
+        refused_quickly(self, self.track(harness.ffmpeg_play(self.workdir, g.url("pushed/k1"), self.path("no.flv"),
+                                                             "refused-play")))
+        for p in pubs:
+            self.assertEqual(p.wait(timeout=60), 0, p.output())
+        for p in players:
+            p.wait(timeout=30)
+        for app in ("keyed", "pushed"):
+            assert_media(self, self.path(f"{app}.flv"), self.expected)
+        self.assertEqual(sorted(b["action"] for b in hooks.bodies()), ["connect", "play", "publish"],
+                         hooks.requests)
+        for action in ("connect", "publish"):
+            self.assertRegex(g.log(), rf"access {action} .* decision=allow reason=hook_allowed .*"
+                                      rf"backend=rtmp://127\.0\.0\.1:{port}")
+        self.assertNotIn('publishing "keyed/k1"', g.log())  # the connection went to nginx-rtmp
+        self.assertIn('publishing "pushed/k1"', g.log())  # the engine's, pushed to nginx-rtmp
