@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "gateway/config/config.hpp"
@@ -42,6 +43,9 @@ private:
     void start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind);
     // proxy_protocol.<listener>: its connections begin with read_proxy_header (front/proxy_header).
     bool reads_proxy_header(protocol_kind kind) const;
+    // A place of limits.max_connections_per_address for `client`; nullopt, counted and logged,
+    // when its address holds them all.
+    std::optional<address_limits::place> take_address_place(const client_address& client);
     asio::awaitable<void> serve_after_proxy_header(tcp::socket socket, client_address peer,
                                                    protocol_kind kind);
     asio::awaitable<void> wait_for_signal();
