@@ -192,6 +192,10 @@ private:
 }  // namespace
 
 std::optional<address_limits::place> server::take_address_place(const client_address& client) {
+    // A trusted proxy that declared no one (an HTTP-mode balancer, whose clients /open names;
+    // a PROXY header's LOCAL health check) carries many clients: its address is not limited.
+    if (!client.via() && contains_any(context_.cfg.trusted_proxies, client.address()))
+        return address_limits::place();
     auto place = context_.per_address.take(address_limits::kind::connection, client.address());
     if (place) return place;
     // Counted every time, logged once per address per interval: a client that reconnects in a

@@ -411,11 +411,15 @@ private:
     response open_session(const http::fields& headers) {
         auto client = session_client(headers);
         auto& per_address = context_.server.per_address;
-        if (!per_address.allow_open(client.address()))
+        // A trusted proxy whose header named no client opens for many: not limited per address.
+        const bool limited =
+            client.via() || !contains_any(context_.server.cfg.trusted_proxies, client.address());
+        if (limited && !per_address.allow_open(client.address()))
             return refuse_open(client, refusal::max_opens_per_address,
                                "rtmpt.max_opens_per_second_per_address",
                                settings_.max_opens_per_second_per_address);
-        auto place = per_address.take(address_limits::kind::session, client.address());
+        auto place = limited ? per_address.take(address_limits::kind::session, client.address())
+                             : std::optional<address_limits::place>(std::in_place);
         if (!place)
             return refuse_open(client, refusal::max_sessions_per_address,
                                "rtmpt.max_sessions_per_address",

@@ -12,6 +12,9 @@ import urllib.request
 import harness
 import rtmp_client
 from rtmpt_client import HttpConnection, Tunnel
+from test_proxy_in import Prefixed, connect_from, http_over, v1
+
+PROXY = "127.0.0.3"  # trusted_proxies in ThroughATrustedProxy; clients elsewhere are 127.0.0.1
 
 
 def config(extra="", http=True):
@@ -198,6 +201,55 @@ class Drop(harness.GatewayTest):
         self.assertEqual(harness.metric(g, "rtmpgate_streams_dropped_total"), 0)
         self.assertFalse(rtmp_client.server_closes(c.sock, timeout=0.5))
         c.close()
+
+
+class ThroughATrustedProxy(harness.GatewayTest):
+    """Behind a balancer the address counted is the client's it declares, not the balancer's."""
+
+    def setUp(self):
+        super().setUp()
+        self.g = self.gateway(config(f"""trusted_proxies: [{PROXY}]
+proxy_protocol:
+  rtmp: true
+limits:
+  max_connections_per_address: 1
+rtmpt:
+  max_sessions_per_address: 1
+"""))
+
+    def proxied_client(self, declared, port):
+        c = rtmp_client.Client(None, None, sock=Prefixed(connect_from(PROXY, self.g.port("rtmp")),
+                                                         v1(declared, port)))
+        c.handshake()
+        return c
+
+    def test_connections_are_counted_by_the_declared_client(self):
+        first = self.proxied_client("203.0.113.5", 40001)
+        self.assertEqual(first.connect("live")[0], "_result")
+        second = Prefixed(connect_from(PROXY, self.g.port("rtmp")), v1("203.0.113.5", 40002))
+        second.sendall(b"\x03" + bytes(1536))
+        self.assertTrue(rtmp_client.server_closes(second.sock, timeout=3))
+        # Another client behind the same proxy has its own count.
+        other = self.proxied_client("203.0.113.6", 40003)
+        self.assertEqual(other.connect("live")[0], "_result")
+        self.assertEqual(harness.metric(self.g, "rtmpgate_refusals_total",
+                                        reason="max_connections_per_address"), 1)
+        self.assertIn("connection from 203.0.113.5:40002 via 127.0.0.3:", self.g.log())
+        first.close()
+        other.close()
+
+    def test_rtmpt_sessions_are_counted_by_the_forwarded_client(self):
+        def open_for(client):
+            c = http_over(connect_from(PROXY, self.g.port("http")))
+            status = c.request("/open/1", b"\x00", extra_headers=[f"X-Forwarded-For: {client}"]).status
+            c.close()
+            return status
+
+        self.assertEqual(open_for("203.0.113.20"), 200)
+        self.assertEqual(open_for("203.0.113.20"), 503)
+        self.assertEqual(open_for("203.0.113.21"), 200)
+        self.assertEqual(harness.metric(self.g, "rtmpgate_refusals_total",
+                                        reason="max_sessions_per_address"), 1)
 
 
 if __name__ == "__main__":
