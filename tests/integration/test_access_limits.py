@@ -171,6 +171,20 @@ class Drop(harness.GatewayTest):
         self.assertGreater(harness.count(harness.probe_packets(self.path("again.flv")), "video"), 10)
         self.assertIsNone(again.proc.poll(), "the new publisher was ended too")
 
+    def test_drop_ends_an_rtmpt_publisher(self):
+        clip = harness.make_clip("h264_aac_20s.flv", seconds=20)
+        g = self.gateway(config())
+        publisher = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/tunnel", "rtmpt")))
+        self.assertEqual(harness.wait_metric(g, "rtmpgate_publishers", 1), 1)
+        self.assertEqual(admin_request(g, "/streams/live/tunnel/drop"),
+                         (200, "dropped publisher=1 players=0\n"))
+        try:
+            publisher.wait(timeout=5)
+        except Exception:
+            self.fail(f"ffmpeg over rtmpt still runs 5 s after the drop:\n{publisher.output()}")
+        self.assertEqual(harness.wait_metric(g, "rtmpgate_streams", 0), 0)
+        self.assertEqual(harness.metric(g, "rtmpgate_refusals_total", reason="dropped_by_admin"), 1)
+
     def test_drop_ends_a_player_waiting_for_the_stream(self):
         g = self.gateway(config(http=False))
         c = connected_client(g)
