@@ -48,7 +48,7 @@ constexpr std::size_t max_routes = 1024;
 constexpr std::size_t max_sni_entries = 256;
 constexpr std::size_t max_server_names = 64;
 constexpr std::size_t max_app_length = 256;
-constexpr std::size_t max_networks = 1024;  // trusted_proxies, admin_allow
+constexpr std::size_t max_trusted_proxies = 1024;
 
 // RTMP message lengths are 24-bit fields (RTMP spec 5.3.1.2.1), so no chunk or message is longer.
 constexpr std::uint64_t max_rtmp_length = 0xFFFFFF;
@@ -360,15 +360,17 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
 
 // trusted_proxies, admin_allow: lists of networks.
 void read_networks(const config_node& node, std::vector<cidr>& networks) {
-    node.read_items(max_networks, [&](const config_node& item) {
-        const auto text = item.as_string();
-        auto network = cidr::parse(text);
-        if (!network)
-            item.fail(
-                "expected an IPv4 or IPv6 address or network such as 10.0.0.0/8 or ::1 (got " +
-                quote_value(text) + "; no bit may be set after the prefix)");
-        networks.push_back(*network);
-    });
+    node.read_items(
+        max_trusted_proxies,  // admin_allow too
+        [&](const config_node& item) {
+            const auto text = item.as_string();
+            auto network = cidr::parse(text);
+            if (!network)
+                item.fail(
+                    "expected an IPv4 or IPv6 address or network such as 10.0.0.0/8 or ::1 (got " +
+                    quote_value(text) + "; no bit may be set after the prefix)");
+            networks.push_back(*network);
+        });
 }
 
 void read_proxy_protocol(const config_node& node, config::proxy_protocol_t& proxy) {
