@@ -358,19 +358,17 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
     });
 }
 
-// trusted_proxies, admin_allow: lists of networks.
+// trusted_proxies, admin_allow: lists of networks (at most max_trusted_proxies each).
 void read_networks(const config_node& node, std::vector<cidr>& networks) {
-    node.read_items(
-        max_trusted_proxies,  // admin_allow too
-        [&](const config_node& item) {
-            const auto text = item.as_string();
-            auto network = cidr::parse(text);
-            if (!network)
-                item.fail(
-                    "expected an IPv4 or IPv6 address or network such as 10.0.0.0/8 or ::1 (got " +
-                    quote_value(text) + "; no bit may be set after the prefix)");
-            networks.push_back(*network);
-        });
+    node.read_items(max_trusted_proxies, [&](const config_node& item) {
+        const auto text = item.as_string();
+        auto network = cidr::parse(text);
+        if (!network)
+            item.fail(
+                "expected an IPv4 or IPv6 address or network such as 10.0.0.0/8 or ::1 (got " +
+                quote_value(text) + "; no bit may be set after the prefix)");
+        networks.push_back(*network);
+    });
 }
 
 void read_proxy_protocol(const config_node& node, config::proxy_protocol_t& proxy) {
