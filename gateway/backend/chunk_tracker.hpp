@@ -33,6 +33,9 @@ public:
     // 3..31 (nginx-rtmp closes a connection that uses an id at or above its max_streams, 32 by
     // default); none if every one is taken.
     std::optional<std::uint32_t> unused_chunk_stream() const;
+    // The chunk size the receiver reads the next chunk with (the sender's latest Set Chunk
+    // Size), for a message of the link's own longer than 128 octets.
+    std::uint32_t chunk_size() const noexcept { return chunk_size_; }
 
 private:
     struct stream {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 
+#include "gateway/access/hook_client.hpp"
 #include "gateway/config/config_node.hpp"
 #include "gateway/config/config_scalars.hpp"
 
@@ -49,6 +50,8 @@ constexpr std::size_t max_sni_entries = 256;
 constexpr std::size_t max_server_names = 64;
 constexpr std::size_t max_app_length = 256;
 constexpr std::size_t max_trusted_proxies = 1024;
+constexpr std::size_t max_access_rules = 1024;
+constexpr std::size_t max_secret_files = 64;
 
 // RTMP message lengths are 24-bit fields (RTMP spec 5.3.1.2.1), so no chunk or message is longer.
 constexpr std::uint64_t max_rtmp_length = 0xFFFFFF;
@@ -149,10 +152,120 @@ void read_send_proxy_protocol(const config_node& node, route& r) {
         node.fail("expected v1 or v2 (got " + quote_value(version) + ")");
 }
 
+// "allow 10.0.0.0/8", "deny ::1", "allow all": a word, one space, a network.
+void read_ip_rule(const config_node& node, access::ip_rule& rule) {
+    const auto text = node.as_string();
+    const auto space = text.find(' ');
+    const auto verb = text.substr(0, space);
+    const auto target = space == std::string::npos ? std::string() : text.substr(space + 1);
+    const auto bad = [&] {
+        node.fail(
+            "expected \"allow\" or \"deny\", one space and all, an address or a network, such as "
+            "\"allow 10.0.0.0/8\" or \"deny all\" (got " +
+            quote_value(text) + "; no bit may be set after the prefix)");
+    };
+    if (verb != "allow" && verb != "deny") bad();
+    rule.allow = verb == "allow";
+    if (target == "all") {
+        rule.any = true;
+        return;
+    }
+    rule.network = cidr::parse(target);
+    if (!rule.network) bad();
+}
+
+void read_ip_rules(const config_node& node, std::vector<access::ip_rule>& rules) {
+    rules.clear();  // the list replaces the one it overrides, it does not extend it
+    node.read_items(max_access_rules, [&](const config_node& item) {
+        // A rule after "all" never decides anything: most likely a misordered list.
+        if (!rules.empty() && rules.back().any) {
+            item.fail("never used: the rule before it (\"" +
+                      std::string(rules.back().allow ? "allow" : "deny") +
+                      " all\") decides every address");
+        }
+        read_ip_rule(item, rules.emplace_back());
+    });
+}
+
+void read_action_policy(const config_node& node, access::action_policy& p) {
+    node.read_fields({
+        {"rules", [&](const config_node& n) { read_ip_rules(n, p.rules); }},
+        {"default",
+         [&](const config_node& n) {
+             const auto word = n.as_string();
+             if (word != "allow" && word != "deny")
+                 n.fail("expected allow or deny (got " + quote_value(word) + ")");
+             p.default_allow = word == "allow";
+         }},
+        {"token", [&](const config_node& n) { p.token = n.as_bool(); }},
+    });
+}
+
+void read_hook_url(const config_node& node, std::string& url) {
+    url = node.as_string();
+    if (!url.empty() && !access::hook_url::parse(url)) {
+        node.fail(
+            "expected \"\" (none) or an http:// or https:// URL: a host name, IPv4 address or "
+            "[IPv6 address], an optional port 1..65535, a path and query, no user@ and no "
+            "#fragment "
+            "(got " +
+            quote_value(url) + ")");
+    }
+}
+
+void read_hooks(const config_node& node, access::hook_settings& hooks) {
+    node.read_fields({
+        {"on_connect", [&](const config_node& n) { read_hook_url(n, hooks.on_connect); }},
+        {"on_publish", [&](const config_node& n) { read_hook_url(n, hooks.on_publish); }},
+        {"on_play", [&](const config_node& n) { read_hook_url(n, hooks.on_play); }},
+        {"on_publish_done", [&](const config_node& n) { read_hook_url(n, hooks.on_publish_done); }},
+        {"on_play_done", [&](const config_node& n) { read_hook_url(n, hooks.on_play_done); }},
+        {"timeout", [&](const config_node& n) { hooks.timeout = n.as_duration(100ms, 60s); }},
+        {"on_failure",
+         [&](const config_node& n) {
+             const auto word = n.as_string();
+             if (word != "refuse" && word != "allow")
+                 n.fail("expected refuse or allow (got " + quote_value(word) + ")");
+             hooks.allow_on_failure = word == "allow";
+         }},
+        {"max_concurrent",
+         [&](const config_node& n) {
+             hooks.max_concurrent = narrow<std::size_t>(n.as_unsigned(1, 10000));
+         }},
+        {"max_idle_connections",
+         [&](const config_node& n) {
+             hooks.max_idle_connections = narrow<std::size_t>(n.as_unsigned(0, 1000));
+         }},
+        {"verify", [&](const config_node& n) { hooks.verify = n.as_bool(); }},
+        {"ca_file", [&](const config_node& n) { hooks.ca_file = n.as_string(); }},
+    });
+}
+
+// Writes the keys `node` has over `p`, one by one: a route's access starts as the top-level one,
+// and publish.rules written in a route replaces the top-level publish.rules but keeps its
+// publish.default and publish.token.
+void read_access(const config_node& node, access::policy& p) {
+    node.read_fields({
+        {"publish", [&](const config_node& n) { read_action_policy(n, p.publish); }},
+        {"play", [&](const config_node& n) { read_action_policy(n, p.play); }},
+        {"secret_files",
+         [&](const config_node& n) {
+             p.secret_files.clear();
+             n.read_items(max_secret_files, [&](const config_node& item) {
+                 p.secret_files.push_back(read_file_name(item));
+             });
+         }},
+        {"hooks", [&](const config_node& n) { read_hooks(n, p.hooks); }},
+    });
+}
+
 // A route's keys depend on each other (verify only means something for rtmps://), and YAML does
 // not order them, so they are collected first and checked together. `earlier` are the routes
 // written before this one.
-void read_route(const config_node& node, std::span<const route> earlier, route& r) {
+// `access` is left to the caller: the route's keys go over the top-level access section, which
+// may come after routes in the file.
+void read_route(const config_node& node, std::span<const route> earlier, route& r,
+                std::optional<config_node>& access) {
     std::optional<config_node> app, to, verify, ca_file, server_name, send_proxy_protocol;
     node.read_fields({
         {"app", [&](const config_node& n) { app = n; }},
@@ -161,6 +274,7 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
         {"ca_file", [&](const config_node& n) { ca_file = n; }},
         {"server_name", [&](const config_node& n) { server_name = n; }},
         {"send_proxy_protocol", [&](const config_node& n) { send_proxy_protocol = n; }},
+        {"access", [&](const config_node& n) { access = n; }},
     });
     if (!app) node.fail("missing app (each route needs app and to)");
     if (!to) node.fail("missing to (each route needs app and to)");
@@ -199,11 +313,13 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
     if (send_proxy_protocol) read_send_proxy_protocol(*send_proxy_protocol, r);
 }
 
-void read_routes(const config_node& node, std::vector<route>& routes) {
+void read_routes(const config_node& node, std::vector<route>& routes,
+                 std::vector<std::optional<config_node>>& access) {
     routes.clear();  // replaces the default "*" -> engine
+    access.clear();
     node.read_items(max_routes, [&](const config_node& item) {
         route r;
-        read_route(item, routes, r);
+        read_route(item, routes, r, access.emplace_back());
         routes.push_back(std::move(r));
     });
     if (routes.empty()) node.fail("needs at least one route (e.g. app: \"*\", to: engine)");
@@ -499,6 +615,28 @@ void check_agreement(const config& c, const config_source& source) {
     }
 }
 
+// A token can only be checked against a secret. Reported at the token key that asks for one when
+// the same section wrote it, else at the secret_files that emptied the list.
+void check_access(const config& c, const config_source& source) {
+    const auto check = [&](const access::policy& p, const std::string& prefix) {
+        if (!p.secret_files.empty()) return;
+        for (const auto* action : {"publish", "play"}) {
+            const bool token =
+                std::string_view(action) == "publish" ? p.publish.token : p.play.token;
+            if (!token) continue;
+            const auto token_key = prefix + "access." + action + ".token";
+            const auto key =
+                source.lines.contains(token_key) ? token_key : prefix + "access.secret_files";
+            source.fail(key, source.line_of(key),
+                        std::string(action) + ".token: true needs " + prefix +
+                            "access.secret_files: at least one file holding a secret");
+        }
+    };
+    check(c.access, "");
+    for (std::size_t i = 0; i < c.routes.size(); ++i)
+        check(c.routes[i].access, "routes[" + std::to_string(i) + "].");
+}
+
 int mark_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 1; }
 
 }  // namespace
@@ -523,12 +661,14 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
     }
 
     config c;
+    // Each route's access: section, applied over the top-level one once the whole file is read.
+    std::vector<std::optional<config_node>> route_access;
     try {
         const config_node root(documents.front(), "", mark_line(documents.front().Mark()), source);
         root.read_fields({
             {"listeners", [&](const config_node& n) { read_listeners(n, c.listeners); }},
             {"tls", [&](const config_node& n) { read_tls(n, c.tls); }},
-            {"routes", [&](const config_node& n) { read_routes(n, c.routes); }},
+            {"routes", [&](const config_node& n) { read_routes(n, c.routes, route_access); }},
             {"threads",
              [&](const config_node& n) { c.threads = narrow<unsigned>(n.as_unsigned(0, 256)); }},
             {"limits", [&](const config_node& n) { read_limits(n, c.limits); }},
@@ -547,12 +687,19 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
              }},
             {"proxy_protocol",
              [&](const config_node& n) { read_proxy_protocol(n, c.proxy_protocol); }},
+            {"access", [&](const config_node& n) { read_access(n, c.access); }},
         });
+        for (std::size_t i = 0; i < c.routes.size(); ++i) {
+            c.routes[i].access = c.access;
+            if (i < route_access.size() && route_access[i])
+                read_access(*route_access[i], c.routes[i].access);
+        }
     } catch (const YAML::Exception& e) {
         // yaml-cpp parses lazily in places (aliases); whatever it reports still gets file and line.
         source.fail("", mark_line(e.mark), "YAML error: " + e.msg);
     }
     check_agreement(c, source);
+    check_access(c, source);
     return c;
 }
 
