@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/access/gate.hpp"
 #include "gateway/access/token.hpp"
 #include "gateway/app/server.hpp"
 #include "gateway/backend/client_tls.hpp"
@@ -158,6 +159,9 @@ int main(int argc, char** argv) {
                 access::read_secret_files(c.routes[i].access.secret_files,
                                           "routes[" + std::to_string(i) + "].access.secret_files");
             }
+            // Checks every hook URL, as start-up does.
+            boost::asio::io_context io;
+            access::gate checked(c, io.get_executor());
             std::cout << argv[2] << ": ok\n";
             return 0;
         }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,20 +19,20 @@ enum class action : std::uint8_t { connect, publish, play, count };
 // Why a request was allowed or refused: rtmpgate_access_decisions_total{reason=...}, and the
 // reason of its log line. Add at the end, before `count`, with its name in reason_name().
 enum class reason : std::uint8_t {
-    open,               // nothing restricts it
-    rule,               // an address rule matched (allow or deny)
-    rule_default,       // no address rule matched: the action's default
-    token_ok,           // the token was valid (and nothing later refused)
-    token_missing,      // a token is required and the request carries none
-    token_malformed,    // expires or sig unreadable, or a parameter twice
-    token_expired,      // its expiry time has passed
+    open,                 // nothing restricts it
+    rule,                 // an address rule matched (allow or deny)
+    rule_default,         // no address rule matched: the action's default
+    token_ok,             // the token was valid (and nothing later refused)
+    token_missing,        // a token is required and the request carries none
+    token_malformed,      // expires or sig unreadable, or a parameter twice
+    token_expired,        // its expiry time has passed
     token_bad_signature,  // signed with no current secret, or for another app, stream or client
-    hook_allowed,       // the decide hook answered 2xx
-    hook_refused,       // the decide hook answered something else
-    hook_timeout,       // the decide hook did not answer within hooks.timeout
-    hook_unreachable,   // the hook server could not be reached (refused, reset, TLS failed)
-    hook_busy,          // hooks.max_concurrent requests were already in flight
-    hook_bad_reply,     // a 2xx whose body is not the JSON object expected
+    hook_allowed,         // the decide hook answered 2xx
+    hook_refused,         // the decide hook answered something else
+    hook_timeout,         // the decide hook did not answer within hooks.timeout
+    hook_unreachable,     // the hook server could not be reached (refused, reset, TLS failed)
+    hook_busy,            // hooks.max_concurrent requests were already in flight
+    hook_bad_reply,       // a 2xx whose body is not the JSON object expected
     count
 };
 
@@ -45,6 +46,7 @@ struct request {
     // The query arguments, decoded: the stream name's first, then the connect URL's (tcUrl's, or
     // the app's "?..." part), in order.
     std::vector<std::pair<std::string, std::string>> args;
+    std::size_t stream_args = 0;  // how many of args are the stream name's (the first ones)
     client_address client;
     std::string transport;      // "rtmp", "rtmps", "rtmpt", "rtmpts"
     std::string route;          // the route's app pattern ("live", "*")

@@ -6,7 +6,11 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "gateway/access/decision.hpp"
 #include "gateway/access/hook_client.hpp"
@@ -14,6 +18,18 @@
 #include "gateway/net/asio.hpp"
 
 namespace rtmpgate::gateway::access {
+
+// True when the policy has something that may refuse `what` or a hook to ask: without it the
+// request is served at once, at no cost.
+bool decides(const policy& p, action what);
+// True when the policy has a done hook for `what` (publish_done, play_done).
+bool notifies(const policy& p, action what);
+
+// The start-up warning for a client listener bound to `bound` (named `listener`: "rtmp"): a
+// gateway on the open internet that lets anyone publish is a free relay for whoever finds it.
+// Empty when the listener is on loopback or every route restricts publishing.
+std::string open_publish_warning(std::string_view listener, const tcp::endpoint& bound,
+                                 std::span<const route> routes);
 
 class gate {
 public:

@@ -26,7 +26,7 @@ namespace rtmpgate::gateway::access {
 // "http://host[:port]/path?query" or "https://..."; the host a name or an address ([v6]).
 struct hook_url {
     bool tls = false;
-    std::string host;  // brackets removed
+    std::string host;         // brackets removed
     std::uint16_t port = 80;  // 80 for http, 443 for https unless given
     std::string target;       // "/path?query"; "/" when the URL has no path
 

@@ -41,8 +41,8 @@ struct hook_settings {
     // http://host[:port]/path or https://host[:port]/path.
     std::string on_connect, on_publish, on_play;
     std::string on_publish_done, on_play_done;
-    milliseconds timeout{3000};      // a decide hook that has not answered by then has failed
-    bool allow_on_failure = false;   // `on_failure: refuse|allow`: timed out, unreachable, busy
+    milliseconds timeout{3000};       // a decide hook that has not answered by then has failed
+    bool allow_on_failure = false;    // `on_failure: refuse|allow`: timed out, unreachable, busy
     std::size_t max_concurrent = 64;  // requests in flight to one hook URL; more: failure at once
     std::size_t max_idle_connections = 8;  // kept alive per hook URL for reuse
     bool verify = true;                    // https: verify the certificate chain and name

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <sstream>
 
+#include "gateway/access/gate.hpp"
+
 namespace rtmpgate::gateway::admin {
 
 namespace {
@@ -44,6 +46,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "proxy_header_untrusted",
     "proxy_header_missing",
     "proxy_header_invalid",
+    "access_denied",
     "max_connections_per_address",
     "max_sessions_per_address",
     "max_opens_per_address",
@@ -132,7 +135,9 @@ std::string render_metrics(const server_context& context) {
     labelled(out, "rtmpgate_timeouts_total",
              "Deadlines that passed and ended what they bounded, by deadline.", "deadline",
              s.timeouts, deadline_labels);
-    return out.str();
+    auto text = out.str();
+    if (context.access) context.access->write_metrics(text);
+    return text;
 }
 
 }  // namespace rtmpgate::gateway::admin

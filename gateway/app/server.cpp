@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "gateway/access/gate.hpp"
 #include "gateway/admin/admin_http.hpp"
 #include "gateway/front/proxy_header.hpp"
 #include "gateway/front/tls_sniffer.hpp"
@@ -58,7 +59,9 @@ server::server(config c)
       context_(std::move(c)),
       tunnels_(context_, tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
                context_.cfg.rtmpt.node_id),
-      http_context_{context_, tunnels_, io_, idle_http_} {}
+      http_context_{context_, tunnels_, io_, idle_http_} {
+    context_.access = std::make_shared<access::gate>(context_.cfg, io_.get_executor());
+}
 
 server::~server() = default;
 
@@ -78,7 +81,18 @@ void server::bind() {
         acceptors_.emplace_back(listen_on(io_, std::string("listeners.") + name, where), kind);
         log::info("listening ", name, " on ",
                   format_endpoint(acceptors_.back().first->local_endpoint()));
+        warn_if_open(name, *acceptors_.back().first, kind);
     }
+}
+
+void server::warn_if_open(const char* name, const tcp::acceptor& acceptor, protocol_kind kind) {
+    if (kind == protocol_kind::admin) return;
+    error_code ec;
+    const auto bound = acceptor.local_endpoint(ec);
+    if (ec) return;
+    if (auto warning = access::open_publish_warning(name, bound, context_.cfg.routes);
+        !warning.empty())
+        log::warn(warning);
 }
 
 void server::run() {
@@ -330,6 +344,7 @@ asio::awaitable<void> server::wait_for_signal() {
     co_await let_connections_finish();
     error_code ignored;
     stop_signals_.cancel(ignored);  // ends close_all_on_signal()
+    context_.access->close();
     io_.stop();
 }
 

@@ -43,6 +43,7 @@ private:
     void start_connection(tcp::socket socket, asio::any_io_executor strand, protocol_kind kind);
     // proxy_protocol.<listener>: its connections begin with read_proxy_header (front/proxy_header).
     bool reads_proxy_header(protocol_kind kind) const;
+    void warn_if_open(const char* name, const tcp::acceptor& acceptor, protocol_kind kind);
     // A place of limits.max_connections_per_address for `client`; nullopt, counted and logged,
     // when its address holds them all.
     std::optional<address_limits::place> take_address_place(const client_address& client);

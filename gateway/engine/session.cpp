@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 #include "gateway/net/log.hpp"
 #include "protocol/aggregate.hpp"
@@ -264,7 +265,7 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
     if (!p) return p.error();
     if (!name_fits("publish", p->name, message_stream_id, "NetStream.Publish.BadName")) return {};
     auto* b = find(message_stream_id);
-    const auto name = without_query(p->name);
+    const auto name = renamed_.empty() ? without_query(p->name) : std::exchange(renamed_, {});
     if (!b || b->role != binding::kind::none || name.empty()) {
         out_->send(protocol::make_on_status(message_stream_id, "error", "NetStream.Publish.BadName",
                                             "Invalid stream for publishing."));
@@ -309,7 +310,7 @@ error_code session::on_play(const protocol::command& c, std::uint32_t message_st
         requested = p->name;
     }
     if (!name_fits(c.name, requested, message_stream_id, "NetStream.Play.Failed")) return {};
-    const auto name = without_query(requested);
+    const auto name = renamed_.empty() ? without_query(requested) : std::exchange(renamed_, {});
     auto* b = find(message_stream_id);
     if (!b) {
         // Some clients play on a stream id they never created; serve it as if they had.

@@ -55,6 +55,9 @@ public:
     error_code on_message(const protocol::message& m);
     // The connection is ending: leave streams; no more output.
     void stop();
+    // The next publish or play uses `name` (no query) in place of the one it names: what an
+    // access hook answered (access/decision.hpp).
+    void rename_next(std::string name) { renamed_ = std::move(name); }
 
     // For the connection's closing log line.
     const char* role() const noexcept;
@@ -106,6 +109,7 @@ private:
     std::vector<binding> bindings_;
     std::uint32_t next_stream_id_ = 1;
     std::string last_stream_name_;
+    std::string renamed_;  // rename_next()
     binding::kind last_role_ = binding::kind::none;
 };
 

@@ -39,6 +39,10 @@ enum class refusal : std::uint8_t {
     proxy_header_untrusted,
     proxy_header_missing,
     proxy_header_invalid,
+    // connect, publish or play refused by the route's access settings (access/gate.hpp counts
+    // them by action and reason): _error NetConnection.Connect.Rejected or an error onStatus,
+    // then closed
+    access_denied,
     // limits.max_connections_per_address reached by the client's address: the new socket (or,
     // behind a PROXY header, the connection once the header names the client) is closed at once
     max_connections_per_address,

@@ -4,6 +4,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 
+#include "gateway/access/gate.hpp"
+#include "gateway/access/token.hpp"
 #include "gateway/backend/link.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
@@ -129,6 +131,8 @@ asio::awaitable<void> connection::run() {
         session_->stop();
     }
     stream_->close();
+    if (context_.access && route_)
+        for (const auto& r : granted_) context_.access->ended(r, *route_);
     context_.connections.remove(registration_);
     context_.stats.media_dropped_messages += queue_.dropped_messages();
     context_.stats.media_dropped_bytes += queue_.dropped_bytes();
@@ -190,7 +194,36 @@ asio::awaitable<void> connection::serve() {
 
 asio::awaitable<void> connection::run_backend_link() {
     const auto& target = backend_route_->backend;
-    auto result = co_await backend::run_link(*stream_, std::move(replay_), target, context_);
+    // The route's access settings for publish and play: the link holds each until it is decided.
+    backend::stream_decider decide;
+    const auto& policy = route_->access;
+    if (context_.access && (access::decides(policy, access::action::publish) ||
+                            access::decides(policy, access::action::play) ||
+                            access::notifies(policy, access::action::publish) ||
+                            access::notifies(policy, access::action::play))) {
+        decide = [this](access::action what,
+                        std::string stream) -> asio::awaitable<access::decision> {
+            auto request = access_request(what, std::move(stream));
+            access::decision d;
+            if (access::decides(route_->access, what))
+                d = co_await context_.access->decide(request, *route_);
+            if (d.allowed && d.backend) {
+                // The link is already the route's backend's: another one could only come from
+                // an on_connect hook.
+                d.allowed = false;
+                d.detail = "the hook named a backend, which only an on_connect hook can do";
+            }
+            if (!d.allowed) {
+                refused(refusal::access_denied);
+                co_return d;
+            }
+            if (!d.rename.empty()) request.stream = d.rename;
+            if (access::notifies(route_->access, what)) granted_.push_back(std::move(request));
+            co_return d;
+        };
+    }
+    auto result = co_await backend::run_link(*stream_, std::move(replay_), target, context_,
+                                             std::move(decide));
     // On shutdown the link ends with the client's stream closed under it: say "shutdown".
     if (!closing_) end_reason_ = "backend " + result.reason;
     if (result.spliced) {
@@ -253,6 +286,7 @@ asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) 
     // what cannot be foreseen, such as memory exhausted).
     error_code bad = leftover.empty() ? error_code() : on_bytes(leftover);
     std::vector<std::uint8_t>().swap(leftover);  // the frame lives as long as the connection
+    while (!bad && deciding_ && !closing_) bad = co_await decide_held();
     // After the handshake's last read is served: a connect that came with it meets no deadline.
     if (!bad && !backend_route_) watch();
     // Used only where the stream cannot read in place (TLS).
@@ -288,6 +322,7 @@ asio::awaitable<void> connection::read_loop(std::vector<std::uint8_t> leftover) 
         bytes_in_ += n;
         context_.stats.bytes_in += n;
         bad = on_bytes({into.data(), n});
+        while (!bad && deciding_ && !closing_) bad = co_await decide_held();
         if (filled && !bad && !backend_route_) buffer.resize(buffer.size() * 2);
     }
     if (bad) ++context_.stats.connections_failed;
@@ -347,6 +382,16 @@ error_code connection::on_bytes(std::span<const std::uint8_t> bytes) {
 
 error_code connection::on_message(const message& m) {
     if (protocol::is_control(m)) return on_control(m);
+    if (deciding_) {
+        held_.push_back(m);  // behind the request being decided
+        return {};
+    }
+    if (session_ && needs_decision(m)) {
+        // To the front: when held_ is being replayed, what it still holds came after `m`.
+        held_.push_front(m);
+        deciding_ = true;
+        return {};
+    }
     if (!connected_) {
         if (m.type() == message_type::command_amf0 || m.type() == message_type::command_amf3)
             return on_connect(m);
@@ -403,25 +448,191 @@ error_code connection::on_connect(const message& m) {
                "No route for this application.");
         return {};
     }
+    route_ = r;
+    connect_ = std::move(*connect);
+    if (context_.access && access::decides(r->access, access::action::connect)) {
+        held_.push_front(m);
+        deciding_ = true;
+        return {};
+    }
+    route_connect(std::nullopt);
+    return {};
+}
+
+void connection::route_connect(const std::optional<backend_target>& hook_backend) {
+    const auto& connect = *connect_;
+    if (hook_backend) {
+        hook_route_ = *route_;
+        hook_route_->to_engine = false;
+        hook_route_->backend = *hook_backend;
+    }
+    const route* r = hook_route_ ? &*hook_route_ : route_;
     if (!r->to_engine) {
         backend_route_ = r;
-        connect_transaction_ = c->transaction_id;
+        connect_transaction_ = connect.transaction_id;
         log::info(id_, ": connect app=", log::quoted(app_),
-                  " flashVer=", log::quoted(connect->flash_ver), " to ",
+                  " flashVer=", log::quoted(connect.flash_ver), " to ",
                   r->backend.tls ? "rtmps://" : "rtmp://", r->backend.host, ":", r->backend.port);
-        return {};
+        return;
     }
     std::vector<std::uint8_t>().swap(replay_);
     const auto& e = context_.cfg.engine;
     session_ = std::make_shared<engine::session>(
         *this, strand_, context_.streams,
         engine::session_settings{e.chunk_size, e.window_ack_size, e.peer_bandwidth,
-                                 limits.max_name_length},
+                                 context_.cfg.limits.max_name_length},
         id_);
-    session_->start(*connect);
-    log::info(id_, ": connect app=", log::quoted(app_), " tcUrl=", log::quoted(connect->tc_url),
-              " flashVer=", log::quoted(connect->flash_ver));
-    return {};
+    session_->start(connect);
+    log::info(id_, ": connect app=", log::quoted(app_), " tcUrl=", log::quoted(connect.tc_url),
+              " flashVer=", log::quoted(connect.flash_ver));
+}
+
+std::optional<access::action> connection::needs_decision(const message& m) {
+    if (!context_.access || !route_) return std::nullopt;
+    if (m.type() != message_type::command_amf0 && m.type() != message_type::command_amf3)
+        return std::nullopt;
+    // Only the name is read here; the session parses the command again when it serves it.
+    auto c = protocol::parse_command(m);
+    if (!c) return std::nullopt;  // the session meets the same error and ends the connection
+    std::optional<access::action> what;
+    if (c->name == "publish") what = access::action::publish;
+    if (c->name == "play" || c->name == "play2") what = access::action::play;
+    if (what && access::decides(route_->access, *what)) return what;
+    return std::nullopt;
+}
+
+access::request connection::access_request(access::action what,
+                                           std::string stream_with_query) const {
+    access::request r;
+    r.what = what;
+    r.app = app_;
+    const auto q = stream_with_query.find('?');
+    r.stream = stream_with_query.substr(0, q);
+    const std::string_view stream_query = q == std::string::npos
+                                              ? std::string_view()
+                                              : std::string_view(stream_with_query).substr(q + 1);
+    std::string_view connect_query;
+    if (connect_) {
+        // The connect URL's query: in the app ("live?token=x", as ffmpeg sends a URL's query
+        // before the stream name) or, failing that, in tcUrl.
+        for (std::string_view text :
+             {std::string_view(connect_->app), std::string_view(connect_->tc_url)}) {
+            if (const auto at = text.find('?'); at != std::string_view::npos) {
+                connect_query = text.substr(at + 1);
+                break;
+            }
+        }
+    }
+    // A query that cannot be decoded gives no arguments: a token in it is missing.
+    if (auto args = access::parse_query(stream_query)) r.args = std::move(*args);
+    r.stream_args = r.args.size();
+    if (auto args = access::parse_query(connect_query))
+        r.args.insert(r.args.end(), args->begin(), args->end());
+    r.client = stream_->client();
+    r.transport = stream_->transport();
+    r.route = route_ ? route_->app : std::string();
+    r.connection_id = id_;
+    return r;
+}
+
+asio::awaitable<error_code> connection::decide_held() {
+    deciding_ = false;  // whatever the way out; a message served below may start the next one
+    if (held_.empty()) co_return error_code{};
+    const message m = std::move(held_.front());
+    held_.pop_front();
+    auto what = access::action::connect;
+    std::string name;
+    if (session_) {
+        auto c = protocol::parse_command(m);
+        if (!c) co_return refuse(c.error(), "command");
+        if (c->name == "publish") {
+            auto p = protocol::parse_publish(*c);
+            if (!p) co_return refuse(p.error(), "command");
+            what = access::action::publish;
+            name = p->name;
+        } else if (c->name == "play2") {
+            auto p = protocol::parse_play2(*c);
+            if (!p) co_return refuse(p.error(), "command");
+            what = access::action::play;
+            name = p->stream_name;
+        } else {
+            auto p = protocol::parse_play(*c);
+            if (!p) co_return refuse(p.error(), "command");
+            what = access::action::play;
+            name = p->name;
+        }
+    }
+    std::optional<backend_target> hook_backend;
+    // A name over limits.max_name_length is the session's to refuse, with its own reason.
+    if (what == access::action::connect || name.size() <= context_.cfg.limits.max_name_length) {
+        auto request = access_request(what, name);
+        const auto d = co_await context_.access->decide(request, *route_);
+        deciding_ = false;
+        if (closing_) co_return error_code{};
+        if (!d.allowed) {
+            refuse_access(what, m, d);
+            held_.clear();
+            co_return error_code{};
+        }
+        if (what == access::action::connect) {
+            hook_backend = d.backend;
+        } else {
+            if (d.backend) {
+                // A backend for one publish or play of a connection the engine serves: the
+                // engine cannot hand its client over, and serving it here would not be what the
+                // hook asked.
+                access::decision no = d;
+                no.allowed = false;
+                no.detail = "the hook named a backend, which only an on_connect hook can do";
+                refuse_access(what, m, no);
+                held_.clear();
+                co_return error_code{};
+            }
+            if (!d.rename.empty()) {
+                session_->rename_next(d.rename);
+                request.stream = d.rename;
+            }
+            if (access::notifies(route_->access, what)) granted_.push_back(std::move(request));
+        }
+    }
+    if (what == access::action::connect) {
+        route_connect(hook_backend);
+        if (backend_route_) {
+            // What followed connect is in replay_: the link sends it on unchanged.
+            held_.clear();
+            co_return error_code{};
+        }
+    } else if (auto ec = session_->on_message(m)) {
+        co_return refuse(ec, "command");
+    }
+    // Then what waited behind it, until the next request that must be decided.
+    while (!held_.empty() && !deciding_ && !closing_) {
+        const message next = std::move(held_.front());
+        held_.pop_front();
+        if (auto ec = on_message(next)) co_return refuse(ec, input_name(next, connected_));
+    }
+    co_return error_code{};
+}
+
+void connection::refuse_access(access::action what, const message& m, const access::decision& d) {
+    const std::string why = d.detail.empty() ? std::string(access::reason_name(d.why)) : d.detail;
+    switch (what) {
+        case access::action::connect:
+            send(protocol::make_error(connect_->transaction_id, "NetConnection.Connect.Rejected",
+                                      "Access denied: " + why + "."));
+            break;
+        case access::action::publish:
+            send(protocol::make_on_status(m.message_stream_id, "error", "NetStream.Publish.BadName",
+                                          "Access denied: " + why + "."));
+            break;
+        default:
+            send(protocol::make_on_status(m.message_stream_id, "error", "NetStream.Play.Failed",
+                                          "Access denied: " + why + "."));
+            break;
+    }
+    if (session_) session_->stop();  // nothing more is served
+    close_refused(refusal::access_denied,
+                  std::string(access::action_name(what)) + " refused: " + why);
 }
 
 void connection::reject(double transaction_id, const char* code, const std::string& description) {

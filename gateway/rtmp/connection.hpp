@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "gateway/access/decision.hpp"
 #include "gateway/engine/session.hpp"
 #include "gateway/net/asio.hpp"
 #include "gateway/net/byte_stream.hpp"
@@ -72,6 +74,18 @@ private:
     error_code on_message(const protocol::message& m);
     error_code on_control(const protocol::message& m);
     error_code on_connect(const protocol::message& m);
+    // Routes the connect (connect_, route_): to the engine, or to a backend (the route's, or
+    // the one an on_connect hook named).
+    void route_connect(const std::optional<backend_target>& hook_backend);
+    // The access decisions (access/gate.hpp). A connect, publish or play that the route's access
+    // settings must decide waits at the front of held_ (deciding_), and every message after it
+    // waits behind it, in order; the reads stop until decide_held() has the answer, so that
+    // held_ holds at most one read's messages. Allowed, the request is served as if it had just
+    // arrived, then what waited behind it; refused, the client is told and the connection closes.
+    std::optional<access::action> needs_decision(const protocol::message& m);
+    asio::awaitable<error_code> decide_held();
+    access::request access_request(access::action what, std::string stream_with_query) const;
+    void refuse_access(access::action what, const protocol::message& m, const access::decision& d);
     // Gives `ec` back after making its message the close line's reason, after "<input>: " when
     // `input` names what was bad ("connect", "chunk stream").
     error_code refuse(error_code ec, const char* input = nullptr);
@@ -95,6 +109,13 @@ private:
     bool writer_waiting_ = false;  // the writer waits on wake_, with batch_ and queue_ empty
 
     std::shared_ptr<engine::session> session_;
+    std::optional<protocol::connect_command> connect_;
+    const route* route_ = nullptr;     // the route connect matched
+    std::optional<route> hook_route_;  // a backend an on_connect hook named for this connection
+    std::deque<protocol::message> held_;
+    bool deciding_ = false;
+    // Publishes and plays allowed by a route that has done hooks: told when the connection ends.
+    std::vector<access::request> granted_;
     // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.
     std::vector<std::uint8_t> replay_;
     const route* backend_route_ = nullptr;

@@ -3,6 +3,7 @@
 // of rtmps:// backends. Owned by app/server; the fronts and connections hold a reference.
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "gateway/backend/client_tls.hpp"
@@ -15,6 +16,10 @@
 #include "protocol/byte_budget.hpp"
 
 namespace rtmpgate::gateway {
+
+namespace access {
+class gate;
+}
 
 struct server_context {
     explicit server_context(config c)
@@ -45,6 +50,9 @@ struct server_context {
     address_limits per_address;
     // Gives freed memory back after a burst (limits.memory_trim_interval; none when 0).
     std::optional<memory_trimmer> trimmer;
+    // Decides connect, publish and play by each route's access settings (access/gate.hpp); set
+    // by app/server. Null (as in unit tests that build a context alone): everything is allowed.
+    std::shared_ptr<access::gate> access;
 };
 
 }  // namespace rtmpgate::gateway
