@@ -45,8 +45,8 @@ using http_request = http::request<http::string_body>;
 // own, and the request's I/O runs there too, so that the deadline closing the socket never
 // races with the I/O (the caller's strand may be any, and differs from one reuse to the next).
 struct connection {
-    explicit connection(const asio::any_io_executor& executor)
-        : strand(asio::make_strand(executor)), resolver(strand), socket(strand), timer(strand) {}
+    explicit connection(const asio::io_context::executor_type& io)
+        : strand(asio::make_strand(io)), resolver(strand), socket(strand), timer(strand) {}
 
     asio::any_io_executor strand;
     tcp::resolver resolver;
@@ -78,6 +78,17 @@ struct attempt_result {
     bool keep_alive = false;  // the connection may serve the next request
     bool retry = false;       // it failed before any octet of an answer: a fresh one may do
 };
+
+// The io_context under `executor`. Strands are made on it, not on `executor` itself: a strand of
+// an any_io_executor does not fit in an any_io_executor's small buffer, and the shared one it
+// would get counts references with a fence ThreadSanitizer cannot follow (-Wtsan).
+asio::io_context::executor_type io_of(const asio::any_io_executor& executor) {
+    if (const auto* io = executor.target<asio::io_context::executor_type>()) return *io;
+    if (const auto* strand = executor.target<asio::strand<asio::io_context::executor_type>>())
+        return strand->get_inner_executor();
+    throw std::invalid_argument(
+        "hook_client: the executor must be an io_context's, or a strand of one");
+}
 
 hook_answer failed(hook_answer::outcome o, std::string why) {
     hook_answer a;
@@ -137,11 +148,11 @@ std::string host_header(const hook_url& url) {
 }  // namespace
 
 struct hook_client::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor ex, const hook_settings& s)
-        : executor(std::move(ex)),
+    impl(const asio::any_io_executor& ex, const hook_settings& s)
+        : io(io_of(ex)),
           settings(s),
           tls(ssl::context::tls_client),
-          sweep_strand(asio::make_strand(executor)),
+          sweep_strand(asio::make_strand(io)),
           sweep_timer(sweep_strand) {
         SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
         if (!settings.verify) {
@@ -164,7 +175,7 @@ struct hook_client::impl : std::enable_shared_from_this<impl> {
     using server_key = std::tuple<bool, std::string, std::uint16_t>;
     using url_key = std::tuple<bool, std::string, std::uint16_t, std::string>;
 
-    const asio::any_io_executor executor;
+    const asio::io_context::executor_type io;
     const hook_settings settings;
     ssl::context tls;
 
@@ -337,6 +348,7 @@ asio::awaitable<hook_answer> hook_client::post(const hook_url& url, std::string 
     };
 
     std::shared_ptr<connection> c;
+    bool reused = false;
     {
         std::lock_guard lock(self->mutex);
         if (self->closed)
@@ -349,7 +361,8 @@ asio::awaitable<hook_answer> hook_client::post(const hook_url& url, std::string 
         }
         ++n;
         c = self->take_idle(server, start);
-        if (!c) c = std::make_shared<connection>(self->executor);
+        reused = c != nullptr;
+        if (!c) c = std::make_shared<connection>(self->io);
         self->busy.emplace(c.get(), c);
     }
     // Gives the request's slot back however the coroutine ends (an exception, a cancellation).
@@ -371,7 +384,6 @@ asio::awaitable<hook_answer> hook_client::post(const hook_url& url, std::string 
     request->body() = std::move(json);
     request->prepare_payload();
 
-    const bool reused = c->connected;
     auto r = co_await asio::co_spawn(c->strand, impl::attempt(self, c, url, request, deadline),
                                      asio::use_awaitable);
     if (r.retry && reused) {
@@ -382,7 +394,7 @@ asio::awaitable<hook_answer> hook_client::post(const hook_url& url, std::string 
             std::lock_guard lock(self->mutex);
             if (self->closed)
                 co_return finish(failed(hook_answer::outcome::unreachable, "hook client closed"));
-            c = std::make_shared<connection>(self->executor);
+            c = std::make_shared<connection>(self->io);
             self->busy.emplace(c.get(), c);
         }
         r = co_await asio::co_spawn(c->strand, impl::attempt(self, c, url, request, deadline),

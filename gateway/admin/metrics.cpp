@@ -130,6 +130,11 @@ std::string render_metrics(const server_context& context) {
             s.backend_links);
     counter(out, "rtmpgate_backend_failures_total",
             "Backends that refused, timed out or failed the handshake.", s.backend_failures);
+    counter(out, "rtmpgate_pushes_total",
+            "Streams pushed to a server (routes[i].push) that it took for publishing.", s.pushes);
+    counter(out, "rtmpgate_push_failures_total",
+            "Pushes that could not reach their server, were refused or failed while sending.",
+            s.push_failures);
     labelled(out, "rtmpgate_refusals_total", "Connections and requests refused, by reason.",
              "reason", s.refusals, refusal_labels);
     labelled(out, "rtmpgate_timeouts_total",

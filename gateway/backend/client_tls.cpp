@@ -38,6 +38,16 @@ ssl::context& client_tls_contexts::get(const backend_target& target) {
 void client_tls_contexts::prepare(const std::vector<route>& routes) {
     for (std::size_t i = 0; i < routes.size(); ++i) {
         const auto& r = routes[i];
+        // The rtmps:// entries of an engine route's push list, as rtmps:// routes.
+        for (std::size_t j = 0; j < r.push.size(); ++j) {
+            if (!r.push[j].backend.tls) continue;
+            try {
+                get(r.push[j].backend);
+            } catch (const std::exception& e) {
+                throw std::runtime_error("routes[" + std::to_string(i) + "].push[" +
+                                         std::to_string(j) + "].ca_file: " + e.what());
+            }
+        }
         if (r.to_engine || !r.backend.tls) continue;
         try {
             get(r.backend);

@@ -20,8 +20,9 @@ public:
     // cannot be loaded, and then keeps nothing, so a later call tries again.
     boost::asio::ssl::context& get(const backend_target& target);
 
-    // Builds the context of every rtmps:// route now, so that an unreadable or malformed CA file
-    // stops start-up (and --check-config) with a message naming routes[i].ca_file.
+    // Builds the context of every rtmps:// route (and rtmps:// push entry) now, so that an
+    // unreadable or malformed CA file stops start-up (and --check-config) with a message naming
+    // routes[i].ca_file.
     void prepare(const std::vector<route>& routes);
 
 private:

@@ -52,6 +52,7 @@ constexpr std::size_t max_app_length = 256;
 constexpr std::size_t max_trusted_proxies = 1024;
 constexpr std::size_t max_access_rules = 1024;
 constexpr std::size_t max_secret_files = 64;
+constexpr std::size_t max_pushes = 8;
 
 // RTMP message lengths are 24-bit fields (RTMP spec 5.3.1.2.1), so no chunk or message is longer.
 constexpr std::uint64_t max_rtmp_length = 0xFFFFFF;
@@ -259,6 +260,40 @@ void read_access(const config_node& node, access::policy& p) {
     });
 }
 
+// A push entry: the URL alone, or a mapping of url and the TLS keys of an rtmps:// route.
+void read_push(const config_node& node, push_target& p) {
+    std::optional<config_node> url, verify, ca_file, server_name;
+    if (node.is_map()) {
+        node.read_fields({
+            {"url", [&](const config_node& n) { url = n; }},
+            {"verify", [&](const config_node& n) { verify = n; }},
+            {"ca_file", [&](const config_node& n) { ca_file = n; }},
+            {"server_name", [&](const config_node& n) { server_name = n; }},
+        });
+        if (!url) node.fail("missing url (rtmp://host[:port]/app[/name])");
+    } else {
+        url = node;
+    }
+    auto target = parse_push_target(url->as_string());
+    if (!target) url->fail(target.error());
+    p = std::move(*target);
+    for (const auto* option : {&verify, &ca_file, &server_name}) {
+        if (*option && !p.backend.tls) (*option)->fail("only applies to rtmps:// URLs");
+    }
+    if (verify) p.backend.verify = verify->as_bool();
+    if (ca_file) {
+        p.backend.ca_file = read_file_name(*ca_file);
+        if (!p.backend.verify) ca_file->fail("has no effect with verify: false");
+    }
+    if (server_name) {
+        p.backend.server_name = server_name->as_string();
+        if (!is_host_name(p.backend.server_name))
+            server_name->fail("expected a DNS name such as ingest.example.com");
+    } else if (p.backend.tls) {
+        p.backend.server_name = p.backend.host;
+    }
+}
+
 // A route's keys depend on each other (verify only means something for rtmps://), and YAML does
 // not order them, so they are collected first and checked together. `earlier` are the routes
 // written before this one.
@@ -266,7 +301,7 @@ void read_access(const config_node& node, access::policy& p) {
 // may come after routes in the file.
 void read_route(const config_node& node, std::span<const route> earlier, route& r,
                 std::optional<config_node>& access) {
-    std::optional<config_node> app, to, verify, ca_file, server_name, send_proxy_protocol;
+    std::optional<config_node> app, to, verify, ca_file, server_name, send_proxy_protocol, push;
     node.read_fields({
         {"app", [&](const config_node& n) { app = n; }},
         {"to", [&](const config_node& n) { to = n; }},
@@ -275,6 +310,7 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
         {"server_name", [&](const config_node& n) { server_name = n; }},
         {"send_proxy_protocol", [&](const config_node& n) { send_proxy_protocol = n; }},
         {"access", [&](const config_node& n) { access = n; }},
+        {"push", [&](const config_node& n) { push = n; }},
     });
     if (!app) node.fail("missing app (each route needs app and to)");
     if (!to) node.fail("missing to (each route needs app and to)");
@@ -311,6 +347,11 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
         r.backend.server_name = r.backend.host;
     }
     if (send_proxy_protocol) read_send_proxy_protocol(*send_proxy_protocol, r);
+    if (push) {
+        if (!r.to_engine) push->fail("only applies to engine routes");
+        push->read_items(max_pushes,
+                         [&](const config_node& item) { read_push(item, r.push.emplace_back()); });
+    }
 }
 
 void read_routes(const config_node& node, std::vector<route>& routes,

@@ -61,6 +61,14 @@ struct backend_target {
     } send_proxy_protocol = proxy_protocol::none;
 };
 
+// Where an engine route publishes again every stream published on it (routes[i].push):
+// "rtmp://host[:port]/app[/name]" or "rtmps://..." (upstream/push.hpp).
+struct push_target {
+    backend_target backend;
+    std::string app;   // the connect's app on that server
+    std::string name;  // the publish's name there; "": the stream's own name
+};
+
 struct route {
     std::string app;        // exact application name, or "*" for any
     bool to_engine = true;  // "engine"
@@ -69,6 +77,8 @@ struct route {
     // Who may publish and play through this route: the top-level `access:` with the keys of
     // `routes[i].access:` written over it (access/policy.hpp).
     access::policy access;
+    // Engine routes only: where every stream published on the route is pushed too; at most 8.
+    std::vector<push_target> push;
 
     // True if this route takes connections to `app` (the application of the client's connect).
     bool matches(std::string_view app) const;
@@ -97,8 +107,8 @@ struct config {
     } tls;
 
     std::vector<route> routes{
-        route{"*", true, {}, {}}};  // first match wins; default: one "*" -> engine
-    unsigned threads = 0;           // 0: one per core
+        route{"*", true, {}, {}, {}}};  // first match wins; default: one "*" -> engine
+    unsigned threads = 0;               // 0: one per core
 
     struct limits_t {
         std::uint32_t max_chunk_size = 1 << 20;      // largest Set Chunk Size a peer may ask for

@@ -60,6 +60,7 @@ config_node::config_node(const YAML::Node& node, std::string path, int line, con
 }
 
 bool config_node::is_null() const { return node_.IsNull(); }
+bool config_node::is_map() const { return node_.IsMap(); }
 
 void config_node::fail(std::string_view what) const { source_->fail(path_, line_, what); }
 

@@ -38,6 +38,7 @@ public:
     const std::string& path() const noexcept { return path_; }
     int line() const noexcept { return line_; }
     bool is_null() const;
+    bool is_map() const;
 
     // Throws config_error for this node's path and line.
     [[noreturn]] void fail(std::string_view what) const;

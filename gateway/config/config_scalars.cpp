@@ -204,6 +204,38 @@ scalar_result<route_target> parse_route_target(std::string_view text) {
     return target;
 }
 
+scalar_result<push_target> parse_push_target(std::string_view text) {
+    const auto form = [&] {
+        return " (got " + quote_value(text) +
+               "; expected rtmp://host[:port]/app[/name] or rtmps://host[:port]/app[/name])";
+    };
+    const auto scheme_end = text.find("://");
+    if (scheme_end == std::string_view::npos || !text.starts_with("rtmp"))
+        return reject<push_target>("unknown target" + form());
+    const auto slash = text.find('/', scheme_end + 3);
+    if (slash == std::string_view::npos)
+        return reject<push_target>("needs an application after the host" + form());
+    auto server = parse_route_target(text.substr(0, slash));
+    if (!server || server->to_engine)
+        return reject<push_target>("not a host name or address and port" + form());
+    const auto path = text.substr(slash + 1);
+    const auto cut = path.find('/');
+    const auto app = path.substr(0, cut);
+    const auto name = cut == std::string_view::npos ? std::string_view() : path.substr(cut + 1);
+    const auto plain = [](std::string_view part) {
+        return part.size() <= 256 && std::all_of(part.begin(), part.end(), [](char c) {
+                   return c > 0x20 && c < 0x7F && c != '?' && c != '#';
+               });
+    };
+    if (app.empty()) return reject<push_target>("needs an application after the host" + form());
+    if (!plain(app) || !plain(name))
+        return reject<push_target>(
+            "application and name must be printable, without spaces, '?' or '#'" + form());
+    if (cut != std::string_view::npos && name.empty())
+        return reject<push_target>("ends in '/': leave the name out to keep the stream's" + form());
+    return push_target{server->backend, std::string(app), std::string(name)};
+}
+
 std::string quote_value(std::string_view text) {
     constexpr std::size_t shown = 64;
     std::string out = "\"";

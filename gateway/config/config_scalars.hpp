@@ -36,6 +36,11 @@ struct route_target {
 };
 scalar_result<route_target> parse_route_target(std::string_view text);
 
+// A route's push entry: rtmp://<host>[:port]/<app>[/<name>] or rtmps://... (ports as for
+// targets); app and name printable ASCII without spaces, '?' or '#', each at most 256 characters.
+// backend.server_name is left empty.
+scalar_result<push_target> parse_push_target(std::string_view text);
+
 // True for a DNS name: dot-separated labels of [A-Za-z0-9-], none empty, none starting or ending
 // with '-', at most 253 characters. With `allow_wildcard`, a leading "*." is accepted too.
 bool is_host_name(std::string_view text, bool allow_wildcard = false);

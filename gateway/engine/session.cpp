@@ -295,6 +295,8 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
     out_->send(protocol::make_on_status(message_stream_id, "status", "NetStream.Publish.Start",
                                         name + " is now published."));
     log::info(log_id_, ": publishing ", log::quoted(last_stream_name_));
+    // After the log line, so that a push's own lines come after it.
+    if (auto* o = streams_.observer()) o->published(b->target, app_, name, log_id_, strand_);
     return {};
 }
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/engine/publish_observer.hpp"
 #include "gateway/engine/stream.hpp"
 
 namespace rtmpgate::gateway::engine {
@@ -47,6 +48,11 @@ public:
     void release(const std::string& key);
 
     std::size_t size() const;
+
+    // Who is told of every publish (engine/publish_observer.hpp): set once, before any session
+    // runs; none by default.
+    void set_observer(publish_observer* o) noexcept { observer_ = o; }
+    publish_observer* observer() const noexcept { return observer_; }
     // Walks every stream under the registry's lock, taking each stream's lock in turn to read
     // two fields: a scrape pays for the count; the media path keeps none and never takes the
     // registry's lock.
@@ -59,6 +65,7 @@ private:
     mutable std::mutex mutex_;
     std::atomic<std::uint64_t> last_publisher_{0};
     std::unordered_map<std::string, std::shared_ptr<stream>> streams_;
+    publish_observer* observer_ = nullptr;
 };
 
 }  // namespace rtmpgate::gateway::engine

@@ -79,7 +79,11 @@ struct counters {
     std::atomic<std::uint64_t> rtmpt_sessions{0};  // open now
     std::atomic<std::uint64_t> backend_links{0};   // spliced to a backend
     std::atomic<std::uint64_t> backend_failures{
-        0};                                       // backend refused, timed out, broke the handshake
+        0};  // backend refused, timed out, broke the handshake
+    // Pushes (routes[i].push) that reached NetStream.Publish.Start, and that their server ended
+    // (unreachable, refused, failed while sending) rather than their publisher.
+    std::atomic<std::uint64_t> pushes{0};
+    std::atomic<std::uint64_t> push_failures{0};
     std::atomic<std::uint64_t> accept_pauses{0};  // accept failed (EMFILE...): listener paused
     // Idle HTTP connections without a live session closed to make room for a new socket at
     // limits.max_connections.

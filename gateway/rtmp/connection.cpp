@@ -491,13 +491,19 @@ std::optional<access::action> connection::needs_decision(const message& m) {
     if (!context_.access || !route_) return std::nullopt;
     if (m.type() != message_type::command_amf0 && m.type() != message_type::command_amf3)
         return std::nullopt;
+    // A route with nothing to decide or tell costs nothing more per command.
+    const auto& policy = route_->access;
+    const auto concerns = [&](access::action a) {
+        return access::decides(policy, a) || access::notifies(policy, a);
+    };
+    if (!concerns(access::action::publish) && !concerns(access::action::play)) return std::nullopt;
     // Only the name is read here; the session parses the command again when it serves it.
     auto c = protocol::parse_command(m);
     if (!c) return std::nullopt;  // the session meets the same error and ends the connection
     std::optional<access::action> what;
     if (c->name == "publish") what = access::action::publish;
     if (c->name == "play" || c->name == "play2") what = access::action::play;
-    if (what && access::decides(route_->access, *what)) return what;
+    if (what && concerns(*what)) return what;
     return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 #include "gateway/net/connection_set.hpp"
 #include "gateway/net/counters.hpp"
 #include "gateway/net/memory_trimmer.hpp"
+#include "gateway/upstream/push.hpp"
 #include "protocol/byte_budget.hpp"
 
 namespace rtmpgate::gateway {
@@ -27,6 +28,7 @@ struct server_context {
           streams(engine::stream_settings{cfg.engine.gop_cache, cfg.engine.gop_cache_max_bytes}),
           partial_messages(cfg.limits.max_partial_message_bytes_total),
           per_address(per_address_settings(cfg)) {
+        streams.set_observer(&pushes);
         if (cfg.limits.memory_trim_interval.count() > 0)
             trimmer.emplace(connections, cfg.limits.memory_trim_interval);
     }
@@ -48,6 +50,8 @@ struct server_context {
     protocol::byte_budget partial_messages;
     // Connections, RTMPT sessions and /open rates per client address.
     address_limits per_address;
+    // Starts the pushes of routes[i].push for every publish on their routes.
+    upstream::route_pushes pushes{*this};
     // Gives freed memory back after a burst (limits.memory_trim_interval; none when 0).
     std::optional<memory_trimmer> trimmer;
     // Decides connect, publish and play by each route's access settings (access/gate.hpp); set
