@@ -47,6 +47,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "proxy_header_missing",
     "proxy_header_invalid",
     "access_denied",
+    "max_connections_per_address",
+    "max_sessions_per_address",
+    "max_opens_per_address",
+    "dropped_by_admin",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
@@ -94,6 +98,9 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_proxy_headers_total",
             "Connections whose client a PROXY protocol header from a trusted proxy named.",
             s.proxy_headers);
+    counter(out, "rtmpgate_streams_dropped_total",
+            "Engine streams ended from the admin listener (POST /streams/<app>/<name>/drop).",
+            s.streams_dropped);
     // One pass over the engine's streams per scrape, nothing counted on the media path.
     const auto engine = context.streams.counts();
     counter(out, "rtmpgate_streams", "Live streams known to the engine.", engine.streams, "gauge");

@@ -186,19 +186,43 @@ asio::awaitable<void> server::accept(tcp::acceptor& acceptor, protocol_kind kind
 
 namespace {
 
-// Holds one place of limits.max_connections for as long as a client socket's coroutine runs.
+// Holds one place of limits.max_connections, and one of its address's
+// limits.max_connections_per_address, for as long as a client socket's coroutine runs.
 class socket_slot {
 public:
-    explicit socket_slot(std::atomic<std::uint64_t>& open) : open_(open) { ++open_; }
+    socket_slot(std::atomic<std::uint64_t>& open, address_limits::place per_address)
+        : open_(open), per_address_(std::move(per_address)) {
+        ++open_;
+    }
     ~socket_slot() { --open_; }
     socket_slot(const socket_slot&) = delete;
     socket_slot& operator=(const socket_slot&) = delete;
 
 private:
     std::atomic<std::uint64_t>& open_;
+    address_limits::place per_address_;
 };
 
 }  // namespace
+
+std::optional<address_limits::place> server::take_address_place(const client_address& client) {
+    // A trusted proxy that declared no one (an HTTP-mode balancer, whose clients /open names;
+    // a PROXY header's LOCAL health check) carries many clients: its address is not limited.
+    if (!client.via() && contains_any(context_.cfg.trusted_proxies, client.address()))
+        return address_limits::place();
+    auto place = context_.per_address.take(address_limits::kind::connection, client.address());
+    if (place) return place;
+    // Counted every time, logged once per address per interval: a client that reconnects in a
+    // loop would otherwise write a line per attempt.
+    context_.stats.refusals.add(refusal::max_connections_per_address);
+    if (context_.per_address.should_log(client.address()))
+        log::warn("connection from ", client,
+                  " refused: ", context_.cfg.limits.max_connections_per_address,
+                  " open from its address (limits.max_connections_per_address); further "
+                  "refusals of it counted, logged again in ",
+                  context_.per_address.settings().log_interval.count(), "ms at the earliest");
+    return std::nullopt;
+}
 
 void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
                               protocol_kind kind) {
@@ -214,7 +238,14 @@ void server::start_connection(tcp::socket socket, asio::any_io_executor strand,
     // A socket whose peer is already gone (reset in the backlog) would be judged by the unknown
     // address 0.0.0.0, and refused as an untrusted sender of the header it still holds.
     if (peer_ec && reads_proxy_header(kind)) return;
-    auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open);
+    // Behind a PROXY header the client is known only once the header is read: its address's
+    // place is taken then (serve_after_proxy_header), not for the proxy's address.
+    std::optional<address_limits::place> per_address(std::in_place);
+    if (!reads_proxy_header(kind)) {
+        per_address = take_address_place(client);
+        if (!per_address) return;  // the socket closes as it goes out of scope
+    }
+    auto slot = std::make_shared<socket_slot>(context_.stats.sockets_open, std::move(*per_address));
     if (reads_proxy_header(kind)) {
         asio::co_spawn(strand, serve_after_proxy_header(std::move(socket), std::move(client), kind),
                        [slot](const std::exception_ptr&) {});
@@ -259,6 +290,8 @@ asio::awaitable<void> server::serve_after_proxy_header(tcp::socket socket, clien
     auto found =
         co_await front::read_proxy_header(socket, peer, kind == protocol_kind::https, context_);
     if (!found) co_return;  // the socket closes as it goes out of scope
+    const auto per_address = take_address_place(found->client);
+    if (!per_address) co_return;
     switch (kind) {
         case protocol_kind::rtmp:
             co_await rtmp::run_connection(std::make_unique<socket_stream<tcp::socket>>(

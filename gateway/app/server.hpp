@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "gateway/config/config.hpp"
@@ -43,6 +44,9 @@ private:
     // proxy_protocol.<listener>: its connections begin with read_proxy_header (front/proxy_header).
     bool reads_proxy_header(protocol_kind kind) const;
     void warn_if_open(const char* name, const tcp::acceptor& acceptor, protocol_kind kind);
+    // A place of limits.max_connections_per_address for `client`; nullopt, counted and logged,
+    // when its address holds them all.
+    std::optional<address_limits::place> take_address_place(const client_address& client);
     asio::awaitable<void> serve_after_proxy_header(tcp::socket socket, client_address peer,
                                                    protocol_kind kind);
     asio::awaitable<void> wait_for_signal();

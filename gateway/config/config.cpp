@@ -30,6 +30,10 @@ const route* config::find_route(std::string_view app) const {
     return it == routes.end() ? nullptr : &*it;
 }
 
+std::vector<cidr> config::default_admin_allow() {
+    return {*cidr::parse("127.0.0.0/8"), *cidr::parse("::1")};
+}
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -391,6 +395,10 @@ void read_limits(const config_node& node, config::limits_t& limits) {
          [&](const config_node& n) {
              limits.max_connections = narrow<std::size_t>(n.as_unsigned(1, 1'000'000));
          }},
+        {"max_connections_per_address",
+         [&](const config_node& n) {
+             limits.max_connections_per_address = narrow<std::size_t>(n.as_unsigned(0, 1'000'000));
+         }},
         {"handshake_timeout",
          [&](const config_node& n) { limits.handshake_timeout = n.as_duration(100ms, 10min); }},
         {"idle_timeout",
@@ -449,6 +457,15 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
          [&](const config_node& n) {
              rtmpt.max_sessions = narrow<std::size_t>(n.as_unsigned(1, 1'000'000));
          }},
+        {"max_sessions_per_address",
+         [&](const config_node& n) {
+             rtmpt.max_sessions_per_address = narrow<std::size_t>(n.as_unsigned(0, 1'000'000));
+         }},
+        {"max_opens_per_second_per_address",
+         [&](const config_node& n) {
+             rtmpt.max_opens_per_second_per_address =
+                 narrow<std::size_t>(n.as_unsigned(0, 1'000'000));
+         }},
         {"max_body",
          [&](const config_node& n) {
              rtmpt.max_body = narrow<std::size_t>(n.as_size(64 * kib, 256 * mib));
@@ -498,7 +515,8 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
     });
 }
 
-void read_trusted_proxies(const config_node& node, std::vector<cidr>& networks) {
+// trusted_proxies, admin_allow: lists of networks (at most max_trusted_proxies each).
+void read_networks(const config_node& node, std::vector<cidr>& networks) {
     node.read_items(max_trusted_proxies, [&](const config_node& item) {
         const auto text = item.as_string();
         auto network = cidr::parse(text);
@@ -702,8 +720,12 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
              [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
             {"drain_time", [&](const config_node& n) { c.drain_time = n.as_duration(0ms, 10min); }},
             {"log_level", [&](const config_node& n) { read_log_level(n, c.log_level); }},
-            {"trusted_proxies",
-             [&](const config_node& n) { read_trusted_proxies(n, c.trusted_proxies); }},
+            {"trusted_proxies", [&](const config_node& n) { read_networks(n, c.trusted_proxies); }},
+            {"admin_allow",
+             [&](const config_node& n) {
+                 c.admin_allow.clear();
+                 read_networks(n, c.admin_allow);
+             }},
             {"proxy_protocol",
              [&](const config_node& n) { read_proxy_protocol(n, c.proxy_protocol); }},
             {"access", [&](const config_node& n) { read_access(n, c.access); }},

@@ -121,7 +121,10 @@ struct config {
         // How often to check whether a burst of connections has ended, to give the memory it
         // freed back to the system (net/memory_trimmer.hpp); 0: never.
         milliseconds memory_trim_interval{5000};
-        std::size_t max_connections = 10000;    // client connections at once (all listeners)
+        std::size_t max_connections = 10000;  // client connections at once (all listeners)
+        // Client connections at once from one client address (net/address_limits.hpp); 0: no
+        // limit.
+        std::size_t max_connections_per_address = 0;
         milliseconds handshake_timeout{10000};  // RTMP handshake + connect must complete in this
         milliseconds idle_timeout{60000};       // no byte received from a client for this long
         std::size_t max_name_length = 1024;     // app, stream names (with query): longer refused
@@ -144,6 +147,10 @@ struct config {
         milliseconds idle_coalesce{0};  // a held /idle reply waits this long for more output
         milliseconds session_timeout{45000};
         std::size_t max_sessions = 10000;
+        // Per session client address (net/address_limits.hpp): live sessions at once, and /open
+        // requests per second; 0: no limit.
+        std::size_t max_sessions_per_address = 0;
+        std::size_t max_opens_per_second_per_address = 0;
         std::size_t max_body = 4 << 20;  // bigger /send body -> 413
         std::size_t max_pending_output = 8 << 20;
         milliseconds gap_timeout{5000};
@@ -177,6 +184,9 @@ struct config {
     // Proxies and load balancers whose word about the client is taken: a PROXY protocol header
     // on a listener that reads it, X-Forwarded-For / Forwarded on an RTMPT /open. Empty: none.
     std::vector<cidr> trusted_proxies;
+    // Who may use the admin listener's endpoints that change something (POST
+    // /streams/<app>/<name>/drop); /healthz and /metrics answer anyone who reaches the listener.
+    std::vector<cidr> admin_allow = default_admin_allow();
     // The default access settings of every route (access/policy.hpp).
     access::policy access;
 
@@ -185,6 +195,9 @@ struct config {
         bool http = false, https = false, rtmp = false;
         milliseconds header_timeout{5000};  // the header whole within this of the accept
     } proxy_protocol;
+
+    // 127.0.0.0/8 and ::1.
+    static std::vector<cidr> default_admin_allow();
 
     // The first route that matches `app`; nullptr: no route.
     const route* find_route(std::string_view app) const;

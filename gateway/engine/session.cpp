@@ -43,9 +43,10 @@ public:
     // the media around them.
     void on_publish_start() override { push({}, media_class::essential, event::publish_start); }
     void on_publish_stop() override { push({}, media_class::essential, event::publish_stop); }
+    void on_drop() override { push({}, media_class::essential, event::drop); }
 
 private:
-    enum class event : std::uint8_t { media, publish_start, publish_stop };
+    enum class event : std::uint8_t { media, publish_start, publish_stop, drop };
     static constexpr std::size_t kept_entries = 16;
     struct entry {
         message m;
@@ -79,6 +80,9 @@ private:
                         break;
                     case event::publish_stop:
                         s->publish_stopped(message_stream_id_);
+                        break;
+                    case event::drop:
+                        s->drop_by_admin();
                         break;
                 }
             }
@@ -273,7 +277,13 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
                                             "Invalid stream for publishing."));
         return {};
     }
-    auto target = streams_.publish(app_ + "/" + name, publisher_);
+    // The stream calls this from the admin's strand: it hops to this session's.
+    auto on_drop = [self = weak_from_this(), strand = strand_] {
+        asio::post(strand, [self] {
+            if (auto s = self.lock()) s->drop_by_admin();
+        });
+    };
+    auto target = streams_.publish(app_ + "/" + name, publisher_, std::move(on_drop));
     if (!target) {
         log::info(log_id_, ": publish ", log::quoted(app_ + "/" + name),
                   " refused: already publishing");
@@ -402,6 +412,15 @@ void session::publish_stopped(std::uint32_t message_stream_id) {
                                         last_stream_name_ + " is now unpublished."));
     out_->send(
         protocol::make_user_control(protocol::user_control_event::stream_eof, message_stream_id));
+}
+
+void session::drop_by_admin() {
+    if (!out_) return;  // already ending (a player dropped on several streams hears it once)
+    // The close line names the stream (stream=...).
+    out_->close_refused(refusal::dropped_by_admin, "dropped by the admin");
+    // Leaves every stream now, so that the name may be published again at once; nothing more
+    // is served, and the connection closes once what is queued for it is out.
+    stop();
 }
 
 void session::on_close_stream(std::uint32_t message_stream_id) {

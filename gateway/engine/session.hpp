@@ -98,6 +98,8 @@ private:
     void publish_started(std::uint32_t message_stream_id);
     void publish_stopped(std::uint32_t message_stream_id);
     void send_play_start(binding& b, std::vector<protocol::message> initial);
+    // A stream of this session was dropped from the admin listener: the connection ends.
+    void drop_by_admin();
 
     output* out_;
     asio::any_io_executor strand_;

@@ -12,12 +12,13 @@ using protocol::message_type;
 stream::stream(std::string key, stream_settings settings)
     : key_(std::move(key)), settings_(settings) {}
 
-bool stream::attach_publisher(publisher_id owner) {
+bool stream::attach_publisher(publisher_id owner, publisher_drop drop) {
     std::vector<std::shared_ptr<subscriber>> waiting;
     {
         std::lock_guard lock(mutex_);
         if (publisher_ && publisher_ != owner) return false;
         publisher_ = owner;
+        publisher_drop_ = std::move(drop);
         waiting = subscribers_;
     }
     for (auto& s : waiting) s->on_publish_start();
@@ -30,6 +31,7 @@ void stream::detach_publisher(publisher_id owner) {
         std::lock_guard lock(mutex_);
         if (publisher_ != owner) return;
         publisher_.reset();
+        publisher_drop_ = nullptr;
         // A new publisher may bring other codecs: nothing cached outlives this one.
         has_metadata_ = has_video_header_ = has_audio_header_ = false;
         metadata_ = video_header_ = audio_header_ = {};
@@ -38,6 +40,26 @@ void stream::detach_publisher(publisher_id owner) {
         players = subscribers_;
     }
     for (auto& s : players) s->on_publish_stop();
+}
+
+drop_result stream::drop() {
+    drop_result result;
+    publisher_drop publisher;
+    std::vector<std::shared_ptr<subscriber>> players;
+    {
+        std::lock_guard lock(mutex_);
+        result.publisher = publisher_.has_value();
+        publisher = publisher_drop_;
+        players = subscribers_;
+    }
+    result.players = players.size();
+    // Outside the lock, as attach_publisher and detach_publisher call their subscribers: each
+    // only posts to its connection's strand, where the connection leaves the stream. Players
+    // first: the publisher's leaving tells them on_publish_stop, and a player that heard that
+    // first would send UnpublishNotify, which ends ffmpeg before its drop reaches it.
+    for (auto& s : players) s->on_drop();
+    if (publisher) publisher();
+    return result;
 }
 
 media_class classify(const protocol::message& m) {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,19 @@ public:
     // A publisher started on a stream the player was waiting for.
     virtual void on_publish_start() = 0;
     virtual void on_publish_stop() = 0;
+    // The stream was dropped (POST /streams/<app>/<name>/drop on the admin listener): the
+    // player's connection is to end. Called on any thread: hand over, never block.
+    virtual void on_drop() = 0;
+};
+
+// Ends a publisher's connection when its stream is dropped; called on any thread, without the
+// stream's lock: it must only hand over to the publisher's strand.
+using publisher_drop = std::function<void()>;
+
+// What stream::drop() ended.
+struct drop_result {
+    bool publisher = false;   // a publisher was on
+    std::size_t players = 0;  // players on it (playing or waiting)
 };
 
 // Who is on a stream now (for /metrics).
@@ -53,8 +67,9 @@ public:
 
     const std::string& key() const noexcept { return key_; }
 
-    // False when another publisher holds the stream (NetStream.Publish.BadName).
-    bool attach_publisher(publisher_id owner);
+    // False when another publisher holds the stream (NetStream.Publish.BadName). `drop` ends the
+    // publisher's connection should the stream be dropped.
+    bool attach_publisher(publisher_id owner, publisher_drop drop = {});
     // Does nothing unless `owner` is the stream's publisher.
     void detach_publisher(publisher_id owner);
 
@@ -67,6 +82,10 @@ public:
     // is true; otherwise the player waits for on_publish_start.
     bool subscribe(std::shared_ptr<subscriber> s, std::vector<protocol::message>& initial);
     void unsubscribe(const subscriber* s);
+
+    // Asks the publisher's connection and every player's to end (each leaves the stream from its
+    // own strand as it ends, as when it closes by itself).
+    drop_result drop();
 
     bool unused() const;  // no publisher and no player: the registry may forget it
     std::size_t subscriber_count() const;
@@ -82,6 +101,7 @@ private:
     const stream_settings settings_;
     mutable std::mutex mutex_;
     std::optional<publisher_id> publisher_;
+    publisher_drop publisher_drop_;  // while publisher_ is set
     std::vector<std::shared_ptr<subscriber>> subscribers_;
     protocol::message metadata_;
     protocol::message video_header_;

@@ -9,10 +9,11 @@ std::shared_ptr<stream>& stream_registry::find_or_create(const std::string& key)
 }
 
 // Lock order: the registry's mutex, then the stream's (release() takes them in the same order).
-std::shared_ptr<stream> stream_registry::publish(const std::string& key, publisher_id owner) {
+std::shared_ptr<stream> stream_registry::publish(const std::string& key, publisher_id owner,
+                                                 publisher_drop drop) {
     std::lock_guard lock(mutex_);
     const auto& target = find_or_create(key);
-    if (target->attach_publisher(owner)) return target;
+    if (target->attach_publisher(owner, std::move(drop))) return target;
     if (target->unused()) streams_.erase(key);
     return nullptr;
 }
@@ -25,6 +26,18 @@ std::shared_ptr<stream> stream_registry::subscribe(const std::string& key,
     const auto& target = find_or_create(key);
     playing = target->subscribe(std::move(s), initial);
     return target;
+}
+
+std::optional<drop_result> stream_registry::drop(const std::string& key) {
+    std::shared_ptr<stream> target;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = streams_.find(key);
+        if (it == streams_.end()) return std::nullopt;
+        target = it->second;
+    }
+    // Without the registry's lock: the connections' leaving takes it.
+    return target->drop();
 }
 
 void stream_registry::release(const std::string& key) {

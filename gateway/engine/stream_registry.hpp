@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,12 +33,17 @@ public:
     // The stream named `key` (created when absent) with `owner` as its publisher, or null when
     // another publisher holds it. Lookup and attach happen under the registry's lock, so a
     // release() from another connection cannot forget the stream in between.
-    std::shared_ptr<stream> publish(const std::string& key, publisher_id owner);
+    std::shared_ptr<stream> publish(const std::string& key, publisher_id owner,
+                                    publisher_drop drop = {});
     // The stream named `key` (created when absent) with `s` among its players; `playing` tells
     // whether a publisher is on (then `initial` holds what the player needs first). Atomic with
     // respect to release() like publish().
     std::shared_ptr<stream> subscribe(const std::string& key, std::shared_ptr<subscriber> s,
                                       std::vector<protocol::message>& initial, bool& playing);
+    // Ends the publisher and every player of `key` (stream::drop); nullopt when the engine has
+    // no stream of that name. Each connection leaves the stream from its own strand, after which
+    // the name may be published again.
+    std::optional<drop_result> drop(const std::string& key);
     // Forgets `key` if nobody publishes or plays it any more.
     void release(const std::string& key);
 

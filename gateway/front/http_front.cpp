@@ -410,7 +410,22 @@ private:
 
     response open_session(const http::fields& headers) {
         auto client = session_client(headers);
-        auto session = context_.tunnels.open(asio::make_strand(context_.io), client, transport_);
+        auto& per_address = context_.server.per_address;
+        // A trusted proxy whose header named no client opens for many: not limited per address.
+        const bool limited =
+            client.via() || !contains_any(context_.server.cfg.trusted_proxies, client.address());
+        if (limited && !per_address.allow_open(client.address()))
+            return refuse_open(client, refusal::max_opens_per_address,
+                               "rtmpt.max_opens_per_second_per_address",
+                               settings_.max_opens_per_second_per_address);
+        auto place = limited ? per_address.take(address_limits::kind::session, client.address())
+                             : std::optional<address_limits::place>(std::in_place);
+        if (!place)
+            return refuse_open(client, refusal::max_sessions_per_address,
+                               "rtmpt.max_sessions_per_address",
+                               settings_.max_sessions_per_address);
+        auto session = context_.tunnels.open(asio::make_strand(context_.io), client, transport_,
+                                             std::move(*place));
         if (!session) {
             context_.server.stats.refusals.add(refusal::max_sessions);
             log::warn("http ", client_, ": /open refused: ", settings_.max_sessions,
@@ -423,6 +438,19 @@ private:
             asio::post(session->strand(),
                        [session, listener] { session->add_expiry_listener(listener); });
         return make_reply(rtmpt_status::ok, protocol::make_rtmpt_open_reply(session->id()));
+    }
+
+    // 503 to an /open over a limit per address: counted every time, logged once per address
+    // per interval (a client retrying in a loop would otherwise write a line per request).
+    response refuse_open(const client_address& client, refusal why, const char* key,
+                         std::size_t limit) {
+        auto& per_address = context_.server.per_address;
+        context_.server.stats.refusals.add(why);
+        if (per_address.should_log(client.address()))
+            log::warn("http ", client_, ": /open for ", client, " refused: ", key, " (", limit,
+                      ") reached; further refusals of it counted, logged again in ",
+                      per_address.settings().log_interval.count(), "ms at the earliest");
+        return make_reply(rtmpt_status::service_unavailable);
     }
 
     // The client of a session /open makes: this connection's, or, when that is a trusted proxy,

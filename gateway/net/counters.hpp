@@ -43,6 +43,16 @@ enum class refusal : std::uint8_t {
     // them by action and reason): _error NetConnection.Connect.Rejected or an error onStatus,
     // then closed
     access_denied,
+    // limits.max_connections_per_address reached by the client's address: the new socket (or,
+    // behind a PROXY header, the connection once the header names the client) is closed at once
+    max_connections_per_address,
+    // rtmpt.max_sessions_per_address or rtmpt.max_opens_per_second_per_address reached by the
+    // session's client: /open gets 503
+    max_sessions_per_address,
+    max_opens_per_address,
+    // A connection of a stream ended by POST /streams/<app>/<name>/drop on the admin listener
+    // (its publisher and each player count once)
+    dropped_by_admin,
     count
 };
 
@@ -80,6 +90,8 @@ struct counters {
     std::atomic<std::uint64_t> http_evictions{0};
     // Connections whose client a PROXY protocol header from a trusted proxy declared.
     std::atomic<std::uint64_t> proxy_headers{0};
+    // Engine streams ended by POST /streams/<app>/<name>/drop on the admin listener.
+    std::atomic<std::uint64_t> streams_dropped{0};
     counter_family<refusal> refusals;
     // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
     counter_family<deadline_error, deadline_error_count> timeouts;

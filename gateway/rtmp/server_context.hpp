@@ -9,6 +9,7 @@
 #include "gateway/backend/client_tls.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/engine/stream_registry.hpp"
+#include "gateway/net/address_limits.hpp"
 #include "gateway/net/connection_set.hpp"
 #include "gateway/net/counters.hpp"
 #include "gateway/net/memory_trimmer.hpp"
@@ -25,10 +26,19 @@ struct server_context {
     explicit server_context(config c)
         : cfg(std::move(c)),
           streams(engine::stream_settings{cfg.engine.gop_cache, cfg.engine.gop_cache_max_bytes}),
-          partial_messages(cfg.limits.max_partial_message_bytes_total) {
+          partial_messages(cfg.limits.max_partial_message_bytes_total),
+          per_address(per_address_settings(cfg)) {
         streams.set_observer(&pushes);
         if (cfg.limits.memory_trim_interval.count() > 0)
             trimmer.emplace(connections, cfg.limits.memory_trim_interval);
+    }
+
+    static address_limit_settings per_address_settings(const config& c) {
+        address_limit_settings s;
+        s.max_connections = c.limits.max_connections_per_address;
+        s.max_sessions = c.rtmpt.max_sessions_per_address;
+        s.max_opens_per_second = c.rtmpt.max_opens_per_second_per_address;
+        return s;
     }
 
     const config cfg;
@@ -38,6 +48,8 @@ struct server_context {
     backend::client_tls_contexts backend_tls;
     // What every connection's chunk decoder draws on for the messages it has received in part.
     protocol::byte_budget partial_messages;
+    // Connections, RTMPT sessions and /open rates per client address.
+    address_limits per_address;
     // Starts the pushes of routes[i].push for every publish on their routes.
     upstream::route_pushes pushes{*this};
     // Gives freed memory back after a burst (limits.memory_trim_interval; none when 0).

@@ -45,19 +45,20 @@ std::string registry::make_id() const {
     return std::move(*id);
 }
 
-std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand) {
+std::shared_ptr<rtmpt_session> registry::create(asio::any_io_executor strand,
+                                                address_limits::place place) {
     auto id = make_id();
     std::lock_guard lock(mutex_);
     if (sessions_.size() >= max_sessions_) return nullptr;
     auto s = std::make_shared<rtmpt_session>(id, std::move(strand), limits_);
     s->start_expiry([this](const std::string& expired) { remove(expired); });
-    sessions_.emplace(std::move(id), s);
+    sessions_.emplace(std::move(id), entry{s, std::move(place)});
     return s;
 }
 
 std::shared_ptr<rtmpt_session> registry::open(asio::any_io_executor strand, client_address client,
-                                              const char* transport) {
-    auto s = create(std::move(strand));
+                                              const char* transport, address_limits::place place) {
+    auto s = create(std::move(strand), std::move(place));
     if (!s) return nullptr;
     ++server_.stats.rtmpt_sessions;
     // The connection is in server_.connections while it runs, which is how shutdown ends it; its
@@ -86,7 +87,7 @@ void registry::close(rtmpt_session& s, const char* reason) {
 std::shared_ptr<rtmpt_session> registry::find(std::string_view id) const {
     std::lock_guard lock(mutex_);
     const auto it = sessions_.find(id);
-    return it == sessions_.end() ? nullptr : it->second;
+    return it == sessions_.end() ? nullptr : it->second.session;
 }
 
 void registry::remove(const std::string& id) {

@@ -28,8 +28,10 @@ public:
     // A new session on `strand`, with its RTMP connection started there (rtmp::run_connection,
     // `client`, the session's client address for good, and `transport`), counted in rtmpt_sessions
     // until that connection ends; nullptr when max_sessions are open (/open answers 503).
+    // `place`: the client address's place of rtmpt.max_sessions_per_address, held until the
+    // session is forgotten.
     std::shared_ptr<rtmpt_session> open(asio::any_io_executor strand, client_address client,
-                                        const char* transport);
+                                        const char* transport, address_limits::place place = {});
     std::shared_ptr<rtmpt_session> find(std::string_view id) const;
     // The client's /close: closes `s` (its RTMP connection reads the end of its input) and
     // forgets it at once. On the session's strand.
@@ -41,7 +43,8 @@ public:
 private:
     // A new session on `strand`, forgotten when it expires (rtmpt_session::start_expiry) or is
     // removed, whichever comes first; the registry must outlive the run of the io_context.
-    std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand);
+    std::shared_ptr<rtmpt_session> create(asio::any_io_executor strand,
+                                          address_limits::place place);
     // The session's RTMP connection has ended (on the session's strand).
     void rtmp_ended(rtmpt_session& s);
     // Forgets a session: the one way out of the registry.
@@ -59,8 +62,11 @@ private:
             return std::hash<std::string_view>{}(id);
         }
     };
-    std::unordered_map<std::string, std::shared_ptr<rtmpt_session>, id_hash, std::equal_to<>>
-        sessions_;
+    struct entry {
+        std::shared_ptr<rtmpt_session> session;
+        address_limits::place place;  // given back as the entry is erased
+    };
+    std::unordered_map<std::string, entry, id_hash, std::equal_to<>> sessions_;
 };
 
 }  // namespace rtmpgate::gateway::tunnel

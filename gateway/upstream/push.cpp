@@ -95,6 +95,9 @@ public:
         stopped_ = true;
         wake();
     }
+    // The stream was dropped from the admin listener: the push ends as at its publisher's stop
+    // (which follows, as the dropped publisher leaves).
+    void on_drop() override { on_publish_stop(); }
 
     void shutdown() override {
         asio::post(strand_, [self = shared_from_this()] {

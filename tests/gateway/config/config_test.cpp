@@ -98,6 +98,10 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.shutdown_grace, d.shutdown_grace);
     EXPECT_EQ(c.drain_time, d.drain_time);
     EXPECT_EQ(c.log_level, d.log_level);
+    EXPECT_EQ(c.limits.max_connections_per_address, d.limits.max_connections_per_address);
+    EXPECT_EQ(c.rtmpt.max_sessions_per_address, d.rtmpt.max_sessions_per_address);
+    EXPECT_EQ(c.rtmpt.max_opens_per_second_per_address, d.rtmpt.max_opens_per_second_per_address);
+    EXPECT_EQ(c.admin_allow, d.admin_allow);
 }
 
 TEST(config_files, proxy_example) {
@@ -754,6 +758,39 @@ TEST(config_keys, values_round_trip) {
     EXPECT_EQ(c.rtmpt.node_id, "gw7");
     EXPECT_FALSE(c.rtmpt.quick_ack);
     EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST(config_keys, limits_per_address_and_admin_allow) {
+    const config d;
+    EXPECT_EQ(d.limits.max_connections_per_address, 0u);  // 0: no limit
+    EXPECT_EQ(d.rtmpt.max_sessions_per_address, 0u);
+    EXPECT_EQ(d.rtmpt.max_opens_per_second_per_address, 0u);
+    ASSERT_EQ(d.admin_allow.size(), 2u);
+    EXPECT_EQ(d.admin_allow[0].to_string(), "127.0.0.0/8");
+    EXPECT_EQ(d.admin_allow[1].to_string(), "::1/128");
+
+    const auto c = parse(base +
+                         "limits:\n"
+                         "  max_connections_per_address: 3\n"
+                         "rtmpt:\n"
+                         "  max_sessions_per_address: 2\n"
+                         "  max_opens_per_second_per_address: 5\n"
+                         "admin_allow: [10.0.0.0/8, \"fd00::/8\"]\n");
+    EXPECT_EQ(c.limits.max_connections_per_address, 3u);
+    EXPECT_EQ(c.rtmpt.max_sessions_per_address, 2u);
+    EXPECT_EQ(c.rtmpt.max_opens_per_second_per_address, 5u);
+    ASSERT_EQ(c.admin_allow.size(), 2u);
+    EXPECT_EQ(c.admin_allow[0].to_string(), "10.0.0.0/8");
+    EXPECT_EQ(parse(base + "admin_allow: []\n").admin_allow.size(), 0u);
+
+    expect_error(base + "limits:\n  max_connections_per_address: -1\n",
+                 "test.yaml:4: limits.max_connections_per_address: ");
+    expect_error(base + "rtmpt:\n  max_sessions_per_address: 1000001\n",
+                 "test.yaml:4: rtmpt.max_sessions_per_address: ");
+    expect_error(base + "rtmpt:\n  max_opens_per_second_per_address: many\n",
+                 "test.yaml:4: rtmpt.max_opens_per_second_per_address: ");
+    expect_error(base + "admin_allow: [10.0.0.1/8]\n", "test.yaml:3: admin_allow[0]: ");
+    expect_error(base + "admin_allow: 127.0.0.1\n", "test.yaml:3: admin_allow: ");
 }
 
 // --- durations and sizes in YAML ----------------------------------------------------------------

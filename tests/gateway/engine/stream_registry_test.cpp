@@ -14,6 +14,8 @@ public:
     void deliver(const protocol::message&, media_class) override {}
     void on_publish_start() override {}
     void on_publish_stop() override {}
+    void on_drop() override { ++drops; }
+    int drops = 0;
 };
 
 // The publishers' identities: distinct addresses, as sessions pass themselves.
@@ -73,6 +75,30 @@ TEST(stream_registry, counts_publishers_and_players_by_whether_their_stream_is_p
     r.release("live/c");
     EXPECT_EQ(counted(r), (counts{0, 0, 0, 0}));
     EXPECT_EQ(r.size(), 0u);
+}
+
+TEST(stream_registry, drop_reaches_a_known_stream_and_its_name_is_free_once_everyone_left) {
+    stream_registry r({});
+    EXPECT_FALSE(r.drop("live/none"));
+    EXPECT_EQ(r.size(), 0u);  // looking did not create it
+
+    int publisher_drops = 0;
+    auto a = r.publish("live/a", publisher_a, [&] { ++publisher_drops; });
+    ASSERT_TRUE(a);
+    player p(r, "live/a");
+    const auto dropped = r.drop("live/a");
+    ASSERT_TRUE(dropped);
+    EXPECT_TRUE(dropped->publisher);
+    EXPECT_EQ(dropped->players, 1u);
+    EXPECT_EQ(publisher_drops, 1);
+    EXPECT_EQ(p.s->drops, 1);
+
+    // What the dropped connections do as they end; then another publisher may take the name.
+    a->detach_publisher(publisher_a);
+    r.release("live/a");
+    p.leave(r);
+    EXPECT_EQ(r.size(), 0u);
+    EXPECT_TRUE(r.publish("live/a", publisher_b));
 }
 
 }  // namespace

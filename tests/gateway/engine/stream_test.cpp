@@ -89,7 +89,8 @@ public:
     void deliver(const message&, media_class) override { ++delivered; }
     void on_publish_start() override { ++starts; }
     void on_publish_stop() override { ++stops; }
-    int delivered = 0, starts = 0, stops = 0;
+    void on_drop() override { ++drops; }
+    int delivered = 0, starts = 0, stops = 0, drops = 0;
 };
 
 // The publishers' identities: two distinct addresses, as two sessions pass themselves.
@@ -119,6 +120,39 @@ TEST(stream, counts_players_as_waiting_until_a_publisher_attaches_and_after_it_l
     s.unsubscribe(player.get());
     EXPECT_EQ(s.counts().players, 0u);
     EXPECT_TRUE(s.unused());
+}
+
+TEST(stream, drop_tells_every_player_and_the_publisher_once_each) {
+    stream s("live/a", {});
+    auto waiting = std::make_shared<counting_subscriber>();
+    std::vector<message> initial;
+    EXPECT_FALSE(s.subscribe(waiting, initial));
+    // Nobody published yet: the waiting player alone is told.
+    auto result = s.drop();
+    EXPECT_FALSE(result.publisher);
+    EXPECT_EQ(result.players, 1u);
+    EXPECT_EQ(waiting->drops, 1);
+
+    int publisher_drops = 0;
+    ASSERT_TRUE(s.attach_publisher(publisher_a, [&] { ++publisher_drops; }));
+    auto playing = std::make_shared<counting_subscriber>();
+    EXPECT_TRUE(s.subscribe(playing, initial));
+    result = s.drop();
+    EXPECT_TRUE(result.publisher);
+    EXPECT_EQ(result.players, 2u);
+    EXPECT_EQ(publisher_drops, 1);
+    EXPECT_EQ(playing->drops, 1);
+    EXPECT_EQ(waiting->drops, 2);
+    // Nothing leaves by the drop itself: each leaves from its connection, as it ends.
+    EXPECT_TRUE(s.counts().published);
+
+    // A publisher gone forgets its drop: a new one's is the one called.
+    s.detach_publisher(publisher_a);
+    int second_drops = 0;
+    ASSERT_TRUE(s.attach_publisher(publisher_b, [&] { ++second_drops; }));
+    s.drop();
+    EXPECT_EQ(publisher_drops, 1);
+    EXPECT_EQ(second_drops, 1);
 }
 
 }  // namespace
