@@ -260,6 +260,29 @@ void read_access(const config_node& node, access::policy& p) {
     });
 }
 
+// The TLS keys of an rtmps:// target (a route's or a push entry's), each optional: verify,
+// ca_file, server_name (SNI and the name verified; the host unless given). `applies_to` names
+// what they are for in the error when the target is not rtmps://.
+void read_tls_options(backend_target& t, const std::optional<config_node>& verify,
+                      const std::optional<config_node>& ca_file,
+                      const std::optional<config_node>& server_name, std::string_view applies_to) {
+    for (const auto* option : {&verify, &ca_file, &server_name}) {
+        if (*option && !t.tls) (*option)->fail("only applies to " + std::string(applies_to));
+    }
+    if (verify) t.verify = verify->as_bool();
+    if (ca_file) {
+        t.ca_file = read_file_name(*ca_file);
+        if (!t.verify) ca_file->fail("has no effect with verify: false");
+    }
+    if (server_name) {
+        t.server_name = server_name->as_string();
+        if (!is_host_name(t.server_name))
+            server_name->fail("expected a DNS name such as ingest.example.com");
+    } else if (t.tls) {
+        t.server_name = t.host;
+    }
+}
+
 // A push entry: the URL alone, or a mapping of url and the TLS keys of an rtmps:// route.
 void read_push(const config_node& node, push_target& p) {
     std::optional<config_node> url, verify, ca_file, server_name;
@@ -277,21 +300,7 @@ void read_push(const config_node& node, push_target& p) {
     auto target = parse_push_target(url->as_string());
     if (!target) url->fail(target.error());
     p = std::move(*target);
-    for (const auto* option : {&verify, &ca_file, &server_name}) {
-        if (*option && !p.backend.tls) (*option)->fail("only applies to rtmps:// URLs");
-    }
-    if (verify) p.backend.verify = verify->as_bool();
-    if (ca_file) {
-        p.backend.ca_file = read_file_name(*ca_file);
-        if (!p.backend.verify) ca_file->fail("has no effect with verify: false");
-    }
-    if (server_name) {
-        p.backend.server_name = server_name->as_string();
-        if (!is_host_name(p.backend.server_name))
-            server_name->fail("expected a DNS name such as ingest.example.com");
-    } else if (p.backend.tls) {
-        p.backend.server_name = p.backend.host;
-    }
+    read_tls_options(p.backend, verify, ca_file, server_name, "rtmps:// URLs");
 }
 
 // A route's keys depend on each other (verify only means something for rtmps://), and YAML does
@@ -331,21 +340,7 @@ void read_route(const config_node& node, std::span<const route> earlier, route& 
     r.to_engine = target->to_engine;
     r.backend = target->backend;
 
-    for (const auto* option : {&verify, &ca_file, &server_name}) {
-        if (*option && !r.backend.tls) (*option)->fail("only applies to rtmps:// routes");
-    }
-    if (verify) r.backend.verify = verify->as_bool();
-    if (ca_file) {
-        r.backend.ca_file = read_file_name(*ca_file);
-        if (!r.backend.verify) ca_file->fail("has no effect with verify: false");
-    }
-    if (server_name) {
-        r.backend.server_name = server_name->as_string();
-        if (!is_host_name(r.backend.server_name))
-            server_name->fail("expected a DNS name such as ingest.example.com");
-    } else if (r.backend.tls) {
-        r.backend.server_name = r.backend.host;
-    }
+    read_tls_options(r.backend, verify, ca_file, server_name, "rtmps:// routes");
     if (send_proxy_protocol) read_send_proxy_protocol(*send_proxy_protocol, r);
     if (push) {
         if (!r.to_engine) push->fail("only applies to engine routes");
