@@ -652,9 +652,26 @@ void check_agreement(const config& c, const config_source& source) {
 }
 
 // A token can only be checked against a secret. Reported at the token key that asks for one when
-// the same section wrote it, else at the secret_files that emptied the list.
+// the same section wrote it, else at the secret_files that emptied the list. A decide hook must
+// answer (or time out) within the client's idle deadline.
 void check_access(const config& c, const config_source& source) {
     const auto check = [&](const access::policy& p, const std::string& prefix) {
+        // A client is not read while its request waits for a decide hook: the hook's deadline
+        // must come before the client's idle deadline, or the wait ends the connection instead.
+        const auto& h = p.hooks;
+        const bool decides = !h.on_connect.empty() || !h.on_publish.empty() || !h.on_play.empty();
+        if (decides && h.timeout >= c.limits.idle_timeout) {
+            const auto timeout_key = prefix + "access.hooks.timeout";
+            const auto key = source.lines.contains(timeout_key) ? timeout_key
+                             : source.lines.contains("access.hooks.timeout")
+                                 ? std::string("access.hooks.timeout")
+                                 : std::string("limits.idle_timeout");
+            source.fail(key, source.line_of(key),
+                        "a decide hook's timeout (" + format_duration(h.timeout) +
+                            ") must be shorter than limits.idle_timeout (" +
+                            format_duration(c.limits.idle_timeout) +
+                            "): a client waiting for a hook sends nothing meanwhile");
+        }
         if (!p.secret_files.empty()) return;
         for (const auto* action : {"publish", "play"}) {
             const bool token =

@@ -324,5 +324,26 @@ TEST(config_access, a_token_needs_a_secret_file) {
               "(accepted)");
 }
 
+TEST(config_access, a_decide_hook_answers_before_the_client_idles) {
+    // The client is not read while a hook decides: 60s (limits.idle_timeout's default) or
+    // more would end the connection before the hook's answer could.
+    expect_error(base + "access:\n  hooks: {on_publish: http://127.0.0.1:9/p, timeout: 60s}\n",
+                 "test.yaml:4: access.hooks.timeout: ",
+                 "a decide hook's timeout (1m) must be shorter than limits.idle_timeout (1m)");
+    expect_error(base +
+                     "limits: {idle_timeout: 2s}\n"
+                     "routes:\n"
+                     "  - app: live\n"
+                     "    to: engine\n"
+                     "    access: {hooks: {on_connect: http://127.0.0.1:9/c}}\n",
+                 "test.yaml:3: limits.idle_timeout: ", "(3s) must be shorter");
+    // Notify hooks wait for nothing; a timeout under the idle deadline is fine.
+    EXPECT_EQ(error_of(base + "access:\n  hooks: {on_play_done: http://127.0.0.1:9/d, "
+                              "timeout: 60s}\n"),
+              "(accepted)");
+    EXPECT_EQ(error_of(base + "access:\n  hooks: {on_play: http://127.0.0.1:9/d, timeout: 59s}\n"),
+              "(accepted)");
+}
+
 }  // namespace
 }  // namespace rtmpgate::gateway
