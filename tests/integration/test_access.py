@@ -415,3 +415,30 @@ class AccessTest(harness.GatewayTest):
                                       rf"backend=rtmp://127\.0\.0\.1:{port}")
         self.assertNotIn('publishing "keyed/k1"', g.log())  # the connection went to nginx-rtmp
         self.assertIn('publishing "pushed/k1"', g.log())  # the engine's, pushed to nginx-rtmp
+
+    def test_address_rules_over_ipv6(self):
+        g = self.gateway(f"""listeners:
+  rtmp: "[::1]:0"
+  admin: 127.0.0.1:0
+routes:
+  - app: v6
+    to: engine
+    access:
+      publish: {{rules: ["deny 2001:db8::/32", "allow ::1", "deny all"]}}
+  - app: v4only
+    to: engine
+    access:
+      publish: {{rules: ["allow 127.0.0.0/8", "deny ::/0"]}}
+""")
+        url = f"rtmp://[::1]:{g.port('rtmp')}"
+        player = self.track(harness.ffmpeg_play(self.workdir, f"{url}/v6/a", self.path("v6.flv")))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1, timeout=30), 1, g.log())
+        pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, f"{url}/v6/a"))
+        refused_quickly(self, self.track(harness.ffmpeg_publish(self.workdir, self.clip, f"{url}/v4only/a",
+                                                                "refused")))
+        self.assertEqual(pub.wait(timeout=60), 0, pub.output())
+        player.wait(timeout=30)
+        assert_media(self, self.path("v6.flv"), self.expected)
+        self.assertRegex(g.log(), r'access publish app="v6" stream="a" client=\[::1\]:\d+ transport=rtmp '
+                                  r'route="v6" decision=allow reason=rule detail="address rule 1"')
+        self.assertRegex(g.log(), r'access publish app="v4only" .* decision=refuse reason=rule detail="address rule 1"')
