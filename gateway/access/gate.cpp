@@ -123,6 +123,7 @@ struct gate::impl {
     std::array<std::atomic<std::uint64_t>, hook_buckets.size() + 1> hook_histogram{};
     std::atomic<std::uint64_t> hook_sum_us{0};
     std::atomic<std::uint64_t> hook_count{0};
+    std::atomic<unsigned> notifying{0};  // done notifications in flight
 
     route_state& state(const route& via) {
         const auto i = static_cast<std::size_t>(&via - cfg.routes.data());
@@ -286,11 +287,13 @@ void gate::ended(const request& r, const route& via) {
     auto body = make_hook_body(r, what, impl_->cfg.rtmpt.node_id);
     // Not waited for: the connection is gone. Bounded by the hook client's deadline and its
     // requests in flight (beyond them the notification is dropped, and logged).
+    ++impl_->notifying;
     asio::co_spawn(
         impl_->executor,
         [client = st.client.get(), url = *st.hooks[index], body = std::move(body),
-         id = r.connection_id, what]() -> asio::awaitable<void> {
+         id = r.connection_id, what, &notifying = impl_->notifying]() -> asio::awaitable<void> {
             auto answer = co_await client->post(url, body);
+            --notifying;
             if (answer.result != hook_answer::outcome::answered || !is_2xx(answer.status))
                 log::warn(id, ": ", what, " hook failed: ",
                           answer.result == hook_answer::outcome::answered
@@ -298,6 +301,17 @@ void gate::ended(const request& r, const route& via) {
                               : answer.error);
         },
         asio::detached);
+}
+
+asio::awaitable<void> gate::finish_notifications() {
+    auto longest = std::chrono::milliseconds(0);
+    for (const auto& r : impl_->cfg.routes) longest = std::max(longest, r.access.hooks.timeout);
+    const auto until = std::chrono::steady_clock::now() + longest + std::chrono::milliseconds(100);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (impl_->notifying.load() != 0 && std::chrono::steady_clock::now() < until) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(use_nothrow);
+    }
 }
 
 void gate::write_metrics(std::string& text) const {

@@ -47,6 +47,10 @@ public:
     // rtmpgate_access_decisions_total and rtmpgate_hook_duration_seconds, Prometheus text.
     void write_metrics(std::string& out) const;
 
+    // Waits until the done notifications in flight have been answered or have failed (each is
+    // bounded by its hook's timeout): at shutdown, before close().
+    asio::awaitable<void> finish_notifications();
+
     void close();
 
 private:

@@ -67,7 +67,7 @@ admin_reply drop_stream(std::string_view target, server_context& context,
     if (!contains_any(context.cfg.admin_allow, requester)) {
         // A client the listener lets in but admin_allow does not: once per address per interval.
         if (context.per_address.should_log(requester))
-            log::warn("admin ", requester.to_string(), ": POST ", path_of(target),
+            log::warn("admin ", requester.to_string(), ": POST ", log::quoted{path_of(target)},
                       " refused: not in admin_allow");
         return make_reply(403, "text/plain", "not in admin_allow\n");
     }
@@ -138,8 +138,13 @@ asio::awaitable<void> serve_admin(tcp::socket socket, server_context& context,
         auto [ec, n] = co_await http::async_read(socket, buffer, parser, use_nothrow);
         if (ec) co_return;
         const auto& req = parser.get();
-        auto reply = answer_admin(req.method_string(), req.target(), context, draining.load(),
-                                  peer.address());
+        // A web page the operator has open may POST to a loopback address too (a "simple"
+        // request needs no CORS preflight), and a browser always names the page's origin on a
+        // POST: a drop is for tools (curl), never for a page.
+        auto reply = is_drop_path(req.target()) && req.count(http::field::origin) != 0
+                         ? make_reply(403, "text/plain", "requests with an Origin are refused\n")
+                         : answer_admin(req.method_string(), req.target(), context, draining.load(),
+                                        peer.address());
         http::response<http::string_body> res{static_cast<http::status>(reply.status),
                                               req.version()};
         res.set(http::field::server, "rtmpgate");

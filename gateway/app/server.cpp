@@ -344,6 +344,8 @@ asio::awaitable<void> server::wait_for_signal() {
     co_await let_connections_finish();
     error_code ignored;
     stop_signals_.cancel(ignored);  // ends close_all_on_signal()
+    // The done hooks of the connections that just ended are told before the hooks close.
+    co_await context_.access->finish_notifications();
     context_.access->close();
     io_.stop();
 }

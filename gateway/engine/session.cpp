@@ -145,6 +145,11 @@ const char* session::role() const noexcept {
 
 std::string session::stream_name() const { return last_stream_name_; }
 
+bool session::serves(std::uint32_t message_stream_id) {
+    auto* b = find(message_stream_id);
+    return b && b->role != binding::kind::none;
+}
+
 std::shared_ptr<stream> session::published_on(std::uint32_t message_stream_id) {
     auto* b = find(message_stream_id);
     if (!b || b->role != binding::kind::publishing) return nullptr;

@@ -61,6 +61,8 @@ public:
 
     // The stream this session publishes on `message_stream_id`; null when it publishes none there.
     std::shared_ptr<stream> published_on(std::uint32_t message_stream_id);
+    // True when the session publishes or plays (or waits to play) on `message_stream_id`.
+    bool serves(std::uint32_t message_stream_id);
 
     // For the connection's closing log line.
     const char* role() const noexcept;

@@ -35,6 +35,10 @@ constexpr std::size_t write_batch_bytes = 256 * 1024;
 // What a client may send between its C2 and the end of its connect command. ffmpeg, librtmp and
 // OBS send a Set Chunk Size and connect, a few hundred bytes.
 constexpr std::size_t max_bytes_before_connect = 64 * 1024;
+// Publish and play requests one connection may have decided: each may call a hook, and a client
+// that asks again and again would otherwise take a hook's max_concurrent from everyone else.
+// (A session plays or publishes 16 streams at most.)
+constexpr unsigned max_decisions_per_connection = 32;
 
 std::atomic<std::uint64_t> next_connection_number{1};
 
@@ -382,6 +386,7 @@ error_code connection::on_bytes(std::span<const std::uint8_t> bytes) {
 }
 
 error_code connection::on_message(const message& m) {
+    if (access_refused_) return {};  // closing once the refusal is out
     if (protocol::is_control(m)) return on_control(m);
     if (deciding_) {
         held_.push_back(m);  // behind the request being decided
@@ -470,6 +475,9 @@ void connection::route_connect(const std::optional<backend_target>& hook_backend
     const route* r = hook_route_ ? &*hook_route_ : route_;
     if (!r->to_engine) {
         backend_route_ = r;
+        // The link replays the bytes: what the decoder holds of them no longer counts against
+        // the process's partial messages (also when a hook's decision routed it here).
+        decoder_.drop_partial();
         connect_transaction_ = connect.transaction_id;
         log::info(id_, ": connect app=", log::quoted(app_),
                   " flashVer=", log::quoted(connect.flash_ver), " to ",
@@ -489,7 +497,7 @@ void connection::route_connect(const std::optional<backend_target>& hook_backend
 }
 
 std::optional<access::action> connection::needs_decision(const message& m) {
-    if (!context_.access || !route_) return std::nullopt;
+    if (!context_.access || !route_ || access_refused_) return std::nullopt;
     if (m.type() != message_type::command_amf0 && m.type() != message_type::command_amf3)
         return std::nullopt;
     // A route with nothing to decide or tell costs nothing more per command.
@@ -572,6 +580,16 @@ asio::awaitable<error_code> connection::decide_held() {
     std::optional<backend_target> hook_backend, push_to;
     std::string granted_name;
     // A name over limits.max_name_length is the session's to refuse, with its own reason.
+    std::optional<access::request> grant;
+    if (what != access::action::connect && ++decisions_ > max_decisions_per_connection) {
+        access::decision no;
+        no.allowed = false;
+        no.detail = "more than " + std::to_string(max_decisions_per_connection) +
+                    " publish and play requests on one connection";
+        refuse_access(what, m, no);
+        held_.clear();
+        co_return error_code{};
+    }
     if (what == access::action::connect || name.size() <= context_.cfg.limits.max_name_length) {
         auto request = access_request(what, name);
         const auto d = co_await context_.access->decide(request, *route_);
@@ -600,12 +618,20 @@ asio::awaitable<error_code> connection::decide_held() {
                 held_.clear();
                 co_return error_code{};
             }
+            if (d.rename.size() > context_.cfg.limits.max_name_length) {
+                access::decision no = d;
+                no.allowed = false;
+                no.detail = "the hook renamed the stream to a name over limits.max_name_length";
+                refuse_access(what, m, no);
+                held_.clear();
+                co_return error_code{};
+            }
             if (!d.rename.empty()) {
                 session_->rename_next(d.rename);
                 request.stream = d.rename;
             }
             granted_name = request.stream;
-            if (access::notifies(route_->access, what)) granted_.push_back(std::move(request));
+            if (access::notifies(route_->access, what)) grant = std::move(request);
         }
     }
     if (what == access::action::connect) {
@@ -617,7 +643,13 @@ asio::awaitable<error_code> connection::decide_held() {
         }
     } else if (auto ec = session_->on_message(m)) {
         co_return refuse(ec, "command");
-    } else if (push_to) {
+    } else if (!session_->serves(m.message_stream_id)) {
+        // The session refused it after all (a name already published, a stream id in use): no
+        // done hook will be owed, and nothing is pushed.
+    } else if (grant) {
+        granted_.push_back(std::move(*grant));
+    }
+    if (push_to && session_ && session_->serves(m.message_stream_id)) {
         if (auto published = session_->published_on(m.message_stream_id))
             upstream::start_push(context_, strand_, std::move(published), *push_to, app_,
                                  granted_name, id_);
@@ -648,6 +680,7 @@ void connection::refuse_access(access::action what, const message& m, const acce
             break;
     }
     if (session_) session_->stop();  // nothing more is served
+    access_refused_ = true;
     close_refused(refusal::access_denied,
                   std::string(access::action_name(what)) + " refused: " + why);
 }

@@ -114,6 +114,8 @@ private:
     std::optional<route> hook_route_;  // a backend an on_connect hook named for this connection
     std::deque<protocol::message> held_;
     bool deciding_ = false;
+    bool access_refused_ = false;  // told so: nothing it sends is served any more
+    unsigned decisions_ = 0;       // publish and play requests decided on this connection
     // Publishes and plays allowed by a route that has done hooks: told when the connection ends.
     std::vector<access::request> granted_;
     // Until connect is routed, every byte after C2, kept for a backend route to replay verbatim.

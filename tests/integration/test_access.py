@@ -442,3 +442,38 @@ routes:
         self.assertRegex(g.log(), r'access publish app="v6" stream="a" client=\[::1\]:\d+ transport=rtmp '
                                   r'route="v6" decision=allow reason=rule detail="address rule 1"')
         self.assertRegex(g.log(), r'access publish app="v4only" .* decision=refuse reason=rule detail="address rule 1"')
+
+    def test_done_hooks_only_for_what_was_served_and_at_shutdown(self):
+        import rtmp_client
+        hooks = self.hook_server()
+        g = self.gateway(gateway_config(self.certs, f"""  - app: live
+    to: engine
+    access:
+      hooks: {{on_publish: {hooks.url("/allow")}, on_publish_done: {hooks.url("/done")},
+              on_play_done: {hooks.url("/done")}}}
+"""))
+        first = rtmp_client.Client("127.0.0.1", g.port("rtmp"), timeout=5)
+        first.handshake()
+        self.assertEqual(first.connect("live")[0], "_result")
+        _, status = first.publish("busy")
+        self.assertEqual(status.get("code"), "NetStream.Publish.Start")
+        # A second publisher of the same name is allowed by the hook but refused by the engine
+        # (already published): no done hook is owed for it, and it may ask only so often.
+        second = rtmp_client.Client("127.0.0.1", g.port("rtmp"), timeout=5)
+        second.handshake()
+        self.assertEqual(second.connect("live")[0], "_result")
+        _, status = second.publish("busy")
+        self.assertEqual(status.get("code"), "NetStream.Publish.BadName")
+        for _ in range(40):
+            second.call("publish", "busy", "live", stream_id=1, csid=8)
+        self.assertTrue(rtmp_client.server_closes(second.sock, timeout=10))
+        self.assertIn("more than 32 publish and play requests on one connection", g.log())
+        self.assertLessEqual(len(hooks.bodies("publish")), 33)
+        time.sleep(0.5)
+        self.assertEqual(hooks.bodies("publish_done"), [], hooks.requests)
+        # SIGTERM while the first still publishes: its done hook is told before the gateway exits.
+        self.assertEqual(g.stop(), 0)
+        done = hooks.bodies("publish_done")
+        self.assertEqual([(b["stream"], b["connection"]) for b in done], [("busy", "conn 1")], hooks.requests)
+        first.close()
+        second.close()

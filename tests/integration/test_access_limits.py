@@ -31,10 +31,10 @@ shutdown_grace: 1s
 {extra}"""
 
 
-def admin_request(g, path, method="POST"):
+def admin_request(g, path, method="POST", headers=None):
     """(status, body) of one request to the admin listener."""
     req = urllib.request.Request(f"http://127.0.0.1:{g.port('admin')}{path}", method=method,
-                                 data=b"" if method == "POST" else None)
+                                 data=b"" if method == "POST" else None, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, r.read().decode()
@@ -201,6 +201,21 @@ class Drop(harness.GatewayTest):
         self.assertEqual(admin_request(g, "/streams/live/nothing/drop", method="GET")[0], 405)
         self.assertEqual(admin_request(g, "/streams/live/a%zz/drop")[0], 400)
         self.assertEqual(harness.metric(g, "rtmpgate_streams_dropped_total"), 0)
+
+    def test_a_drop_from_a_web_page_is_refused(self):
+        # A page in the operator's browser may POST to loopback without a preflight; the browser
+        # names the page's origin, and the drop is refused.
+        g = self.gateway(config("", http=False))
+        c = connected_client(g)
+        sid, status = c.publish("kept")
+        self.assertEqual(status.get("code"), "NetStream.Publish.Start")
+        self.assertEqual(admin_request(g, "/streams/live/kept/drop", headers={"Origin": "https://example.com"})[0],
+                         403)
+        self.assertEqual(harness.metric(g, "rtmpgate_publishers"), 1)
+        self.assertFalse(rtmp_client.server_closes(c.sock, timeout=0.5))
+        self.assertEqual(admin_request(g, "/streams/live/kept/drop")[0], 200)
+        self.assertTrue(rtmp_client.server_closes(c.sock, timeout=5))
+        c.close()
 
     def test_403_when_admin_allow_excludes_the_requester(self):
         g = self.gateway(config("admin_allow: [10.0.0.0/8]\n", http=False))
