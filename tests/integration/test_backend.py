@@ -347,7 +347,10 @@ routes:
         self.assertLess(took, 2 * 2 + 2)
         self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="client_idle"), 1)
         self.assertEqual(metric(g, "rtmpgate_backend_failures_total"), 0, "the client, not the backend")
-        self.assertIn("reason=backend rtmp://127.0.0.1:%d: client idle timed out" % nginx_port, g.log())
+        # The socket closes before the connection's close line is written: wait for the line.
+        line = "reason=backend rtmp://127.0.0.1:%d: client idle timed out" % nginx_port
+        harness.wait_for(lambda: line in g.log(), timeout=5)
+        self.assertIn(line, g.log())
         self.assertTrue(g.alive())
 
     def test_healthy_quiet_spliced_player_is_kept_past_the_idle_timeouts(self):
