@@ -125,13 +125,9 @@ struct gate::impl {
     std::atomic<std::uint64_t> hook_count{0};
     std::atomic<unsigned> notifying{0};  // done notifications in flight
 
+    // `via` is one of cfg.routes (what config::find_route gave), never a copy.
     route_state& state(const route& via) {
-        const auto i = static_cast<std::size_t>(&via - cfg.routes.data());
-        if (i < routes.size()) return routes[i];
-        // A route that is a copy (a connection's own): look it up by app.
-        for (std::size_t j = 0; j < cfg.routes.size(); ++j)
-            if (cfg.routes[j].app == via.app) return routes[j];
-        return routes.front();
+        return routes.at(static_cast<std::size_t>(&via - cfg.routes.data()));
     }
 
     void count(const request& r, const decision& d) {

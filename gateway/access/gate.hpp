@@ -38,7 +38,8 @@ public:
     gate(const config& cfg, asio::any_io_executor executor);
     ~gate();
 
-    // Decides `r` by the policy of `via` (the route the connect matched). Never throws.
+    // Decides `r` by the policy of `via` (the route the connect matched: one of the
+    // configuration's routes, not a copy). Never throws.
     asio::awaitable<decision> decide(const request& r, const route& via);
     // The allowed publish or play `r` (r.what) has ended: POSTs on_publish_done / on_play_done
     // if set, without waiting for it (bounded like every hook call).

@@ -582,12 +582,9 @@ asio::awaitable<error_code> connection::decide_held() {
     // A name over limits.max_name_length is the session's to refuse, with its own reason.
     std::optional<access::request> grant;
     if (what != access::action::connect && ++decisions_ > max_decisions_per_connection) {
-        access::decision no;
-        no.allowed = false;
-        no.detail = "more than " + std::to_string(max_decisions_per_connection) +
-                    " publish and play requests on one connection";
-        refuse_access(what, m, no);
-        held_.clear();
+        refuse_access(what, m,
+                      "more than " + std::to_string(max_decisions_per_connection) +
+                          " publish and play requests on one connection");
         co_return error_code{};
     }
     if (what == access::action::connect || name.size() <= context_.cfg.limits.max_name_length) {
@@ -596,8 +593,8 @@ asio::awaitable<error_code> connection::decide_held() {
         deciding_ = false;
         if (closing_) co_return error_code{};
         if (!d.allowed) {
-            refuse_access(what, m, d);
-            held_.clear();
+            refuse_access(what, m,
+                          d.detail.empty() ? std::string(access::reason_name(d.why)) : d.detail);
             co_return error_code{};
         }
         if (what == access::action::connect) {
@@ -610,20 +607,14 @@ asio::awaitable<error_code> connection::decide_held() {
             } else if (d.backend) {
                 // A backend for a play of a connection the engine serves: the engine cannot
                 // hand its client over, and serving it here would not be what the hook asked.
-                access::decision no = d;
-                no.allowed = false;
-                no.detail =
-                    "the hook named a backend for a play, which only an on_connect hook can do";
-                refuse_access(what, m, no);
-                held_.clear();
+                refuse_access(what, m,
+                              "the hook named a backend for a play, which only an on_connect "
+                              "hook can do");
                 co_return error_code{};
             }
             if (d.rename.size() > context_.cfg.limits.max_name_length) {
-                access::decision no = d;
-                no.allowed = false;
-                no.detail = "the hook renamed the stream to a name over limits.max_name_length";
-                refuse_access(what, m, no);
-                held_.clear();
+                refuse_access(what, m,
+                              "the hook renamed the stream to a name over limits.max_name_length");
                 co_return error_code{};
             }
             if (!d.rename.empty()) {
@@ -663,8 +654,8 @@ asio::awaitable<error_code> connection::decide_held() {
     co_return error_code{};
 }
 
-void connection::refuse_access(access::action what, const message& m, const access::decision& d) {
-    const std::string why = d.detail.empty() ? std::string(access::reason_name(d.why)) : d.detail;
+void connection::refuse_access(access::action what, const message& m, const std::string& why) {
+    held_.clear();
     switch (what) {
         case access::action::connect:
             send(protocol::make_error(connect_->transaction_id, "NetConnection.Connect.Rejected",

@@ -85,7 +85,9 @@ private:
     std::optional<access::action> needs_decision(const protocol::message& m);
     asio::awaitable<error_code> decide_held();
     access::request access_request(access::action what, std::string stream_with_query) const;
-    void refuse_access(access::action what, const protocol::message& m, const access::decision& d);
+    // Tells the client `what` was refused (`why`, in its description and the close line), drops
+    // what waited behind it and closes once that is out.
+    void refuse_access(access::action what, const protocol::message& m, const std::string& why);
     // Gives `ec` back after making its message the close line's reason, after "<input>: " when
     // `input` names what was bad ("connect", "chunk stream").
     error_code refuse(error_code ec, const char* input = nullptr);

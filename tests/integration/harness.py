@@ -400,3 +400,46 @@ rtmp {{
                                test.workdir, "nginx", timeout=300))
     test.assertTrue(wait_for(lambda: can_connect(port)), "nginx did not start:\n" + nginx.output())
     return nginx, port
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never sends a byte: a backend or server stuck
+    before its handshake."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def all_listeners_config(certs, routes, extra=""):
+    """Every listener on 127.0.0.1:0 (http, https with the certificates in `certs`, rtmp, admin),
+    then `routes` (the YAML lines under routes:) and `extra`."""
+    return f"""listeners:
+  http: 127.0.0.1:0
+  https: 127.0.0.1:0
+  rtmp: 127.0.0.1:0
+  admin: 127.0.0.1:0
+tls:
+  certificate: {certs}/server.crt
+  private_key: {certs}/server.key
+routes:
+{routes}
+{extra}"""

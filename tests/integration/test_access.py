@@ -93,20 +93,6 @@ class HookServer:
         self.server.server_close()
 
 
-def gateway_config(certs, routes, extra=""):
-    return f"""listeners:
-  http: 127.0.0.1:0
-  https: 127.0.0.1:0
-  rtmp: 127.0.0.1:0
-  admin: 127.0.0.1:0
-tls:
-  certificate: {certs}/server.crt
-  private_key: {certs}/server.key
-routes:
-{routes}
-{extra}"""
-
-
 def refused_quickly(test, process, limit=15):
     """`process` (a refused ffmpeg or rtmpdump) exits non-zero within `limit` seconds; returns
     the seconds it took."""
@@ -159,7 +145,7 @@ class AccessTest(harness.GatewayTest):
         return len(re.findall(rf"access {action} .* decision={decision} reason={reason}\b", text))
 
     def test_address_rules_on_every_transport(self):
-        g = self.gateway(gateway_config(self.certs, """  - app: open
+        g = self.gateway(harness.all_listeners_config(self.certs, """  - app: open
     to: engine
     access:
       publish: {rules: ["allow 10.0.0.0/8", "allow 127.0.0.1", "deny all"]}
@@ -217,7 +203,7 @@ class AccessTest(harness.GatewayTest):
         old = self.secret("old.key", "an-old-secret-of-32-octets-or-so")
         new = self.secret("new.key", "the-new-secret-after-a-rotation!")
         wrong = self.secret("wrong.key", "a-secret-this-gateway-never-had")
-        g = self.gateway(gateway_config(self.certs, f"""  - app: signed
+        g = self.gateway(harness.all_listeners_config(self.certs, f"""  - app: signed
     to: engine
     access:
       publish: {{token: true}}
@@ -266,7 +252,7 @@ class AccessTest(harness.GatewayTest):
     def test_hooks_over_http_and_https(self):
         plain = self.hook_server()
         secure = self.hook_server(tls=True)
-        g = self.gateway(gateway_config(self.certs, f"""  - app: http
+        g = self.gateway(harness.all_listeners_config(self.certs, f"""  - app: http
     to: engine
     access:
       hooks:
@@ -325,7 +311,7 @@ class AccessTest(harness.GatewayTest):
     def test_a_hook_that_hangs_or_is_down_refuses_and_others_go_on(self):
         slow = self.hook_server()
         down_port = harness.free_port()
-        g = self.gateway(gateway_config(self.certs, f"""  - app: slow
+        g = self.gateway(harness.all_listeners_config(self.certs, f"""  - app: slow
     to: engine
     access:
       hooks: {{on_publish: {slow.url("/hang")}, timeout: 1s}}
@@ -380,7 +366,7 @@ class AccessTest(harness.GatewayTest):
       play_restart on;
     }""")
         hooks = self.hook_server()
-        g = self.gateway(gateway_config(self.certs, f"""  - app: keyed
+        g = self.gateway(harness.all_listeners_config(self.certs, f"""  - app: keyed
     to: engine
     access:
       hooks: {{on_connect: {hooks.url(f"/backend/{port}")}}}
@@ -446,7 +432,7 @@ routes:
     def test_done_hooks_only_for_what_was_served_and_at_shutdown(self):
         import rtmp_client
         hooks = self.hook_server()
-        g = self.gateway(gateway_config(self.certs, f"""  - app: live
+        g = self.gateway(harness.all_listeners_config(self.certs, f"""  - app: live
     to: engine
     access:
       hooks: {{on_publish: {hooks.url("/allow")}, on_publish_done: {hooks.url("/done")},

@@ -21,20 +21,10 @@ NGINX_APPS = """    application relay {
 
 
 def proxy_config(certs, backend_port, extra_routes="", extra=""):
-    return f"""listeners:
-  http: 127.0.0.1:0
-  https: 127.0.0.1:0
-  rtmp: 127.0.0.1:0
-  admin: 127.0.0.1:0
-tls:
-  certificate: {certs}/server.crt
-  private_key: {certs}/server.key
-routes:
-{extra_routes}  - app: relay
+    return harness.all_listeners_config(certs, f"""{extra_routes}  - app: relay
     to: rtmp://127.0.0.1:{backend_port}
   - app: live
-    to: engine
-{extra}"""
+    to: engine""", extra)
 
 
 def rss_kib(pid):
@@ -43,32 +33,6 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-class SilentBackend:
-    """Accepts TCP connections and never sends a byte: a backend stuck before its handshake."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        try:
-            while True:
-                conn, _ = self.sock.accept()
-                self.held.append(conn)
-        except OSError:
-            pass
-
-    def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 class FaultProxy:
@@ -270,7 +234,7 @@ routes:
         self.assertTrue(g.alive())
 
     def test_backend_that_never_answers_the_handshake_is_timed_out(self):
-        silent = SilentBackend()
+        silent = harness.SilentServer()
         self.addCleanup(silent.close)
         g = self.gateway(proxy_config(self.certs, silent.port, extra="backend:\n  handshake_timeout: 1s\n"))
         started = time.monotonic()
@@ -284,7 +248,7 @@ routes:
         self.assertEqual(metric(g, "rtmpgate_timeouts_total", deadline="handshake"), 1)
 
     def test_tls_backend_that_never_answers_its_tls_handshake_is_timed_out(self):
-        silent = SilentBackend()
+        silent = harness.SilentServer()
         self.addCleanup(silent.close)
         g = self.gateway(proxy_config(self.certs, silent.port, extra_routes=f"""  - app: secure
     to: rtmps://127.0.0.1:{silent.port}

@@ -24,16 +24,7 @@ NGINX_APPS = """    application closed {
 
 
 def guard_config(certs, port):
-    return f"""listeners:
-  http: 127.0.0.1:0
-  https: 127.0.0.1:0
-  rtmp: 127.0.0.1:0
-  admin: 127.0.0.1:0
-tls:
-  certificate: {certs}/server.crt
-  private_key: {certs}/server.key
-routes:
-  - app: closed
+    return harness.all_listeners_config(certs, f"""  - app: closed
     to: rtmp://127.0.0.1:{port}
     access:
       publish:
@@ -44,8 +35,7 @@ routes:
       play:
         rules: ["deny all"]
   - app: open
-    to: rtmp://127.0.0.1:{port}
-"""
+    to: rtmp://127.0.0.1:{port}""")
 
 
 def read_file(path):

@@ -4,8 +4,6 @@ real nginx-rtmp (over plain RTMP, and over TLS through nginx's stream module), a
 
 import re
 import signal
-import socket
-import threading
 import time
 
 import harness
@@ -38,32 +36,6 @@ def push_config(pushes, certs=None):
     to: engine
     push:
 {pushes}"""
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte: a server stuck before its handshake."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        try:
-            while True:
-                conn, _ = self.sock.accept()
-                self.held.append(conn)
-        except OSError:
-            pass
-
-    def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 def push_warnings(g):
@@ -155,7 +127,7 @@ class PushTest(harness.GatewayTest):
         self.assertEqual(metric(g, "rtmpgate_push_failures_total"), 1)
 
     def test_push_to_a_server_that_never_answers_is_timed_out(self):
-        silent = SilentServer()
+        silent = harness.SilentServer()
         self.addCleanup(silent.close)
         g = self.gateway(push_config(f"      - rtmp://127.0.0.1:{silent.port}/live\n") +
                          "backend:\n  handshake_timeout: 1s\n")

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "gateway/config/config.hpp"
+#include "gateway/config/config_errors.hpp"
 
 namespace rtmpgate::gateway {
 namespace {
@@ -14,25 +15,6 @@ using namespace std::chrono_literals;
 const std::string base =
     "listeners:\n"            // 1
     "  rtmp: 127.0.0.1:0\n";  // 2
-
-std::string error_of(std::string_view yaml) {
-    try {
-        parse_config(yaml, "test.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "(accepted)";
-}
-
-void expect_error(const std::string& yaml, std::string_view start, std::string_view what = {}) {
-    const auto message = error_of(yaml);
-    EXPECT_TRUE(message.starts_with(start))
-        << "message: " << message << "\nexpected: " << start << "\ndocument:\n"
-        << yaml;
-    EXPECT_NE(message.find(what), std::string::npos)
-        << "message: " << message << "\nexpected: " << what;
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-}
 
 config parse(const std::string& yaml) { return parse_config(yaml, "test.yaml"); }
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "gateway/config/config.hpp"
+#include "gateway/config/config_errors.hpp"
 
 namespace rtmpgate::gateway {
 namespace {
@@ -15,21 +16,6 @@ using namespace std::chrono_literals;
 const std::string base =
     "listeners:\n"            // 1
     "  rtmp: 127.0.0.1:0\n";  // 2
-
-std::string error_of(std::string_view yaml) {
-    try {
-        parse_config(yaml, "test.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "(accepted)";
-}
-
-void expect_error(const std::string& yaml, std::string_view start) {
-    const auto message = error_of(yaml);
-    EXPECT_TRUE(message.starts_with(start)) << "message: " << message << "\nexpected: " << start;
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-}
 
 TEST(config_client_address, the_default_file_writes_every_default) {
     const auto c = load_config(std::string(RTMPGATE_SOURCE_DIR) + "/config/rtmpgate.yaml");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gateway/config/config.hpp"
+#include "gateway/config/config_errors.hpp"
 
 namespace rtmpgate::gateway {
 namespace {
@@ -15,15 +16,6 @@ const std::string routes =
     "  rtmp: 127.0.0.1:0\n"  // 2
     "routes:\n"              // 3
     "  - app: live\n";       // 4
-
-std::string error_of(const std::string& yaml) {
-    try {
-        parse_config(yaml, "test.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "(accepted)";
-}
 
 TEST(config_send_proxy_protocol, v1_and_v2_on_rtmp_and_rtmps_routes) {
     const auto c = parse_config(routes +

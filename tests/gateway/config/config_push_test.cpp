@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gateway/config/config.hpp"
+#include "gateway/config/config_errors.hpp"
 
 namespace rtmpgate::gateway {
 namespace {
@@ -15,15 +16,6 @@ const std::string routes =
     "  - app: live\n"        // 4
     "    to: engine\n"       // 5
     "    push:\n";           // 6
-
-std::string error_of(const std::string& yaml) {
-    try {
-        parse_config(yaml, "test.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "(accepted)";
-}
 
 TEST(config_push, urls_and_mappings) {
     const auto c = parse_config(routes +

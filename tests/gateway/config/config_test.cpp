@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/config/config_errors.hpp"
+
 namespace rtmpgate::gateway {
 namespace {
 
@@ -16,27 +18,6 @@ const std::string source_dir = RTMPGATE_SOURCE_DIR;
 const std::string base =
     "listeners:\n"            // 1
     "  rtmp: 127.0.0.1:0\n";  // 2
-
-// The message of the config_error that parsing `yaml` throws, or "(accepted)".
-std::string error_of(std::string_view yaml) {
-    try {
-        parse_config(yaml, "test.yaml");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "(accepted)";
-}
-
-// The error is one line starting "test.yaml:<line>: <path>: ", and goes on with `what` if given.
-void expect_error(const std::string& yaml, std::string_view where, std::string_view what = {}) {
-    const auto message = error_of(yaml);
-    EXPECT_TRUE(message.starts_with(where))
-        << "message: " << message << "\nexpected start: " << where << "\ndocument:\n"
-        << yaml;
-    EXPECT_NE(message.find(what), std::string::npos)
-        << "message: " << message << "\nexpected: " << what;
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-}
 
 config parse(const std::string& yaml) { return parse_config(yaml, "test.yaml"); }
 
