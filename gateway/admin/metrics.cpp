@@ -124,6 +124,8 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_media_dropped_bytes_total", "Media bytes dropped for slow players.",
             s.media_dropped_bytes);
     counter(out, "rtmpgate_rtmpt_requests_total", "RTMPT requests answered.", s.rtmpt_requests);
+    counter(out, "rtmpgate_rtmpt_empty_idle_replies_total", "RTMPT /idle replies with no data.",
+            s.rtmpt_empty_idle_replies);
     counter(out, "rtmpgate_rtmpt_sessions_open", "RTMPT sessions open now.", s.rtmpt_sessions,
             "gauge");
     counter(out, "rtmpgate_backend_links_total", "Client connections spliced to a backend.",

@@ -526,9 +526,12 @@ private:
         };
         auto a = co_await on_strand(*session, accept);
         if (a.accepted == tunnel::rtmpt_session::accepted::refused) co_return unknown_session();
-        if (a.reply) co_return std::move(*a.reply);
-        if (waker) co_await hold(waker);
-        co_return co_await on_strand(*session, take);
+        if (!a.reply) {
+            if (waker) co_await hold(waker);
+            a.reply = co_await on_strand(*session, take);
+        }
+        if (idle && a.reply->output.empty()) ++context_.server.stats.rtmpt_empty_idle_replies;
+        co_return std::move(*a.reply);
     }
 
     // Holds an empty /idle reply until `waker` expires (the session moves its expiry when output
