@@ -76,8 +76,8 @@ struct counters {
     std::atomic<std::uint64_t> media_dropped_messages{0};
     std::atomic<std::uint64_t> media_dropped_bytes{0};
     std::atomic<std::uint64_t> rtmpt_requests{0};
-    // /idle replies that carried no output: each held idle_hold, or cut short by the client's
-    // next request or the session's end.
+    // /idle replies that carried no output: held until idle_hold passed, the client's next
+    // request came or the session ended, or not held at all (a request already behind it).
     std::atomic<std::uint64_t> rtmpt_empty_idle_replies{0};
     std::atomic<std::uint64_t> rtmpt_sessions{0};  // open now
     std::atomic<std::uint64_t> backend_links{0};   // spliced to a backend
