@@ -167,7 +167,6 @@ private:
         // its body waits for our ACK of the header. A body that is all here needs none (the
         // reply carries the ACK), and TCP_QUICKACK would then send an ACK segment of its own.
         if (!body_buffered(parser)) quick_ack();
-        ++context_.server.stats.rtmpt_requests;
         auto& req = parser.get();
         const auto target = std::string(req.target());
         auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
@@ -184,6 +183,7 @@ private:
         if (!parsed && parsed.error() == protocol::error::rtmpt_unknown_command &&
             web::serves_method(std::string_view(req.method_string())))
             co_return co_await web::serve(stream_, parser.get(), client_, web_);
+        ++context_.server.stats.rtmpt_requests;
         if (!parsed) {
             const auto status = parsed.error() == protocol::error::rtmpt_bad_method
                                     ? rtmpt_status::method_not_allowed

@@ -58,9 +58,10 @@ void flv_viewer::push_locked(const protocol::message& m, engine::media_class c) 
     wake_locked();
 }
 
-void flv_viewer::start(std::vector<protocol::message> initial) {
+void flv_viewer::start(std::vector<protocol::message> initial, bool published) {
     std::lock_guard lock(mutex_);
     started_ = true;
+    published_ = published_ || published;
     if (ended_) return;
     for (auto& m : initial) push_locked(m, engine::classify(m));
     for (auto& [m, c] : early_) push_locked(m, c);
@@ -68,8 +69,11 @@ void flv_viewer::start(std::vector<protocol::message> initial) {
 }
 
 void flv_viewer::on_publish_start() {
-    // A viewer is started only on a stream with a publisher (web_front.cpp): a new publisher
-    // after the one it played has left finds it ended.
+    // A viewer that played a publisher that has left has ended; this is for one that waits
+    // (wait_for_publisher).
+    std::lock_guard lock(mutex_);
+    published_ = true;
+    wake_locked();
 }
 
 void flv_viewer::on_publish_stop() { end("the publisher left"); }
@@ -115,17 +119,33 @@ asio::awaitable<flv_viewer::wait_result> flv_viewer::next(std::vector<protocol::
             if (clock::now() >= until) co_return wait_result::idle;
             waiting_ = true;
         }
-        wake_.expires_at(until);
-        co_await wake_.async_wait(use_nothrow);  // expired, or woken (cancelled)
+        if (!co_await sleep(until)) co_return wait_result::ended;
+    }
+}
+
+asio::awaitable<bool> flv_viewer::wait_for_publisher(clock::time_point until) {
+    for (;;) {
         {
             std::lock_guard lock(mutex_);
-            waiting_ = false;
+            if (ended_) co_return false;
+            if (published_) co_return true;
+            if (clock::now() >= until) co_return false;
+            waiting_ = true;
         }
-        // Cancelled by the coroutine's own cancellation (the connection ends), not by a wake-up:
-        // nothing more is written.
-        const auto state = co_await asio::this_coro::cancellation_state;
-        if (state.cancelled() != asio::cancellation_type::none) co_return wait_result::ended;
+        if (!co_await sleep(until)) co_return false;
     }
+}
+
+asio::awaitable<bool> flv_viewer::sleep(clock::time_point until) {
+    wake_.expires_at(until);
+    co_await wake_.async_wait(use_nothrow);  // expired, or woken (cancelled)
+    {
+        std::lock_guard lock(mutex_);
+        waiting_ = false;
+    }
+    // Cancelled by the coroutine's own cancellation (the connection ends), not by a wake-up.
+    const auto state = co_await asio::this_coro::cancellation_state;
+    co_return state.cancelled() == asio::cancellation_type::none;
 }
 
 std::string flv_viewer::reason() const {

@@ -45,8 +45,12 @@ public:
     void shutdown() override;
 
     // Once subscribed: queues `initial` (what stream::subscribe gave), then what the stream
-    // delivered meanwhile. Before start() nothing is written.
-    void start(std::vector<protocol::message> initial);
+    // delivered meanwhile. Before start() nothing is written. `published`: the stream has a
+    // publisher (subscribe's answer); otherwise wait_for_publisher() waits for one.
+    void start(std::vector<protocol::message> initial, bool published = true);
+    // On the strand: true once the stream has a publisher; false when `until` passed first or the
+    // viewer ended (a stream played from a backend starts after its viewers came).
+    asio::awaitable<bool> wait_for_publisher(clock::time_point until);
     // Ends the viewer (the first reason is kept); next() then answers `ended`. Any thread.
     void end(std::string reason);
 
@@ -64,6 +68,8 @@ public:
 private:
     void push_locked(const protocol::message& m, engine::media_class c);  // holds mutex_
     void wake_locked();                                                   // holds mutex_
+    // Waits on wake_ until `until` or a wake-up; false when the coroutine was cancelled.
+    asio::awaitable<bool> sleep(clock::time_point until);
 
     asio::any_io_executor strand_;
     const bool websocket_;
@@ -73,6 +79,7 @@ private:
     // Delivered before start(): queued after the initial messages.
     std::vector<std::pair<protocol::message, engine::media_class>> early_;
     bool started_ = false;
+    bool published_ = false;
     bool ended_ = false;
     bool overflowed_ = false;
     std::string reason_;

@@ -227,21 +227,29 @@ private:
         if (!via) co_return co_await not_found("no route for the app");
         std::string name = t.stream;
         if (!co_await decide(*via, t, name)) co_return false;
+        const auto key = t.app + "/" + name;
         if (!via->to_engine) {
             // lead: pulls::hold goes here. A backend route's stream is played from the backend by
-            // upstream::pulls (one upstream play per stream, shared by its viewers); with its
-            // lease held, the viewer subscribes to the same registry key as below and waits for
-            // the publish to start. Until then such requests are answered 502.
-            log::info(log_id_, ": ", log::quoted(t.app + "/" + name),
-                      " is on a backend route: 502");
+            // upstream::pulls (one upstream play per stream, shared by its viewers) into the
+            // registry under the same key; the viewer holds the lease while it plays and waits
+            // for the upstream play to start:
+            //     co_return co_await play_stream(
+            //         key, context_.server.pulls.hold(*via, t.app, name), <play-start deadline>);
+            // Until then such requests are answered 502.
+            log::info(log_id_, ": ", log::quoted(key), " is on a backend route: 502");
             co_return co_await reply(502, "Bad Gateway", "text/plain; charset=utf-8",
                                      "streams of backend routes are not served over HTTP yet\n");
         }
-        co_return co_await play_engine(t.app + "/" + name);
+        co_return co_await play_stream(key);
     }
 
-    // Plays the engine's stream `key` until it or the viewer ends. False: the connection closes.
-    asio::awaitable<bool> play_engine(const std::string& key) {
+    // Plays the stream `key` of the engine's registry until it or the viewer ends. False: the
+    // connection closes. `lease` is held meanwhile (a backend stream's upstream play); `wait`:
+    // how long a stream without a publisher may take to get one (0: 404 at once, as for an
+    // engine stream nobody publishes; a backend stream's first viewer comes before its media).
+    asio::awaitable<bool> play_stream(const std::string& key,
+                                      [[maybe_unused]] std::shared_ptr<void> lease = {},
+                                      std::chrono::milliseconds wait = {}) {
         auto& server = context_.server;
         viewer_ = std::make_shared<flv_viewer>(executor_, cfg_.engine.player_queue_bytes,
                                                websocket_, server.stats);
@@ -258,14 +266,15 @@ private:
                 server.streams.release(stream->key());
             }
         } leave_stream{server, stream, viewer_.get()};
-        if (!playing) {
+        const auto flags = flv_flags(initial);
+        viewer_->start(std::move(initial), playing);
+        if (!playing &&
+            (wait.count() == 0 || !co_await viewer_->wait_for_publisher(clock::now() + wait))) {
             context_.server.stats.refusals.add(refusal::unknown_stream);
             log::debug(log_id_, ": ", log::quoted(key), " is not published: 404");
             co_return co_await reply(404, "Not Found", "text/plain; charset=utf-8",
                                      "stream not published\n");
         }
-        const auto flags = flv_flags(initial);
-        viewer_->start(std::move(initial));
         // Counted while it plays, and ended by a shutdown.
         auto& gauge = websocket_ ? server.stats.ws_flv_viewers : server.stats.http_flv_viewers;
         ++gauge;

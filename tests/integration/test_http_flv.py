@@ -11,6 +11,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import threading
 import time
 
 import harness
@@ -251,6 +252,29 @@ http_flv:
         for kind in ("video", "audio"):
             self.assertTrue(harness.within(count(got, kind), count(want, kind)),
                             f"{count(got, kind)} {kind} packets of {count(want, kind)}")
+
+    def test_shutdown_ends_viewers(self):
+        """SIGTERM ends an HTTP-FLV and a WebSocket-FLV viewer once shutdown_grace is over, as it
+        ends RTMP clients (each response ends cleanly: the last chunk, a close frame), and the
+        gateway exits 0."""
+        g = self.gateway(http_config(self.certs, "shutdown_grace: 1s\n"))
+        self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/t")))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
+        reader = self.track(ffmpeg_read(self.workdir, f"http://127.0.0.1:{g.port('http')}/live/t.flv",
+                                        self.path("t.flv"), "reader"))
+        got = {}
+        ws = threading.Thread(target=lambda: got.update(
+            r=ws_read_flv(g.port("http"), "/live/t.flv", self.path("tws.flv"), 20)))
+        ws.start()
+        self.assertEqual(wait_metric(g, "rtmpgate_viewers", 1, transport="http-flv"), 1)
+        self.assertEqual(wait_metric(g, "rtmpgate_viewers", 1, transport="ws-flv"), 1)
+        started = time.monotonic()
+        self.assertEqual(g.stop(), 0)
+        self.assertLess(time.monotonic() - started, 4)
+        ws.join(timeout=30)
+        self.assertEqual(got["r"][1], True, "a close frame ended the WebSocket")
+        self.assertEqual(len(re.findall(r'stopped playing "live/t": shutdown', g.log())), 2, g.log())
+        self.assertEqual(reader.wait(timeout=20), 0, reader.output())
 
     def test_bad_requests(self):
         g = self.gateway(http_config(self.certs))

@@ -527,30 +527,26 @@ TEST(flv_write, header_is_what_the_reader_reads) {
     EXPECT_EQ(vec(make_flv_header({true, false})), to_vector(header_audio_only));
 }
 
+// `tag` written whole, and as head and tail around its body, is `wire`.
+void expect_written(const flv_tag& tag, const std::vector<std::uint8_t>& wire) {
+    std::vector<std::uint8_t> out = {0xEE};  // appended to, not replaced
+    EXPECT_FALSE(write_flv_tag(tag, out));
+    ASSERT_EQ(out.size(), 1 + wire.size());
+    EXPECT_EQ(std::vector<std::uint8_t>(out.begin() + 1, out.end()), wire);
+    // The head and tail alone, as a gathered write sends them around the body.
+    const auto head = make_flv_tag_head(tag.type, tag.timestamp, tag.body.size());
+    ASSERT_TRUE(head);
+    EXPECT_EQ(vec(*head), std::vector<std::uint8_t>(wire.begin(), wire.begin() + 11));
+    EXPECT_EQ(vec(make_flv_tag_tail(tag.body.size())),
+              std::vector<std::uint8_t>(wire.end() - 4, wire.end()));
+}
+
 TEST(flv_write, tags_are_the_wire_vectors) {
-    struct expectation {
-        flv_tag tag;
-        std::vector<std::uint8_t> wire;
-    };
-    const expectation cases[] = {
-        {{9, 1000, shared_bytes(std::vector<std::uint8_t>{0x17, 0x01, 0x00, 0x00, 0x00})},
-         to_vector(video_tag_1000)},
-        {{8, 0x12345678, shared_bytes(std::vector<std::uint8_t>{0xAF, 0x01})},
-         to_vector(audio_tag_extended)},
-        {{18, 0, shared_bytes(std::vector<std::uint8_t>{})}, to_vector(script_tag_empty)},
-    };
-    for (const auto& c : cases) {
-        std::vector<std::uint8_t> out = {0xEE};  // appended to, not replaced
-        EXPECT_FALSE(write_flv_tag(c.tag, out));
-        ASSERT_EQ(out.size(), 1 + c.wire.size());
-        EXPECT_EQ(std::vector<std::uint8_t>(out.begin() + 1, out.end()), c.wire);
-        // The head and tail alone, as a gathered write sends them around the body.
-        const auto head = make_flv_tag_head(c.tag.type, c.tag.timestamp, c.tag.body.size());
-        ASSERT_TRUE(head);
-        EXPECT_EQ(vec(*head), std::vector<std::uint8_t>(c.wire.begin(), c.wire.begin() + 11));
-        EXPECT_EQ(vec(make_flv_tag_tail(c.tag.body.size())),
-                  std::vector<std::uint8_t>(c.wire.end() - 4, c.wire.end()));
-    }
+    const std::vector<std::uint8_t> video_body = {0x17, 0x01, 0x00, 0x00, 0x00};
+    const std::vector<std::uint8_t> audio_body = {0xAF, 0x01};
+    expect_written({9, 1000, shared_bytes(video_body)}, to_vector(video_tag_1000));
+    expect_written({8, 0x12345678, shared_bytes(audio_body)}, to_vector(audio_tag_extended));
+    expect_written({18, 0, shared_bytes()}, to_vector(script_tag_empty));
 }
 
 TEST(flv_write, bad_type_or_size_writes_nothing) {
