@@ -14,6 +14,7 @@
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "gateway/net/read_scratch.hpp"
+#include "gateway/web/web_front.hpp"
 #include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::front {
@@ -166,7 +167,6 @@ private:
         // its body waits for our ACK of the header. A body that is all here needs none (the
         // reply carries the ACK), and TCP_QUICKACK would then send an ACK segment of its own.
         if (!body_buffered(parser)) quick_ack();
-        ++context_.server.stats.rtmpt_requests;
         auto& req = parser.get();
         const auto target = std::string(req.target());
         auto parsed = protocol::parse_rtmpt_request(std::string_view(req.method_string()), target);
@@ -179,6 +179,11 @@ private:
         }
         if (!co_await read_body(parser)) co_return false;
         last_body_size_ = parser.get().body().size();
+        // What is no RTMPT command may be a browser's: HTTP-FLV, WebSocket-FLV, the player page.
+        if (!parsed && parsed.error() == protocol::error::rtmpt_unknown_command &&
+            web::serves_method(std::string_view(req.method_string())))
+            co_return co_await web::serve(stream_, parser.get(), client_, web_);
+        ++context_.server.stats.rtmpt_requests;
         if (!parsed) {
             const auto status = parsed.error() == protocol::error::rtmpt_bad_method
                                     ? rtmpt_status::method_not_allowed
@@ -714,6 +719,7 @@ private:
     const client_address client_;  // fixed where the connection was accepted
     const char* transport_;
     http_front_context& context_;
+    web::web_context web_{context_.server, context_.player};
     const config::rtmpt_t& settings_;
     beast::flat_buffer buffer_{64 * 1024};
     // A plain socket in non-blocking mode: read_some waits for octets before it takes a buffer.
