@@ -61,6 +61,7 @@ server::server(config c)
                context_.cfg.rtmpt.node_id),
       http_context_{context_, tunnels_, io_, idle_http_} {
     context_.access = std::make_shared<access::gate>(context_.cfg, io_.get_executor());
+    context_.pulls = &pulls_;
 }
 
 server::~server() = default;
