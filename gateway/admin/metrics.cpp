@@ -51,6 +51,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "max_sessions_per_address",
     "max_opens_per_address",
     "dropped_by_admin",
+    "web_not_found",
+    "unknown_stream",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
@@ -111,6 +113,12 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_players_waiting",
             "Engine players on a stream without a publisher now (before or after it).",
             engine.players_waiting, "gauge");
+    // The viewer side's transports; the RTMP players' series join this family.
+    out << "# HELP rtmpgate_viewers Players of a stream now, by transport.\n"
+           "# TYPE rtmpgate_viewers gauge\n"
+           "rtmpgate_viewers{transport=\"http-flv\"} "
+        << s.http_flv_viewers << "\nrtmpgate_viewers{transport=\"ws-flv\"} " << s.ws_flv_viewers
+        << '\n';
     counter(out, "rtmpgate_partial_message_bytes",
             "Bytes taken from limits.max_partial_message_bytes_total by messages received in part.",
             context.partial_messages.used(), "gauge");

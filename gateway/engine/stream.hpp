@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/engine/media_class.hpp"
@@ -29,6 +30,9 @@ media_class classify(const protocol::message& m);
 class subscriber {
 public:
     virtual ~subscriber() = default;
+    // How the player is reached, for /metrics and the status page: "rtmp", "rtmps", "rtmpt",
+    // "rtmpts", "http-flv", "ws-flv".
+    virtual std::string_view transport() const noexcept { return "rtmp"; }
     // A media or data message for the player (timestamps as published; the player sets its own
     // message stream id). Called under the stream's lock: hand over, never block.
     virtual void deliver(const protocol::message& m, media_class c) = 0;
