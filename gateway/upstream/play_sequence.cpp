@@ -24,9 +24,11 @@ constexpr double close_transaction = 3;
 // SUPPORT_VID_* masks ffmpeg and librtmp send (every codec a Flash player plays); some servers
 // (FMS, Wowza) send no audio or video a client did not announce.
 amf_value connect_properties(const play_sequence::params& p) {
+    // flashVer short enough for nginx-rtmp, which keeps 32 octets of it (its rtmp_stat and
+    // access log show it).
     return amf_value::make_object({
         {"app", amf_value::make_string(p.app)},
-        {"flashVer", amf_value::make_string("LNX 9,0,124,2 (compatible; rtmpgate)")},
+        {"flashVer", amf_value::make_string("LNX 9,0,124,2 (rtmpgate)")},
         {"tcUrl", amf_value::make_string(p.tc_url)},
         {"fpad", amf_value::make_boolean(false)},
         {"capabilities", amf_value::make_number(15)},

@@ -1,6 +1,6 @@
 // What an RTMP client says to a server to play one live stream, fed the server's messages and
 // giving the client's, without I/O (upstream/play_client does the reads and writes): connect
-// (app, tcUrl, flashVer "LNX 9,0,124,2 (compatible; rtmpgate)", the codecs a Flash player
+// (app, tcUrl, flashVer "LNX 9,0,124,2 (rtmpgate)", the codecs a Flash player
 // announces), createStream, then play(name, -1000: live only) and Set Buffer Length on the stream
 // created, as ffmpeg and rtmpdump do towards nginx-rtmp. Protocol control is answered in every
 // state: Acknowledgement of the server's window, Ping Response, Window Acknowledgement Size after

@@ -68,8 +68,32 @@ void flv_viewer::start(std::vector<protocol::message> initial) {
 }
 
 void flv_viewer::on_publish_start() {
-    // A viewer is started only on a stream with a publisher (web_front.cpp): a new publisher
-    // after the one it played has left finds it ended.
+    // What a viewer of a backend stream waits for (wait_published). A viewer is started only on
+    // a stream with a publisher (web_front.cpp): a new publisher after the one it played has
+    // left finds it ended.
+    std::lock_guard lock(mutex_);
+    published_ = true;
+    wake_locked();
+}
+
+asio::awaitable<bool> flv_viewer::wait_published(clock::time_point until) {
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (ended_) co_return false;
+            if (published_) co_return true;
+            if (clock::now() >= until) co_return false;
+            waiting_ = true;
+        }
+        wake_.expires_at(until);
+        co_await wake_.async_wait(use_nothrow);
+        {
+            std::lock_guard lock(mutex_);
+            waiting_ = false;
+        }
+        const auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) co_return false;
+    }
 }
 
 void flv_viewer::on_publish_stop() { end("the publisher left"); }

@@ -50,6 +50,11 @@ public:
     // Ends the viewer (the first reason is kept); next() then answers `ended`. Any thread.
     void end(std::string reason);
 
+    // On the strand, before start(): waits until a publisher starts on the stream (true), the
+    // viewer ends or `until` passes (false). What the stream delivers meanwhile is kept for
+    // start(), within a bound.
+    asio::awaitable<bool> wait_published(clock::time_point until);
+
     enum class wait_result : std::uint8_t { ready, idle, ended };
     // On the strand: moves up to `max_bytes` of queued messages (at least one) into `out`,
     // waiting for some until `until`: `idle` when it passed first, `ended` once end() was called
@@ -73,6 +78,7 @@ private:
     // Delivered before start(): queued after the initial messages.
     std::vector<std::pair<protocol::message, engine::media_class>> early_;
     bool started_ = false;
+    bool published_ = false;  // on_publish_start() came
     bool ended_ = false;
     bool overflowed_ = false;
     std::string reason_;

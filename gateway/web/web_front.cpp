@@ -17,6 +17,7 @@
 #include "gateway/access/token.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/upstream/pull.hpp"
 #include "gateway/web/flv_batch.hpp"
 #include "gateway/web/flv_viewer.hpp"
 #include "gateway/web/web_target.hpp"
@@ -228,20 +229,28 @@ private:
         std::string name = t.stream;
         if (!co_await decide(*via, t, name)) co_return false;
         if (!via->to_engine) {
-            // lead: pulls::hold goes here. A backend route's stream is played from the backend by
-            // upstream::pulls (one upstream play per stream, shared by its viewers); with its
-            // lease held, the viewer subscribes to the same registry key as below and waits for
-            // the publish to start. Until then such requests are answered 502.
-            log::info(log_id_, ": ", log::quoted(t.app + "/" + name),
-                      " is on a backend route: 502");
-            co_return co_await reply(502, "Bad Gateway", "text/plain; charset=utf-8",
-                                     "streams of backend routes are not served over HTTP yet\n");
+            // A backend route's stream is played from the backend by upstream::pulls, one
+            // upstream play per stream shared by all its viewers, and published into the engine
+            // under the same key: the viewer holds its lease while it plays, and waits for the
+            // pull's first message as an RTMP player of nginx-rtmp waits for its stream, within
+            // the time a pull may take to start.
+            auto* pulls = context_.server.pulls;
+            if (!pulls) co_return co_await not_found("no pulls of backend streams");
+            // The pull's key is the name before a '?'; one inside the name (%3F) would not be.
+            if (name.find('?') != std::string::npos)
+                co_return co_await not_found("a backend stream's name with '?'");
+            std::string upstream_name = name;
+            if (!t.query.empty()) upstream_name += "?" + std::string(t.query);
+            const auto lease = pulls->hold(*via, t.app, upstream_name);
+            co_return co_await play_engine(t.app + "/" + name, pulls->start_wait());
         }
         co_return co_await play_engine(t.app + "/" + name);
     }
 
     // Plays the engine's stream `key` until it or the viewer ends. False: the connection closes.
-    asio::awaitable<bool> play_engine(const std::string& key) {
+    // `wait`: how long a stream without a publisher may take to get one (a backend stream's
+    // pull); 0: it is not published, 404.
+    asio::awaitable<bool> play_engine(const std::string& key, std::chrono::milliseconds wait = {}) {
         auto& server = context_.server;
         viewer_ = std::make_shared<flv_viewer>(executor_, cfg_.engine.player_queue_bytes,
                                                websocket_, server.stats);
@@ -258,6 +267,8 @@ private:
                 server.streams.release(stream->key());
             }
         } leave_stream{server, stream, viewer_.get()};
+        if (!playing && wait.count() > 0)
+            playing = co_await viewer_->wait_published(clock::now() + wait);
         if (!playing) {
             context_.server.stats.refusals.add(refusal::unknown_stream);
             log::debug(log_id_, ": ", log::quoted(key), " is not published: 404");

@@ -67,7 +67,7 @@ TEST(play_sequence, connect_create_stream_play_as_nginx_rtmp_answers) {
     ASSERT_TRUE(c);
     EXPECT_EQ(c->app, "live");
     EXPECT_EQ(c->tc_url, "rtmp://origin:1935/live");
-    EXPECT_EQ(c->flash_ver, "LNX 9,0,124,2 (compatible; rtmpgate)");
+    EXPECT_EQ(c->flash_ver, "LNX 9,0,124,2 (rtmpgate)");
     EXPECT_EQ(c->object_encoding, 0);
     EXPECT_EQ(c->properties.get_number("videoCodecs"), 252);
 
