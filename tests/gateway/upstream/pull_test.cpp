@@ -158,7 +158,8 @@ public:
 
 class upstream_pulls : public testing::Test {
 protected:
-    upstream_pulls() : context_(config{}), pulls_(context_, io_), backend_(io_) {
+    explicit upstream_pulls(config c = {})
+        : context_(std::move(c)), pulls_(context_, io_), backend_(io_) {
         via_.app = "live";
         via_.to_engine = false;
         via_.backend.host = "127.0.0.1";
@@ -307,6 +308,39 @@ TEST_F(upstream_pulls, shutdown_ends_a_pull_and_an_engine_route_has_none) {
     EXPECT_EQ(context_.streams.size(), 0u);
     lease.reset();  // after its pull has gone
     run_for(50ms);
+}
+
+config idle_config() {
+    config c;
+    c.limits.idle_timeout = 300ms;
+    return c;
+}
+
+class upstream_pulls_idle : public upstream_pulls {
+protected:
+    upstream_pulls_idle() : upstream_pulls(idle_config()) {}
+};
+
+TEST_F(upstream_pulls_idle, a_stream_without_media_for_the_idle_timeout_ends_its_players) {
+    testing::internal::CaptureStderr();
+    auto lease = pulls_.hold(via_, "live", "i");
+    auto viewer = subscribe("live/i");
+    // Six messages, then the backend says nothing more (and keeps the connection).
+    ASSERT_TRUE(run_until([&] { return context_.stats.pull_failures == 1; }))
+        << testing::internal::GetCapturedStderr();
+    {
+        std::lock_guard lock(viewer->mutex_);
+        EXPECT_EQ(viewer->starts, 1);
+        EXPECT_EQ(viewer->stops, 1);
+        EXPECT_EQ(viewer->types.size(), 6u);
+    }
+    EXPECT_EQ(context_.stats.timeouts.get(deadline_error::backend_idle), 1u);
+    EXPECT_EQ(context_.stats.pulls_open, 0u);
+    ASSERT_TRUE(run_until([&] { return backend_.sessions[0].closed; }));
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("failed: no media from the backend for 300ms (6 messages)"),
+              std::string::npos)
+        << log;
 }
 
 }  // namespace
