@@ -145,6 +145,14 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_push_failures_total",
             "Pushes that could not reach their server, were refused or failed while sending.",
             s.push_failures);
+    counter(out, "rtmpgate_pulls_open",
+            "Upstream plays of backend streams for the gateway's viewers, open now.", s.pulls_open,
+            "gauge");
+    counter(out, "rtmpgate_pulls_total", "Upstream plays of backend streams started.", s.pulls);
+    counter(out, "rtmpgate_pull_failures_total",
+            "Upstream plays that could not reach their backend, were refused, went silent or "
+            "were lost.",
+            s.pull_failures);
     labelled(out, "rtmpgate_refusals_total", "Connections and requests refused, by reason.",
              "reason", s.refusals, refusal_labels);
     labelled(out, "rtmpgate_timeouts_total",

@@ -74,6 +74,7 @@ server::server(config c)
       player_(load_player(context_.cfg.player)),
       http_context_{context_, tunnels_, io_, idle_http_, player_} {
     context_.access = std::make_shared<access::gate>(context_.cfg, io_.get_executor());
+    context_.pulls = &pulls_;
 }
 
 server::~server() = default;

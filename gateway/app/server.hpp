@@ -15,6 +15,7 @@
 #include "gateway/net/tls_context.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/registry.hpp"
+#include "gateway/upstream/pull.hpp"
 
 namespace rtmpgate::gateway {
 
@@ -61,6 +62,7 @@ private:
     asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
     asio::signal_set hangup_signals_{io_, SIGHUP};
     server_context context_;
+    upstream::pulls pulls_{context_, io_};
     tunnel::registry tunnels_;
     std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
     // HTTP connections that may be closed to make room at limits.max_connections.

@@ -4,8 +4,8 @@
 #include <mutex>
 #include <utility>
 
+#include "gateway/engine/publish_input.hpp"
 #include "gateway/net/log.hpp"
-#include "protocol/aggregate.hpp"
 #include "protocol/control.hpp"
 
 namespace rtmpgate::gateway::engine {
@@ -180,39 +180,7 @@ error_code session::on_message(const message& m) {
 }
 
 error_code session::on_publisher_media(binding& b, const message& m) {
-    switch (m.type()) {
-        case message_type::audio:
-        case message_type::video:
-            b.target->publish(m);
-            return {};
-        case message_type::data_amf0:
-        case message_type::data_amf3: {
-            auto data = protocol::parse_data(m);
-            if (!data) return data.error();
-            if (data->name == "@setDataFrame" || data->name == "onMetaData") {
-                auto payload = protocol::strip_set_data_frame(m);
-                if (!payload) return payload.error();
-                message metadata = m;
-                metadata.payload = std::move(*payload);
-                metadata.message_type_id = static_cast<std::uint8_t>(message_type::data_amf0);
-                if (m.type() == message_type::data_amf3)
-                    metadata.message_type_id = m.message_type_id;
-                b.target->publish_metadata(metadata);
-            } else {
-                b.target->publish(m);
-            }
-            return {};
-        }
-        case message_type::aggregate: {
-            auto parts = protocol::split_aggregate(m);
-            if (!parts) return parts.error();
-            for (const auto& part : *parts)
-                if (auto ec = on_publisher_media(b, part)) return ec;
-            return {};
-        }
-        default:
-            return {};
-    }
+    return publish_input(*b.target, m);
 }
 
 error_code session::on_command(const protocol::command& c, std::uint32_t message_stream_id) {

@@ -91,6 +91,11 @@ struct counters {
     // (unreachable, refused, failed while sending) rather than their publisher.
     std::atomic<std::uint64_t> pushes{0};
     std::atomic<std::uint64_t> push_failures{0};
+    // Pulls of backend streams for the gateway's viewers (upstream/pull.hpp): running now, plays
+    // started, and those that failed (unreachable, refused, silent, lost) rather than ended.
+    std::atomic<std::uint64_t> pulls_open{0};
+    std::atomic<std::uint64_t> pulls{0};
+    std::atomic<std::uint64_t> pull_failures{0};
     std::atomic<std::uint64_t> accept_pauses{0};  // accept failed (EMFILE...): listener paused
     // Idle HTTP connections without a live session closed to make room for a new socket at
     // limits.max_connections.

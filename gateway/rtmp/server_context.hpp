@@ -21,6 +21,9 @@ namespace rtmpgate::gateway {
 namespace access {
 class gate;
 }
+namespace upstream {
+class pulls;
+}
 
 struct server_context {
     explicit server_context(config c)
@@ -57,6 +60,10 @@ struct server_context {
     // Decides connect, publish and play by each route's access settings (access/gate.hpp); set
     // by app/server. Null (as in unit tests that build a context alone): everything is allowed.
     std::shared_ptr<access::gate> access;
+    // The upstream plays of backend streams for the gateway's HTTP viewers (upstream/pull.hpp);
+    // set by app/server. Null (unit tests that build a context alone): backend streams have no
+    // viewers.
+    upstream::pulls* pulls = nullptr;
 };
 
 }  // namespace rtmpgate::gateway

@@ -1,5 +1,6 @@
 #include "gateway/upstream/publish_sequence.hpp"
 
+#include "gateway/upstream/status_object.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
 
@@ -17,30 +18,6 @@ constexpr double release_stream_transaction = 2;
 constexpr double fc_publish_transaction = 3;
 constexpr double create_stream_transaction = 4;
 constexpr double publish_transaction = 5;
-
-// "code: description" of an _error's or onStatus's information object.
-std::string describe(const protocol::command& c) {
-    for (const auto& a : c.arguments) {
-        if (a.kind != protocol::amf_kind::object) continue;
-        std::string text(a.get_string("code", "(no code)"));
-        const auto description = a.get_string("description");
-        if (!description.empty()) text += ": " + std::string(description);
-        return text;
-    }
-    return "(no information object)";
-}
-
-std::string_view status_code(const protocol::command& c) {
-    for (const auto& a : c.arguments)
-        if (a.kind == protocol::amf_kind::object) return a.get_string("code");
-    return {};
-}
-
-std::string_view status_level(const protocol::command& c) {
-    for (const auto& a : c.arguments)
-        if (a.kind == protocol::amf_kind::object) return a.get_string("level");
-    return {};
-}
 
 message stream_name_command(std::string_view name, double transaction,
                             std::string_view stream_name) {
@@ -110,9 +87,9 @@ void publish_sequence::on_command(const message& m, std::vector<message>& out) {
         // releaseStream and FCPublish may be refused (nginx-rtmp ignores them, others answer
         // _error); only connect and createStream matter.
         if (c->transaction_id == connect_transaction)
-            fail("connect refused: " + describe(*c));
+            fail("connect refused: " + describe_status(*c));
         else if (c->transaction_id == create_stream_transaction)
-            fail("createStream refused: " + describe(*c));
+            fail("createStream refused: " + describe_status(*c));
         return;
     }
     if (c->name == "_result") {
@@ -149,7 +126,7 @@ void publish_sequence::on_command(const message& m, std::vector<message>& out) {
         state_ = state::published;
     } else if (status_level(*c) == "error" || code == "NetStream.Unpublish.Success" ||
                code == "NetStream.Publish.Idle") {
-        fail("onStatus " + describe(*c));
+        fail("onStatus " + describe_status(*c));
     }
 }
 

@@ -17,6 +17,7 @@
 #include "gateway/access/token.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
+#include "gateway/upstream/pull.hpp"
 #include "gateway/web/flv_batch.hpp"
 #include "gateway/web/flv_viewer.hpp"
 #include "gateway/web/web_target.hpp"
@@ -229,16 +230,20 @@ private:
         if (!co_await decide(*via, t, name)) co_return false;
         const auto key = t.app + "/" + name;
         if (!via->to_engine) {
-            // lead: pulls::hold goes here. A backend route's stream is played from the backend by
-            // upstream::pulls (one upstream play per stream, shared by its viewers) into the
-            // registry under the same key; the viewer holds the lease while it plays and waits
-            // for the upstream play to start:
-            //     co_return co_await play_stream(
-            //         key, context_.server.pulls.hold(*via, t.app, name), <play-start deadline>);
-            // Until then such requests are answered 502.
-            log::info(log_id_, ": ", log::quoted(key), " is on a backend route: 502");
-            co_return co_await reply(502, "Bad Gateway", "text/plain; charset=utf-8",
-                                     "streams of backend routes are not served over HTTP yet\n");
+            // A backend route's stream is played from the backend by upstream::pulls, one
+            // upstream play per stream shared by all its viewers, and published into the engine
+            // under the same key: the viewer holds its lease while it plays, and waits for the
+            // pull's first message as an RTMP player of nginx-rtmp waits for its stream, within
+            // the time a pull may take to start.
+            auto* pulls = context_.server.pulls;
+            if (!pulls) co_return co_await not_found("no pulls of backend streams");
+            // The pull's key is the name before a '?'; one inside the name (%3F) would not be.
+            if (name.find('?') != std::string::npos)
+                co_return co_await not_found("a backend stream's name with '?'");
+            std::string upstream_name = name;
+            if (!t.query.empty()) upstream_name += "?" + std::string(t.query);
+            co_return co_await play_stream(key, pulls->hold(*via, t.app, upstream_name),
+                                          pulls->start_wait());
         }
         co_return co_await play_stream(key);
     }

@@ -370,16 +370,19 @@ def open_lines(g, transport):
     return re.findall(rf": open {transport} from (\S+)(?: via (\S+))?$", g.log(), re.M)
 
 
-def start_nginx(test, applications, listen_options="", rtmp_extra="", stream="", port=None):
+def start_nginx(test, applications, listen_options="", rtmp_extra="", stream="", port=None, http=""):
     """A real nginx-rtmp on a free loopback port with the given `application` blocks; returns
     (process, port). The test tracks the process, so tear-down kills it. `listen_options` go on
     the rtmp listen line ("proxy_protocol"), `rtmp_extra` in the rtmp block (log_format,
-    access_log); `stream`, when given, is the body of a stream block (nginx's TCP/TLS proxy).
+    access_log); `stream`, when given, is the body of a stream block (nginx's TCP/TLS proxy);
+    `http`, the body of an http block (a server with `rtmp_stat all`).
     `port`: the rtmp port, when the caller needs it before nginx starts (default: a free one)."""
     port = port or free_port()
     conf = test.path("nginx.conf")
     stream_module = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n" if stream else ""
     stream_block = f"stream {{\n{stream}\n}}\n" if stream else ""
+    # The http block's access log would go to <prefix>/logs, which does not exist.
+    http_block = f"http {{\n  access_log off;\n{http}\n}}\n" if http else ""
     with open(conf, "w") as f:
         f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
 {stream_module}daemon off;
@@ -395,7 +398,7 @@ rtmp {{
 {applications}
   }}
 }}
-{stream_block}""")
+{stream_block}{http_block}""")
     nginx = test.track(Process(["nginx", "-e", "stderr", "-p", test.workdir, "-c", conf],
                                test.workdir, "nginx", timeout=300))
     test.assertTrue(wait_for(lambda: can_connect(port)), "nginx did not start:\n" + nginx.output())

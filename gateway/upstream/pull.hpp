@@ -1,0 +1,80 @@
+// Streams of backend routes for the gateway's own viewers (HTTP-FLV and WebSocket-FLV, web/):
+// one upstream play per stream, shared by all of them. A viewer holds a lease while it plays;
+// the first lease of a stream ("app/name") starts a pull, which plays the stream from the
+// route's backend as an RTMP client (play_client, over backend/dial's rtmp:// or rtmps://) and
+// publishes what it receives into the engine's stream_registry under that key, so that the
+// viewers subscribe to the key as to any engine stream and the engine's fan-out, GOP cache and
+// slow-viewer policy serve them. Later leases share the pull. When the last lease is released
+// the pull lingers for a second (a browser player that reconnects, or falls back from
+// WebSocket to HTTP-FLV, finds it still there and its GOP cached), then closes the play
+// (closeStream, deleteStream, close) and leaves the registry.
+//
+// The pull attaches as the stream's publisher at the first message of the stream, not at the
+// play's start: nginx-rtmp answers the play of a stream nobody publishes with Play.Start and
+// then waits, and a viewer is not to be told a stream began that has no media. The viewer
+// bounds its own wait for that (start_wait()).
+//
+// Deadlines: backend.connect_timeout (resolve and connect), backend.handshake_timeout (TLS,
+// the RTMP handshake, and again from connect to the play's start), backend.write_timeout (each
+// write), limits.idle_timeout (no message of the stream: as long as the engine waits for a
+// silent client). A pull also ends when the backend ends the stream (its publisher left), fails
+// or closes, or the stream is dropped from the admin listener; its players are told as when a
+// publisher stops (detach_publisher -> on_publish_stop). A pull that ended so, rather than for
+// want of viewers, holds its key back for retry_pause: a viewer arriving then gets a new pull
+// that starts when the pause is over, so that a failing backend is tried at most once per pause
+// per stream however many viewers keep asking.
+//
+// Threads: hold() and releasing a lease are thread-safe (a viewer's strand); each pull runs on
+// a strand of its own. A pull counts as a connection (shutdown ends it; rtmpgate_connections_open)
+// and in rtmpgate_pulls_open; rtmpgate_pulls_total counts the plays started, and
+// rtmpgate_pull_failures_total those that failed. One log line when a pull starts, one when it
+// ends, with why.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "gateway/config/config.hpp"
+#include "gateway/net/asio.hpp"
+
+namespace rtmpgate::gateway {
+struct server_context;
+}
+
+namespace rtmpgate::gateway::upstream {
+
+class pulls {
+public:
+    // A new attempt at a stream whose last pull failed waits this long after the failure.
+    static constexpr std::chrono::milliseconds retry_pause{1000};
+    // A pull whose last viewer left closes this long after.
+    static constexpr std::chrono::milliseconds linger{1000};
+
+    // Pulls run on strands of `io`.
+    pulls(server_context& context, asio::io_context& io);
+    ~pulls();
+    pulls(const pulls&) = delete;
+    pulls& operator=(const pulls&) = delete;
+
+    // A lease on the pull of `app`/`name` from `via`'s backend (a route to a backend; null for an
+    // engine route), starting one when none runs. `name` may carry a query string ("a?token=x"):
+    // it is sent with the play that starts the pull (an nginx-rtmp on_play hook may read it)
+    // and is no part of the stream's key, `app` + "/" + the name before '?'. Viewers of one key
+    // share its pull whatever their queries. The lease ends with its last copy.
+    std::shared_ptr<void> hold(const route& via, const std::string& app, const std::string& name);
+
+    // How long a viewer of a backend stream waits for the stream to start before it gives up:
+    // a retry pause, then connecting, the handshake and the play's start, each at its deadline.
+    std::chrono::milliseconds start_wait() const;
+
+    // Pulls running (or waiting for their retry pause) now.
+    std::size_t size() const;
+
+    struct state;  // shared with every pull and lease (pull.cpp)
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace rtmpgate::gateway::upstream
