@@ -111,6 +111,11 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_players_waiting",
             "Engine players on a stream without a publisher now (before or after it).",
             engine.players_waiting, "gauge");
+    out << "# HELP rtmpgate_viewers Viewers of engine streams now (playing or waiting), by "
+           "transport.\n# TYPE rtmpgate_viewers gauge\n";
+    for (std::size_t i = 0; i < engine::viewer_transports.size(); ++i)
+        out << "rtmpgate_viewers{transport=\"" << engine::viewer_transports[i] << "\"} "
+            << engine.viewers[i] << '\n';
     counter(out, "rtmpgate_partial_message_bytes",
             "Bytes taken from limits.max_partial_message_bytes_total by messages received in part.",
             context.partial_messages.used(), "gauge");

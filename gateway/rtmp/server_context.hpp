@@ -3,6 +3,8 @@
 // of rtmps:// backends. Owned by app/server; the fronts and connections hold a reference.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -57,6 +59,9 @@ struct server_context {
     // Decides connect, publish and play by each route's access settings (access/gate.hpp); set
     // by app/server. Null (as in unit tests that build a context alone): everything is allowed.
     std::shared_ptr<access::gate> access;
+    // The ports the http and https listeners are bound to (set by app/server as it binds them; 0:
+    // not bound), for the player links of the admin's status page: a configured port may be 0.
+    std::atomic<std::uint16_t> http_port{0}, https_port{0};
 };
 
 }  // namespace rtmpgate::gateway
