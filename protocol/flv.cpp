@@ -4,6 +4,7 @@
 #include <array>
 
 #include "protocol/byte_reader.hpp"
+#include "protocol/byte_writer.hpp"
 
 namespace rtmpgate::protocol {
 namespace {
@@ -252,6 +253,57 @@ std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_c
     out.body = shared_bytes(body);
     ec = {};
     return r.position();
+}
+
+std::array<std::uint8_t, flv_header_size> make_flv_header(const flv_header& h) noexcept {
+    std::array<std::uint8_t, flv_header_size> out{};
+    std::copy(file_signature.begin(), file_signature.end(), out.begin());
+    out[4] =
+        static_cast<std::uint8_t>((h.has_audio ? flag_audio : 0) | (h.has_video ? flag_video : 0));
+    // DataOffset (UI32, 9), then PreviousTagSize0 (UI32, 0): the array's zeros but for one octet.
+    out[8] = static_cast<std::uint8_t>(file_header_length);
+    return out;
+}
+
+result<flv_tag_head> make_flv_tag_head(std::uint8_t type, std::uint32_t timestamp,
+                                       std::size_t data_size) {
+    if ((type != tag_audio && type != tag_video && type != tag_script_data) ||
+        data_size > flv_max_tag_body)
+        return error::flv_bad_tag;
+    std::vector<std::uint8_t> bytes;
+    bytes.reserve(flv_tag_header_size);
+    byte_writer w(bytes);
+    w.u8(type);
+    w.u24be(static_cast<std::uint32_t>(data_size));
+    // Timestamp holds the low 24 bits, TimestampExtended the high 8 (E.4.1).
+    w.u24be(timestamp & 0xFFFFFF);
+    w.u8(static_cast<std::uint8_t>(timestamp >> 24));
+    w.u24be(0);  // StreamID: always 0
+    flv_tag_head head{};
+    std::copy(bytes.begin(), bytes.end(), head.begin());
+    return head;
+}
+
+flv_tag_tail make_flv_tag_tail(std::size_t data_size) noexcept {
+    std::vector<std::uint8_t> bytes;
+    bytes.reserve(4);
+    byte_writer w(bytes);
+    w.u32be(static_cast<std::uint32_t>(flv_tag_header_size + data_size));
+    flv_tag_tail tail{};
+    std::copy(bytes.begin(), bytes.end(), tail.begin());
+    return tail;
+}
+
+error_code write_flv_tag(const flv_tag& tag, std::vector<std::uint8_t>& out) {
+    const auto head = make_flv_tag_head(tag.type, tag.timestamp, tag.body.size());
+    if (!head) return head.error();
+    const auto tail = make_flv_tag_tail(tag.body.size());
+    const auto body = tag.body.span();
+    out.reserve(out.size() + head->size() + body.size() + tail.size());
+    out.insert(out.end(), head->begin(), head->end());
+    out.insert(out.end(), body.begin(), body.end());
+    out.insert(out.end(), tail.begin(), tail.end());
+    return {};
 }
 
 }  // namespace rtmpgate::protocol

@@ -6,9 +6,11 @@
 // sub-messages are FLV tags.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "protocol/error.hpp"
 #include "protocol/message.hpp"
@@ -71,5 +73,30 @@ enum class flv_tag_source : std::uint8_t { file, aggregate };
 // in, not after the body. The body is copied into `out`.
 std::size_t read_flv_tag(std::span<const std::uint8_t> in, flv_tag& out, error_code& ec,
                          flv_tag_source source = flv_tag_source::file);
+
+// Writing (what an HTTP-FLV or WebSocket-FLV viewer is sent). The reader above reads back
+// everything these write.
+
+// The file header with `h`'s flags, then PreviousTagSize0 (0): flv_header_size octets.
+std::array<std::uint8_t, flv_header_size> make_flv_header(const flv_header& h) noexcept;
+
+// The largest body a tag can carry: DataSize is 24 bits.
+inline constexpr std::size_t flv_max_tag_body = (std::size_t{1} << 24) - 1;
+using flv_tag_head = std::array<std::uint8_t, flv_tag_header_size>;
+using flv_tag_tail = std::array<std::uint8_t, 4>;
+
+// The 11 octets before a tag's body (E.4.1): TagType, DataSize, Timestamp (low 24 bits) and
+// TimestampExtended (high 8), StreamID 0. flv_bad_tag when `type` is not 8, 9 or 18 or
+// `data_size` is over flv_max_tag_body. With make_flv_tag_tail, a caller writes a tag around a
+// body it does not copy (a gathered write).
+result<flv_tag_head> make_flv_tag_head(std::uint8_t type, std::uint32_t timestamp,
+                                       std::size_t data_size);
+// The PreviousTagSize that follows a tag of `data_size` body octets: 11 + data_size. Only for a
+// size make_flv_tag_head accepted.
+flv_tag_tail make_flv_tag_tail(std::size_t data_size) noexcept;
+
+// Appends a whole tag (head, body, PreviousTagSize) to `out`; on flv_bad_tag (as
+// make_flv_tag_head) appends nothing.
+error_code write_flv_tag(const flv_tag& tag, std::vector<std::uint8_t>& out);
 
 }  // namespace rtmpgate::protocol

@@ -51,6 +51,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "max_sessions_per_address",
     "max_opens_per_address",
     "dropped_by_admin",
+    "web_not_found",
+    "unknown_stream",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.

@@ -49,7 +49,9 @@ function duration(seconds) {
 
 // The player page on the http listener (https when there is none): on the host this page was
 // reached by when the listener takes every address.
-function playerUrl(listeners, app, name) {
+function playerUrl(data, app, name) {
+  if (!data.player_page) return null;
+  const listeners = data.listeners;
   const scheme = listeners.http ? "http" : listeners.https ? "https" : null;
   if (!scheme) return null;
   const l = listeners[scheme];
@@ -76,7 +78,7 @@ function render(data) {
     cell(row, players.join(", ") || "none").className = "players";
     cell(row, s.published ? duration(s.uptime_seconds) : "not published", "num");
     const link = cell(row, "");
-    const url = playerUrl(data.listeners, s.app, s.name);
+    const url = playerUrl(data, s.app, s.name);
     if (url) {
       const a = document.createElement("a");
       a.href = url;

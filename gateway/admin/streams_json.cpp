@@ -110,6 +110,8 @@ std::string render_streams_json(const server_context& context) {
     for (const auto& s : context.streams.info()) streams.push_back(stream_json(s, cfg));
     json::object out;
     out["listeners"] = std::move(listeners);
+    // Off only when the configuration says so (absent, it is served when its files are there).
+    out["player_page"] = cfg.player.enabled.value_or(true);
     out["streams"] = std::move(streams);
     return json::serialize(out) + "\n";
 }

@@ -2,6 +2,7 @@
 // (admin/status_page.hpp) that polls it.
 //
 //   {"listeners": {"http": {"host": "0.0.0.0", "port": 80} | null, "https": ... | null},
+//    "player_page": true,   (false when player.enabled is false: the page links no player)
 //    "streams": [{"key": "live/a", "app": "live", "name": "a",
 //                 "route": {"index": 0, "app": "*", "to": "engine"} | null,
 //                 "published": true,

@@ -51,6 +51,18 @@ static tunnel::session_limits tunnel_limits(const config& c) {
             .idle_coalesce = c.rtmpt.idle_coalesce};
 }
 
+namespace {
+
+// The player page's files; a line saying why when it is off for want of them.
+web::player_files load_player(const config::player_t& player) {
+    std::string why_off;
+    auto files = web::load_player_files(player, why_off);
+    if (!files.enabled && player.enabled != false) log::info("player page off: ", why_off);
+    return files;
+}
+
+}  // namespace
+
 server::server(config c)
     // One thread: Asio queues what a handler posts without the scheduler's lock (most of what
     // the engine posts: a player's hand-over per burst of its stream). Other threads (signals,
@@ -59,7 +71,8 @@ server::server(config c)
       context_(std::move(c)),
       tunnels_(context_, tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
                context_.cfg.rtmpt.node_id),
-      http_context_{context_, tunnels_, io_, idle_http_} {
+      player_(load_player(context_.cfg.player)),
+      http_context_{context_, tunnels_, io_, idle_http_, player_} {
     context_.access = std::make_shared<access::gate>(context_.cfg, io_.get_executor());
 }
 

@@ -65,6 +65,8 @@ private:
     std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
     // HTTP connections that may be closed to make room at limits.max_connections.
     front::idle_connections idle_http_;
+    // The player page's files, read at start-up (config `player:`).
+    web::player_files player_;
     front::http_front_context http_context_;
     // Set by the first stop signal: /healthz answers 503 from then on (admin/admin_http.hpp).
     std::atomic<bool> draining_{false};

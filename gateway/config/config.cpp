@@ -50,6 +50,7 @@ constexpr std::size_t max_sni_entries = 256;
 constexpr std::size_t max_server_names = 64;
 constexpr std::size_t max_app_length = 256;
 constexpr std::size_t max_trusted_proxies = 1024;
+constexpr std::size_t max_allowed_origins = 64;  // http_flv.allowed_origins
 constexpr std::size_t max_access_rules = 1024;
 constexpr std::size_t max_secret_files = 64;
 constexpr std::size_t max_pushes = 8;
@@ -550,6 +551,45 @@ void read_backend(const config_node& node, config::backend_t& backend) {
     });
 }
 
+// http_flv.allowed_origins: "*" or an origin as a browser sends it (RFC 6454: scheme, host and
+// port, no path), compared as written.
+void read_http_flv(const config_node& node, config::http_flv_t& flv) {
+    node.read_fields({
+        {"allowed_origins",
+         [&](const config_node& n) {
+             n.read_items(max_allowed_origins, [&](const config_node& item) {
+                 auto origin = item.as_string();
+                 const auto scheme_end = origin.find("://");
+                 const bool web_scheme =
+                     origin.starts_with("http://") || origin.starts_with("https://");
+                 const bool no_path = scheme_end != std::string::npos &&
+                                      origin.find('/', scheme_end + 3) == std::string::npos &&
+                                      origin.size() > scheme_end + 3;
+                 if (origin != "*" && (!web_scheme || !no_path || origin.size() > 256))
+                     item.fail(
+                         "expected \"*\" or an origin such as https://example.com or "
+                         "http://host:8080, without a path (got " +
+                         quote_value(origin) + ")");
+                 flv.allowed_origins.push_back(std::move(origin));
+             });
+         }},
+        {"write_timeout",
+         [&](const config_node& n) { flv.write_timeout = n.as_duration(100ms, 10min); }},
+        {"idle_timeout", [&](const config_node& n) { flv.idle_timeout = n.as_duration(1s, 1h); }},
+    });
+}
+
+void read_player(const config_node& node, config::player_t& player) {
+    node.read_fields({
+        {"enabled", [&](const config_node& n) { player.enabled = n.as_bool(); }},
+        {"dir",
+         [&](const config_node& n) {
+             player.dir = n.as_string();
+             if (player.dir.empty()) n.fail("expected a directory (got \"\")");
+         }},
+    });
+}
+
 void read_log_level(const config_node& node, std::string& level) {
     level = node.as_string();
     if (level != "error" && level != "warn" && level != "info" && level != "debug") {
@@ -728,6 +768,8 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
             {"engine", [&](const config_node& n) { read_engine(n, c.engine); }},
             {"rtmpt", [&](const config_node& n) { read_rtmpt(n, c.rtmpt); }},
             {"backend", [&](const config_node& n) { read_backend(n, c.backend); }},
+            {"http_flv", [&](const config_node& n) { read_http_flv(n, c.http_flv); }},
+            {"player", [&](const config_node& n) { read_player(n, c.player); }},
             {"shutdown_grace",
              [&](const config_node& n) { c.shutdown_grace = n.as_duration(0ms, 10min); }},
             {"drain_time", [&](const config_node& n) { c.drain_time = n.as_duration(0ms, 10min); }},

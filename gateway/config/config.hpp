@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -173,6 +174,29 @@ struct config {
         // A spliced link ends when a write to either side makes no progress for this long.
         milliseconds write_timeout{30000};
     } backend;
+
+    // Browsers (web/): GET /<app>/<stream>.flv on the http and https listeners, as HTTP-FLV or,
+    // upgraded, as WebSocket-FLV.
+    struct http_flv_t {
+        // Origins ("https://example.com", "http://host:8080") whose pages may read streams across
+        // origins: their requests get Access-Control-Allow-Origin. "*" allows every origin.
+        // Empty (the default): none; the player page the gateway serves itself needs none.
+        std::vector<std::string> allowed_origins;
+        // A write to a viewer that makes no progress for this long ends it (a viewer that stops
+        // reading is first dropped to keyframes by engine.player_queue_bytes).
+        milliseconds write_timeout{10000};
+        // A viewer that is sent nothing for this long (a publisher that sends no media) is ended.
+        milliseconds idle_timeout{30000};
+    } http_flv;
+
+    // The player page: GET /play/<app>/<stream> serves <dir>/player.html, GET /play/mpegts.js
+    // serves <dir>/node_modules/mpegts.js/dist/mpegts.js, both read once at start-up.
+    struct player_t {
+        // Absent: served when the files are there, off (one log line) when they are not.
+        // true: missing files stop the start-up; false: never served.
+        std::optional<bool> enabled;
+        std::string dir = "web";  // relative to the working directory
+    } player;
 
     milliseconds shutdown_grace{5000};
     // On SIGINT/SIGTERM, /healthz answers 503 for this long while everything else goes on as

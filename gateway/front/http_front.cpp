@@ -14,6 +14,7 @@
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/log.hpp"
 #include "gateway/net/read_scratch.hpp"
+#include "gateway/web/web_front.hpp"
 #include "protocol/rtmpt.hpp"
 
 namespace rtmpgate::gateway::front {
@@ -179,6 +180,10 @@ private:
         }
         if (!co_await read_body(parser)) co_return false;
         last_body_size_ = parser.get().body().size();
+        // What is no RTMPT command may be a browser's: HTTP-FLV, WebSocket-FLV, the player page.
+        if (!parsed && parsed.error() == protocol::error::rtmpt_unknown_command &&
+            web::serves_method(std::string_view(req.method_string())))
+            co_return co_await web::serve(stream_, parser.get(), client_, web_);
         if (!parsed) {
             const auto status = parsed.error() == protocol::error::rtmpt_bad_method
                                     ? rtmpt_status::method_not_allowed
@@ -714,6 +719,7 @@ private:
     const client_address client_;  // fixed where the connection was accepted
     const char* transport_;
     http_front_context& context_;
+    web::web_context web_{context_.server, context_.player};
     const config::rtmpt_t& settings_;
     beast::flat_buffer buffer_{64 * 1024};
     // A plain socket in non-blocking mode: read_some waits for octets before it takes a buffer.

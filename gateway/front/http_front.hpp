@@ -1,6 +1,7 @@
 // The HTTP/1.1 front end of RTMPT (port 80, and port 443 after TLS): persistent connections,
 // pipelined requests answered in order, /open /send /idle /close /fcs/ident2 turned into tunnel
-// session operations. Beast stays inside http_front.cpp.
+// session operations. A GET, HEAD or OPTIONS that is no RTMPT command goes to web/web_front.hpp
+// (HTTP-FLV, WebSocket-FLV, the player page). Beast stays inside http_front.cpp.
 #pragma once
 
 #include <boost/asio/ssl/stream.hpp>
@@ -12,6 +13,7 @@
 #include "gateway/net/client_address.hpp"
 #include "gateway/rtmp/server_context.hpp"
 #include "gateway/tunnel/registry.hpp"
+#include "gateway/web/player_files.hpp"
 
 namespace rtmpgate::gateway::front {
 
@@ -19,7 +21,8 @@ struct http_front_context {
     server_context& server;
     tunnel::registry& tunnels;
     asio::io_context& io;
-    idle_connections& idle;  // connections that may be closed to make room for new ones
+    idle_connections& idle;           // connections that may be closed to make room for new ones
+    const web::player_files& player;  // the player page (web/web_front.hpp)
 };
 
 // Serves one plain HTTP connection from `client` until it closes; `received` holds octets of its

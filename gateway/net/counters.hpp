@@ -53,6 +53,10 @@ enum class refusal : std::uint8_t {
     // A connection of a stream ended by POST /streams/<app>/<name>/drop on the admin listener
     // (its publisher and each player count once)
     dropped_by_admin,
+    // A browser's request (GET, HEAD or OPTIONS that is no RTMPT command, web/web_front.hpp) for
+    // a path served by nothing (404) or with a bad WebSocket upgrade (400)
+    web_not_found,
+    unknown_stream,  // HTTP-FLV or WebSocket-FLV of an engine stream with no publisher: 404
     count
 };
 
@@ -95,6 +99,10 @@ struct counters {
     std::atomic<std::uint64_t> proxy_headers{0};
     // Engine streams ended by POST /streams/<app>/<name>/drop on the admin listener.
     std::atomic<std::uint64_t> streams_dropped{0};
+    // Browsers playing a stream now (web/flv_viewer.hpp), by transport: the http-flv and ws-flv
+    // series of rtmpgate_viewers.
+    std::atomic<std::uint64_t> http_flv_viewers{0};
+    std::atomic<std::uint64_t> ws_flv_viewers{0};
     counter_family<refusal> refusals;
     // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
     counter_family<deadline_error, deadline_error_count> timeouts;

@@ -29,7 +29,8 @@ enum class deadline_error {
     connect_command,  // an RTMP client's connect command, after its handshake
     client_idle,      // an RTMP client that sent nothing (engine or spliced to a backend)
     backend_idle,     // a backend that sent nothing to a spliced link
-    client_write,     // a write to an RTMP client spliced to a backend that makes no progress
+    client_write,     // a write to a client (spliced to a backend, or a browser viewer) that
+                      // makes no progress
     backend_write,    // a write to a backend that makes no progress
     http_idle,        // an HTTP connection waiting for the first byte of its next request
     proxy_header,     // a PROXY protocol header, or the first bytes that show there is none

@@ -3,7 +3,9 @@
 // Input: the bytes of an FLV file (header optional) that are also taken as one aggregate payload
 // and as an audio/video body. Aborts when a contract of flv.hpp or aggregate.hpp breaks: a header
 // or tag read whose fields are not those its octets spell, need_more or an error with octets
-// consumed, a malformed aggregate reported as another error, a split whose bodies do not add up.
+// consumed, a malformed aggregate reported as another error, a split whose bodies do not add up,
+// or a header or tag read that the writer does not write back as the octets it was read from
+// (the header's reserved flag bits aside).
 // AddressSanitizer catches any classifier read past the span (each runs on a heap copy of
 // exactly the input's size).
 #include <algorithm>
@@ -67,6 +69,10 @@ void read_file(std::span<const std::uint8_t> in) {
     } else {
         check(used == flv_header_size);
         check_header(in, header);
+        // Written back: the same octets, but for the reserved bits of the flags, never written.
+        const auto written = make_flv_header(header);
+        for (std::size_t i = 0; i < flv_header_size; ++i)
+            check(written[i] == (i == 4 ? (in[i] & 0x05) : in[i]));
         r.skip(used);
     }
     while (!r.empty()) {
@@ -80,6 +86,10 @@ void read_file(std::span<const std::uint8_t> in) {
         }
         check(n == flv_tag_header_size + tag.body.size() + 4 && n <= rest.size());
         check_tag(rest, n, tag);
+        std::vector<std::uint8_t> written;
+        check(!write_flv_tag(tag, written));
+        check(std::equal(written.begin(), written.end(), rest.begin(), rest.begin() + n) &&
+              written.size() == n);
         r.skip(n);
     }
 }

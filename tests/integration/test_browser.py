@@ -44,12 +44,10 @@ class BrowserTest(harness.GatewayTest):
         # Long enough to play through every step of a test without looping.
         cls.clip = harness.make_clip("browser-45s.flv", seconds=45, rate=RATE, gop=RATE)
 
-    def start(self, player=True):
+    def start(self):
         certs = harness.dev_certs("default")
         # A tunnel whose ffmpeg is gone holds its session until it times out: not for long.
-        extra = "shutdown_grace: 1s\n"
-        if player:
-            extra += f"player:\n  enabled: true\n  dir: {WEB_DIR}\n"
+        extra = f"shutdown_grace: 1s\nplayer:\n  enabled: true\n  dir: {WEB_DIR}\n"
         g = self.gateway(harness.all_listeners_config(certs, '  - app: "*"\n    to: engine', extra))
         publisher = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/cam")))
         self.assertTrue(harness.wait_for(lambda: self.stream(g, "live/cam", published=True), 15),
@@ -74,7 +72,7 @@ class BrowserTest(harness.GatewayTest):
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def test_status_page_lists_the_stream_and_an_rtmpt_player(self):
-        g, _ = self.start(player=False)
+        g, _ = self.start()
         player = self.track(harness.ffmpeg_play(self.workdir, g.url("live/cam", "rtmpt"),
                                                 self.path("rtmpt.flv"), seconds=30))
         self.assertTrue(harness.wait_for(

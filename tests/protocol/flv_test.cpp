@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -515,6 +516,106 @@ TEST(flv_tag, aggregate_tags_may_carry_any_stream_id) {
         error_code ec;
         EXPECT_EQ(read_flv_tag(in, tag, ec, flv_tag_source::aggregate), 0u);
         EXPECT_EQ(ec, error::flv_bad_tag);
+    }
+}
+
+// ---- writing ------------------------------------------------------------------------------------
+
+TEST(flv_write, header_is_what_the_reader_reads) {
+    EXPECT_EQ(vec(make_flv_header({true, true})), to_vector(header_audio_video));
+    EXPECT_EQ(vec(make_flv_header({false, true})), to_vector(header_video_only));
+    EXPECT_EQ(vec(make_flv_header({true, false})), to_vector(header_audio_only));
+}
+
+TEST(flv_write, tags_are_the_wire_vectors) {
+    struct expectation {
+        flv_tag tag;
+        std::vector<std::uint8_t> wire;
+    };
+    const expectation cases[] = {
+        {{9, 1000, shared_bytes(std::vector<std::uint8_t>{0x17, 0x01, 0x00, 0x00, 0x00})},
+         to_vector(video_tag_1000)},
+        {{8, 0x12345678, shared_bytes(std::vector<std::uint8_t>{0xAF, 0x01})},
+         to_vector(audio_tag_extended)},
+        {{18, 0, shared_bytes(std::vector<std::uint8_t>{})}, to_vector(script_tag_empty)},
+    };
+    for (const auto& c : cases) {
+        std::vector<std::uint8_t> out = {0xEE};  // appended to, not replaced
+        EXPECT_FALSE(write_flv_tag(c.tag, out));
+        ASSERT_EQ(out.size(), 1 + c.wire.size());
+        EXPECT_EQ(std::vector<std::uint8_t>(out.begin() + 1, out.end()), c.wire);
+        // The head and tail alone, as a gathered write sends them around the body.
+        const auto head = make_flv_tag_head(c.tag.type, c.tag.timestamp, c.tag.body.size());
+        ASSERT_TRUE(head);
+        EXPECT_EQ(vec(*head), std::vector<std::uint8_t>(c.wire.begin(), c.wire.begin() + 11));
+        EXPECT_EQ(vec(make_flv_tag_tail(c.tag.body.size())),
+                  std::vector<std::uint8_t>(c.wire.end() - 4, c.wire.end()));
+    }
+}
+
+TEST(flv_write, bad_type_or_size_writes_nothing) {
+    for (const std::uint8_t type : {0, 7, 10, 17, 19, 0x29, 0xFF}) {
+        std::vector<std::uint8_t> out;
+        EXPECT_EQ(write_flv_tag({type, 0, shared_bytes(std::vector<std::uint8_t>{1})}, out),
+                  error::flv_bad_tag)
+            << int(type);
+        EXPECT_TRUE(out.empty());
+    }
+    EXPECT_TRUE(make_flv_tag_head(9, 0, flv_max_tag_body));
+    const auto too_large = make_flv_tag_head(9, 0, flv_max_tag_body + 1);
+    ASSERT_FALSE(too_large);
+    EXPECT_EQ(too_large.error(), error::flv_bad_tag);
+}
+
+// A file written tag by tag reads back tag for tag, however it is cut.
+TEST(flv_write, round_trip_through_the_reader) {
+    std::vector<flv_tag> tags;
+    std::vector<std::uint8_t> big(70000);
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 13);
+    tags.push_back({18, 0, shared_bytes(std::vector<std::uint8_t>{0x02, 0x00, 0x01, 'x'})});
+    tags.push_back({9, 0, shared_bytes(to_vector(avc_sequence_header))});
+    tags.push_back({9, 40, shared_bytes(to_vector(avc_keyframe))});
+    tags.push_back({8, 0xFFFFFFFF, shared_bytes(big)});
+    tags.push_back({9, 0x01000000, shared_bytes(std::vector<std::uint8_t>{})});
+    const auto header = make_flv_header({true, true});
+    std::vector<std::uint8_t> file(header.begin(), header.end());
+    for (const auto& t : tags) ASSERT_FALSE(write_flv_tag(t, file));
+
+    for (const std::size_t step : {std::size_t{1}, std::size_t{7}, file.size()}) {
+        std::vector<std::uint8_t> fed;
+        std::size_t used = 0;
+        std::vector<flv_tag> got;
+        bool header_read = false;
+        for (std::size_t at = 0; at < file.size(); at += step) {
+            const auto end = std::min(file.size(), at + step);
+            fed.insert(fed.end(), file.begin() + at, file.begin() + end);
+            for (;;) {
+                const auto rest = std::span(fed).subspan(used);
+                error_code ec;
+                std::size_t n = 0;
+                if (!header_read) {
+                    flv_header h;
+                    n = read_flv_header(rest, h, ec);
+                    if (!ec) header_read = h.has_audio && h.has_video;
+                } else {
+                    flv_tag t;
+                    n = read_flv_tag(rest, t, ec);
+                    if (!ec) got.push_back(std::move(t));
+                }
+                if (ec) {
+                    ASSERT_EQ(ec, error::need_more) << step;
+                    break;
+                }
+                used += n;
+            }
+        }
+        EXPECT_EQ(used, file.size()) << step;
+        ASSERT_EQ(got.size(), tags.size()) << step;
+        for (std::size_t i = 0; i < tags.size(); ++i) {
+            EXPECT_EQ(got[i].type, tags[i].type);
+            EXPECT_EQ(got[i].timestamp, tags[i].timestamp);
+            EXPECT_EQ(vec(got[i].body.span()), vec(tags[i].body.span()));
+        }
     }
 }
 

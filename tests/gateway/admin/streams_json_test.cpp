@@ -75,6 +75,7 @@ TEST(streams_json, lists_each_stream_with_its_route_publisher_codecs_and_players
     EXPECT_EQ(http.at("host").as_string(), "0.0.0.0");
     EXPECT_EQ(http.at("port").to_number<int>(), 8080);
     EXPECT_TRUE(v.at("listeners").at("https").is_null());
+    EXPECT_TRUE(v.at("player_page").as_bool());  // player.enabled absent
 
     const auto& streams = v.at("streams").as_array();
     ASSERT_EQ(streams.size(), 2u);
@@ -112,6 +113,11 @@ TEST(streams_json, a_backend_route_is_named_by_its_url) {
     EXPECT_EQ(route.at("to").as_string(), "rtmp://192.0.2.9:1936");
     // Not bound (a unit test): the configured port.
     EXPECT_EQ(v.at("listeners").at("http").at("port").to_number<int>(), 0);
+
+    auto without_player = two_routes();
+    without_player.player.enabled = false;
+    server_context off{without_player};
+    EXPECT_FALSE(json::parse(render_streams_json(off)).at("player_page").as_bool());
 }
 
 TEST(streams_json, the_status_page_and_streams_are_for_admin_allow_only) {
