@@ -58,7 +58,8 @@ function playerUrl(data, app, name) {
   const wildcard = l.host === "" || l.host === "0.0.0.0" || l.host === "::";
   let host = wildcard ? location.hostname : l.host;
   if (host.includes(":") && !host.startsWith("[")) host = "[" + host + "]";
-  const path = [app].concat(name.split("/")).map(encodeURIComponent).join("/");
+  // One segment each: a '/' in the name is escaped, as the gateway's /play/<app>/<stream> wants.
+  const path = encodeURIComponent(app) + "/" + encodeURIComponent(name);
   return scheme + "://" + host + ":" + l.port + "/play/" + path;
 }
 

@@ -111,6 +111,8 @@ class BrowserTest(harness.GatewayTest):
         wall = last["wall"] - first["wall"]
         self.assertGreater(last["currentTime"] - first["currentTime"], 0.5 * wall, result)
         frames = last["totalVideoFrames"] - first["totalVideoFrames"]
+        print(f"{result['url']}: {frames} frames, currentTime +"
+              f"{last['currentTime'] - first['currentTime']:.2f} s in {wall:.2f} s")
         self.assertGreaterEqual(frames, FRAME_FRACTION * RATE * wall,
                                 f"{frames} frames in {wall:.2f} s: {result}")
         self.assertEqual((last["width"], last["height"]), (640, 360))
