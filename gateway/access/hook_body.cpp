@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 
 #include "gateway/config/config_scalars.hpp"
+#include "gateway/net/json_text.hpp"
 
 namespace rtmpgate::gateway::access {
 
@@ -15,46 +16,6 @@ namespace json = boost::json;
 
 constexpr std::size_t reply_limit = 64 * 1024;  // what hook_client reads at most
 constexpr std::size_t stream_name_limit = 1024;
-
-// The length of the valid UTF-8 sequence at the start of `s`, or 0 (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF).
-std::size_t utf8_sequence(std::string_view s) {
-    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-    const auto tail = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-    const unsigned char c = b(0);
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return tail(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!tail(1) || !tail(2)) return 0;
-        if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-        if (c == 0xED && b(1) >= 0xA0) return 0;  // a surrogate
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!tail(1) || !tail(2) || !tail(3)) return 0;
-        if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-        if (c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-// `s` with every octet that does not start a valid UTF-8 sequence replaced by U+FFFD.
-json::string utf8(std::string_view s) {
-    json::string out;
-    out.reserve(s.size());
-    while (!s.empty()) {
-        const auto n = utf8_sequence(s);
-        if (n == 0) {
-            out.append("\xEF\xBF\xBD");
-            s.remove_prefix(1);
-        } else {
-            out.append(s.substr(0, n));
-            s.remove_prefix(n);
-        }
-    }
-    return out;
-}
 
 boost::system::result<hook_reply, std::string> refuse(std::string why) {
     return {boost::system::in_place_error, std::move(why)};
@@ -77,20 +38,20 @@ std::string make_hook_body(const request& r, std::string_view action_name,
                            std::string_view node_id) {
     json::object args;
     for (const auto& [name, value] : r.args) {
-        auto key = utf8(name);
-        if (!args.contains(key)) args.emplace(key, utf8(value));
+        auto key = valid_utf8(name);
+        if (!args.contains(key)) args.emplace(key, valid_utf8(value));
     }
     json::object body;
-    body["action"] = utf8(action_name);
-    body["app"] = utf8(r.app);
-    body["stream"] = utf8(r.stream);
+    body["action"] = valid_utf8(action_name);
+    body["app"] = valid_utf8(r.app);
+    body["stream"] = valid_utf8(r.stream);
     body["args"] = std::move(args);
     body["client"] = r.client.address().to_string();
     body["client_port"] = static_cast<std::uint64_t>(r.client.endpoint().port());
-    body["transport"] = utf8(r.transport);
-    body["route"] = utf8(r.route);
-    body["connection"] = utf8(r.connection_id);
-    body["node"] = utf8(node_id);
+    body["transport"] = valid_utf8(r.transport);
+    body["route"] = valid_utf8(r.route);
+    body["connection"] = valid_utf8(r.connection_id);
+    body["node"] = valid_utf8(node_id);
     return json::serialize(body);
 }
 

@@ -4,6 +4,8 @@
 #include <boost/beast/http.hpp>
 
 #include "gateway/admin/metrics.hpp"
+#include "gateway/admin/status_page.hpp"
+#include "gateway/admin/streams_json.hpp"
 #include "gateway/net/log.hpp"
 
 namespace rtmpgate::gateway::admin {
@@ -62,15 +64,21 @@ std::optional<std::string> percent_decode(std::string_view in) {
     return out;
 }
 
+// A 403 for a requester admin_allow does not name; nullopt when it does.
+std::optional<admin_reply> refuse_unless_allowed(std::string_view method, std::string_view target,
+                                                 server_context& context,
+                                                 const asio::ip::address& requester) {
+    if (contains_any(context.cfg.admin_allow, requester)) return std::nullopt;
+    // A client the listener lets in but admin_allow does not: once per address per interval.
+    if (context.per_address.should_log(requester))
+        log::warn("admin ", requester.to_string(), ": ", log::quoted{method}, " ",
+                  log::quoted{path_of(target)}, " refused: not in admin_allow");
+    return make_reply(403, "text/plain", "not in admin_allow\n");
+}
+
 admin_reply drop_stream(std::string_view target, server_context& context,
                         const asio::ip::address& requester) {
-    if (!contains_any(context.cfg.admin_allow, requester)) {
-        // A client the listener lets in but admin_allow does not: once per address per interval.
-        if (context.per_address.should_log(requester))
-            log::warn("admin ", requester.to_string(), ": POST ", log::quoted{path_of(target)},
-                      " refused: not in admin_allow");
-        return make_reply(403, "text/plain", "not in admin_allow\n");
-    }
+    if (auto refused = refuse_unless_allowed("POST", target, context, requester)) return *refused;
     const auto key = drop_target_key(target);
     if (!key)
         return make_reply(400, "text/plain",
@@ -122,6 +130,15 @@ admin_reply answer_admin(std::string_view method, std::string_view target, serve
     }
     if (target == "/metrics")
         return make_reply(200, "text/plain; version=0.0.4", render_metrics(context));
+    // The streams name their publishers' addresses: for admin_allow only, as a drop is.
+    const auto path = path_of(target);
+    if (path == "/streams" || path == "/") {
+        if (auto refused = refuse_unless_allowed(method, target, context, requester))
+            return *refused;
+        if (path == "/streams")
+            return make_reply(200, "application/json", render_streams_json(context));
+        return make_reply(200, "text/html; charset=utf-8", std::string(status_page_html));
+    }
     return make_reply(404);
 }
 

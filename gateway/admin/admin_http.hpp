@@ -1,5 +1,6 @@
-// The admin endpoint (loopback by default): GET /healthz, GET /metrics (Prometheus text) and
-// POST /streams/<app>/<name>/drop.
+// The admin endpoint (loopback by default): GET /healthz, GET /metrics (Prometheus text),
+// GET /streams (JSON, admin/streams_json.hpp), GET / (the status page built on it,
+// admin/status_page.hpp) and POST /streams/<app>/<name>/drop.
 //
 // /healthz answers 200 "ok" while the gateway takes new clients, and 503 "draining" from the
 // first SIGINT/SIGTERM on (app/server: during drain_time it still accepts and serves; the 503 is
@@ -10,7 +11,8 @@
 // playing or waiting for it, close (engine::stream_registry::drop); the name may then be
 // published again. 200 with a line saying what was ended; 404 when the engine has no such
 // stream (backend routes' streams are not the engine's); 405 for another method; 400 for a
-// malformed percent escape; 403 when the requester's address is not in admin_allow. /healthz
+// malformed percent escape; 403 when the requester's address is not in admin_allow. /streams
+// and / answer only admin_allow too (they name clients' addresses), with 403 otherwise; /healthz
 // and /metrics answer whoever reaches the listener, as before.
 #pragma once
 

@@ -53,6 +53,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(refusal::count)> refu
     "dropped_by_admin",
     "web_not_found",
     "unknown_stream",
+    "web_origin",
 };
 
 // Label values of rtmpgate_timeouts_total, indexed by deadline_error.
@@ -113,12 +114,11 @@ std::string render_metrics(const server_context& context) {
     counter(out, "rtmpgate_players_waiting",
             "Engine players on a stream without a publisher now (before or after it).",
             engine.players_waiting, "gauge");
-    // The viewer side's transports; the RTMP players' series join this family.
-    out << "# HELP rtmpgate_viewers Players of a stream now, by transport.\n"
-           "# TYPE rtmpgate_viewers gauge\n"
-           "rtmpgate_viewers{transport=\"http-flv\"} "
-        << s.http_flv_viewers << "\nrtmpgate_viewers{transport=\"ws-flv\"} " << s.ws_flv_viewers
-        << '\n';
+    out << "# HELP rtmpgate_viewers Viewers of engine streams now (playing or waiting), by "
+           "transport.\n# TYPE rtmpgate_viewers gauge\n";
+    for (std::size_t i = 0; i < engine::viewer_transports.size(); ++i)
+        out << "rtmpgate_viewers{transport=\"" << engine::viewer_transports[i] << "\"} "
+            << engine.viewers[i] << '\n';
     counter(out, "rtmpgate_partial_message_bytes",
             "Bytes taken from limits.max_partial_message_bytes_total by messages received in part.",
             context.partial_messages.used(), "gauge");

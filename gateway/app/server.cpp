@@ -93,8 +93,10 @@ void server::bind() {
     for (const auto& [name, where, kind] : wanted) {
         if (!where.enabled) continue;
         acceptors_.emplace_back(listen_on(io_, std::string("listeners.") + name, where), kind);
-        log::info("listening ", name, " on ",
-                  format_endpoint(acceptors_.back().first->local_endpoint()));
+        const auto bound = acceptors_.back().first->local_endpoint();
+        log::info("listening ", name, " on ", format_endpoint(bound));
+        if (kind == protocol_kind::http) context_.http_port = bound.port();
+        if (kind == protocol_kind::https) context_.https_port = bound.port();
         warn_if_open(name, *acceptors_.back().first, kind);
     }
 }

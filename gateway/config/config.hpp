@@ -209,7 +209,8 @@ struct config {
     // on a listener that reads it, X-Forwarded-For / Forwarded on an RTMPT /open. Empty: none.
     std::vector<cidr> trusted_proxies;
     // Who may use the admin listener's endpoints that change something (POST
-    // /streams/<app>/<name>/drop); /healthz and /metrics answer anyone who reaches the listener.
+    // /streams/<app>/<name>/drop) or name clients (GET /streams, the status page GET /);
+    // /healthz and /metrics answer anyone who reaches the listener.
     std::vector<cidr> admin_allow = default_admin_allow();
     // The default access settings of every route (access/policy.hpp).
     access::policy access;

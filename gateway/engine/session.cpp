@@ -22,6 +22,12 @@ std::string without_query(std::string_view name) {
     return std::string(name.substr(0, name.find('?')));
 }
 
+// A session built without its connection's transport (unit tests) plays as plain RTMP.
+publisher_info with_transport(publisher_info peer) {
+    if (peer.transport.empty()) peer.transport = "rtmp";
+    return peer;
+}
+
 }  // namespace
 
 // The stream's handle on a player: hops from the publisher's strand to the player's. What the
@@ -33,10 +39,11 @@ std::string without_query(std::string_view name) {
 class session::player final : public subscriber, public std::enable_shared_from_this<player> {
 public:
     player(std::weak_ptr<session> owner, asio::any_io_executor strand,
-           std::uint32_t message_stream_id)
+           std::uint32_t message_stream_id, std::string transport)
         : owner_(std::move(owner)),
           strand_(std::move(strand)),
-          message_stream_id_(message_stream_id) {}
+          message_stream_id_(message_stream_id),
+          transport_(std::move(transport)) {}
 
     void deliver(const message& m, media_class c) override { push(m, c, event::media); }
     // The publisher's start and stop go through the inbox too, so that they stay in order with
@@ -44,6 +51,7 @@ public:
     void on_publish_start() override { push({}, media_class::essential, event::publish_start); }
     void on_publish_stop() override { push({}, media_class::essential, event::publish_stop); }
     void on_drop() override { push({}, media_class::essential, event::drop); }
+    std::string_view transport() const noexcept override { return transport_; }
 
 private:
     enum class event : std::uint8_t { media, publish_start, publish_stop, drop };
@@ -99,19 +107,21 @@ private:
     std::weak_ptr<session> owner_;
     asio::any_io_executor strand_;
     std::uint32_t message_stream_id_;
-    std::mutex mutex_;          // guards inbox_ (a leaf: nothing else is locked under it)
-    std::vector<entry> inbox_;  // filled by the stream, under the stream's lock
-    std::vector<entry> taken_;  // the player's strand's, being handed to the session
+    const std::string transport_;  // the connection's: rtmp, rtmps, rtmpt or rtmpts
+    std::mutex mutex_;             // guards inbox_ (a leaf: nothing else is locked under it)
+    std::vector<entry> inbox_;     // filled by the stream, under the stream's lock
+    std::vector<entry> taken_;     // the player's strand's, being handed to the session
 };
 
 session::session(output& out, asio::any_io_executor strand, stream_registry& streams,
-                 session_settings settings, std::string log_id)
+                 session_settings settings, std::string log_id, publisher_info peer)
     : out_(&out),
       strand_(std::move(strand)),
       streams_(streams),
       publisher_(streams.new_publisher()),
       settings_(settings),
-      log_id_(std::move(log_id)) {}
+      log_id_(std::move(log_id)),
+      peer_(with_transport(std::move(peer))) {}
 
 session::~session() { stop(); }
 
@@ -256,7 +266,7 @@ error_code session::on_publish(const protocol::command& c, std::uint32_t message
             if (auto s = self.lock()) s->drop_by_admin();
         });
     };
-    auto target = streams_.publish(app_ + "/" + name, publisher_, std::move(on_drop));
+    auto target = streams_.publish(app_ + "/" + name, publisher_, std::move(on_drop), peer_);
     if (!target) {
         log::info(log_id_, ": publish ", log::quoted(app_ + "/" + name),
                   " refused: already publishing");
@@ -305,7 +315,8 @@ error_code session::on_play(const protocol::command& c, std::uint32_t message_st
         return {};
     }
     b->role = binding::kind::playing;
-    b->subscriber = std::make_shared<player>(weak_from_this(), strand_, message_stream_id);
+    b->subscriber =
+        std::make_shared<player>(weak_from_this(), strand_, message_stream_id, peer_.transport);
     last_role_ = b->role;
     last_stream_name_ = app_ + "/" + name;
     std::vector<message> initial;

@@ -43,9 +43,11 @@ struct session_settings {
 
 class session : public std::enable_shared_from_this<session> {
 public:
-    // `strand`: the connection's; every call below is made on it.
+    // `strand`: the connection's; every call below is made on it. `peer`: the connection's
+    // transport and client, for the streams it publishes and plays (the admin's /streams, the
+    // viewers of /metrics).
     session(output& out, asio::any_io_executor strand, stream_registry& streams,
-            session_settings settings, std::string log_id);
+            session_settings settings, std::string log_id, publisher_info peer = {});
     ~session();
 
     // Answers connect: window, bandwidth, chunk size, then _result.
@@ -109,6 +111,7 @@ private:
     const publisher_id publisher_;  // this session's, for every stream it publishes
     const session_settings settings_;
     const std::string log_id_;
+    const publisher_info peer_;
     std::string app_;
     double object_encoding_ = 0;
     std::vector<binding> bindings_;

@@ -1,7 +1,9 @@
 #include "gateway/engine/stream.hpp"
 
 #include <algorithm>
+#include <map>
 
+#include "protocol/codec_name.hpp"
 #include "protocol/command.hpp"
 #include "protocol/flv.hpp"
 
@@ -12,11 +14,18 @@ using protocol::message_type;
 stream::stream(std::string key, stream_settings settings)
     : key_(std::move(key)), settings_(settings) {}
 
-bool stream::attach_publisher(publisher_id owner, publisher_drop drop) {
+bool stream::attach_publisher(publisher_id owner, publisher_drop drop, publisher_info who) {
     std::vector<std::shared_ptr<subscriber>> waiting;
     {
         std::lock_guard lock(mutex_);
         if (publisher_ && publisher_ != owner) return false;
+        if (!publisher_) {
+            publisher_info_ = std::move(who);
+            started_ = std::chrono::steady_clock::now();
+            started_wall_ = std::chrono::system_clock::now();
+            bytes_in_ = bytes_out_ = 0;
+            sample_ = {started_, 0, 0, 0, 0};
+        }
         publisher_ = owner;
         publisher_drop_ = std::move(drop);
         waiting = subscribers_;
@@ -35,6 +44,8 @@ void stream::detach_publisher(publisher_id owner) {
         // A new publisher may bring other codecs: nothing cached outlives this one.
         has_metadata_ = has_video_header_ = has_audio_header_ = false;
         metadata_ = video_header_ = audio_header_ = {};
+        video_codec_.clear();
+        audio_codec_.clear();
         gop_.clear();
         gop_bytes_ = 0;
         players = subscribers_;
@@ -84,16 +95,29 @@ media_class classify(const protocol::message& m) {
 void stream::publish(const protocol::message& m) {
     const auto c = classify(m);
     std::lock_guard lock(mutex_);
-    if (c == media_class::essential && m.type() == message_type::video) {
+    // The codec is read from the first frame of each kind (MP3 and VP6 have no sequence
+    // header), and again from each sequence header, which may bring another.
+    const bool essential = c == media_class::essential;
+    if (m.type() == message_type::video && (essential || video_codec_.empty()))
+        video_codec_ = protocol::video_codec_name(m.payload.span());
+    if (m.type() == message_type::audio && (essential || audio_codec_.empty()))
+        audio_codec_ = protocol::audio_codec_name(m.payload.span());
+    if (essential && m.type() == message_type::video) {
         video_header_ = m;
         has_video_header_ = true;
-    } else if (c == media_class::essential && m.type() == message_type::audio) {
+    } else if (essential && m.type() == message_type::audio) {
         audio_header_ = m;
         has_audio_header_ = true;
-    } else if (c != media_class::essential) {
+    } else if (!essential) {
         cache(m, c);
     }
+    count(m);
     for (auto& s : subscribers_) s->deliver(m, c);
+}
+
+void stream::count(const protocol::message& m) {
+    bytes_in_ += m.payload.size();
+    bytes_out_ += m.payload.size() * subscribers_.size();
 }
 
 void stream::cache(const protocol::message& m, media_class c) {
@@ -118,6 +142,7 @@ void stream::publish_metadata(const protocol::message& m) {
     std::lock_guard lock(mutex_);
     metadata_ = m;
     has_metadata_ = true;
+    count(m);
     for (auto& s : subscribers_) s->deliver(m, media_class::essential);
 }
 
@@ -153,7 +178,46 @@ std::size_t stream::subscriber_count() const {
 
 stream_counts stream::counts() const {
     std::lock_guard lock(mutex_);
-    return {publisher_.has_value(), subscribers_.size()};
+    stream_counts out;
+    out.published = publisher_.has_value();
+    out.players = subscribers_.size();
+    for (const auto& s : subscribers_) {
+        const auto t = s->transport();
+        const auto it = std::find(viewer_transports.begin(), viewer_transports.end(), t);
+        if (it != viewer_transports.end()) ++out.viewers[it - viewer_transports.begin()];
+    }
+    return out;
+}
+
+stream_info stream::info(std::chrono::steady_clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    stream_info out;
+    out.key = key_;
+    std::map<std::string_view, std::size_t> players;
+    for (const auto& s : subscribers_) ++players[s->transport()];
+    out.players.assign(players.begin(), players.end());
+    out.published = publisher_.has_value();
+    if (!out.published) return out;
+    out.publisher = publisher_info_;
+    out.since = started_wall_;
+    out.uptime = now - started_;
+    out.video_codec = video_codec_;
+    out.audio_codec = audio_codec_;
+    out.bytes_in = bytes_in_;
+    out.bytes_out = bytes_out_;
+    const std::chrono::duration<double> elapsed = now - sample_.at;
+    if (elapsed >= std::chrono::seconds(1)) {
+        sample_.bitrate_in =
+            8.0 * static_cast<double>(bytes_in_ - sample_.bytes_in) / elapsed.count();
+        sample_.bitrate_out =
+            8.0 * static_cast<double>(bytes_out_ - sample_.bytes_out) / elapsed.count();
+        sample_.at = now;
+        sample_.bytes_in = bytes_in_;
+        sample_.bytes_out = bytes_out_;
+    }
+    out.bitrate_in = sample_.bitrate_in;
+    out.bitrate_out = sample_.bitrate_out;
+    return out;
 }
 
 }  // namespace rtmpgate::gateway::engine

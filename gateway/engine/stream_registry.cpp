@@ -1,5 +1,8 @@
 #include "gateway/engine/stream_registry.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 namespace rtmpgate::gateway::engine {
 
 std::shared_ptr<stream>& stream_registry::find_or_create(const std::string& key) {
@@ -10,10 +13,10 @@ std::shared_ptr<stream>& stream_registry::find_or_create(const std::string& key)
 
 // Lock order: the registry's mutex, then the stream's (release() takes them in the same order).
 std::shared_ptr<stream> stream_registry::publish(const std::string& key, publisher_id owner,
-                                                 publisher_drop drop) {
+                                                 publisher_drop drop, publisher_info who) {
     std::lock_guard lock(mutex_);
     const auto& target = find_or_create(key);
-    if (target->attach_publisher(owner, std::move(drop))) return target;
+    if (target->attach_publisher(owner, std::move(drop), std::move(who))) return target;
     if (target->unused()) streams_.erase(key);
     return nullptr;
 }
@@ -63,8 +66,22 @@ engine_counts stream_registry::counts() const {
         } else {
             total.players_waiting += c.players;
         }
+        for (std::size_t i = 0; i < c.viewers.size(); ++i) total.viewers[i] += c.viewers[i];
     }
     return total;
+}
+
+std::vector<stream_info> stream_registry::info() const {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<stream_info> out;
+    {
+        std::lock_guard lock(mutex_);
+        out.reserve(streams_.size());
+        for (const auto& [key, s] : streams_) out.push_back(s->info(now));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const stream_info& a, const stream_info& b) { return a.key < b.key; });
+    return out;
 }
 
 }  // namespace rtmpgate::gateway::engine

@@ -1,6 +1,7 @@
 // All live streams of the engine by key ("app/name"), shared by every connection.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -21,6 +22,8 @@ struct engine_counts {
     std::size_t publishers = 0;       // streams with a publisher
     std::size_t players = 0;          // players on a stream with a publisher
     std::size_t players_waiting = 0;  // players on a stream without one (not yet, or no longer)
+    // Viewers (playing or waiting) by viewer_transports, index for index: pushes are no viewers.
+    std::array<std::size_t, viewer_transports.size()> viewers{};
 };
 
 class stream_registry {
@@ -34,7 +37,7 @@ public:
     // another publisher holds it. Lookup and attach happen under the registry's lock, so a
     // release() from another connection cannot forget the stream in between.
     std::shared_ptr<stream> publish(const std::string& key, publisher_id owner,
-                                    publisher_drop drop = {});
+                                    publisher_drop drop = {}, publisher_info who = {});
     // The stream named `key` (created when absent) with `s` among its players; `playing` tells
     // whether a publisher is on (then `initial` holds what the player needs first). Atomic with
     // respect to release() like publish().
@@ -57,6 +60,9 @@ public:
     // two fields: a scrape pays for the count; the media path keeps none and never takes the
     // registry's lock.
     engine_counts counts() const;
+    // Every stream's stream::info, sorted by key, taken under the locks as counts() takes them
+    // (for the admin's /streams).
+    std::vector<stream_info> info() const;
 
 private:
     std::shared_ptr<stream>& find_or_create(const std::string& key);  // caller holds mutex_

@@ -57,6 +57,9 @@ enum class refusal : std::uint8_t {
     // a path served by nothing (404) or with a bad WebSocket upgrade (400)
     web_not_found,
     unknown_stream,  // HTTP-FLV or WebSocket-FLV of an engine stream with no publisher: 404
+    // A WebSocket upgrade from a page of another origin than the gateway's that
+    // http_flv.allowed_origins does not list: 403 (browsers apply no CORS to WebSockets)
+    web_origin,
     count
 };
 
@@ -104,10 +107,6 @@ struct counters {
     std::atomic<std::uint64_t> proxy_headers{0};
     // Engine streams ended by POST /streams/<app>/<name>/drop on the admin listener.
     std::atomic<std::uint64_t> streams_dropped{0};
-    // Browsers playing a stream now (web/flv_viewer.hpp), by transport: the http-flv and ws-flv
-    // series of rtmpgate_viewers.
-    std::atomic<std::uint64_t> http_flv_viewers{0};
-    std::atomic<std::uint64_t> ws_flv_viewers{0};
     counter_family<refusal> refusals;
     // Deadlines that passed and ended what they bounded: rtmpgate_timeouts_total{deadline=...}.
     counter_family<deadline_error, deadline_error_count> timeouts;

@@ -490,7 +490,7 @@ void connection::route_connect(const std::optional<backend_target>& hook_backend
         *this, strand_, context_.streams,
         engine::session_settings{e.chunk_size, e.window_ack_size, e.peer_bandwidth,
                                  context_.cfg.limits.max_name_length},
-        id_);
+        id_, engine::publisher_info{stream_->transport(), stream_->client().to_string()});
     session_->start(connect);
     log::info(id_, ": connect app=", log::quoted(app_), " tcUrl=", log::quoted(connect.tc_url),
               " flashVer=", log::quoted(connect.flash_ver));

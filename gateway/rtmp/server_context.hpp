@@ -3,6 +3,8 @@
 // of rtmps:// backends. Owned by app/server; the fronts and connections hold a reference.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -64,6 +66,9 @@ struct server_context {
     // set by app/server. Null (unit tests that build a context alone): backend streams have no
     // viewers.
     upstream::pulls* pulls = nullptr;
+    // The ports the http and https listeners are bound to (set by app/server as it binds them; 0:
+    // not bound), for the player links of the admin's status page: a configured port may be 0.
+    std::atomic<std::uint16_t> http_port{0}, https_port{0};
 };
 
 }  // namespace rtmpgate::gateway

@@ -244,7 +244,9 @@ private:
                     if (auto self = weak.lock()) self->stop("dropped by the admin", false);
                 });
             };
-            stream_ = context_.streams.publish(key_, publisher_, std::move(drop));
+            // The admin's /streams shows the backend as the publisher.
+            stream_ = context_.streams.publish(key_, publisher_, std::move(drop),
+                                               engine::publisher_info{"pull", where()});
             if (!stream_) return {};
         }
         if (auto ec = engine::publish_input(*stream_, m))

@@ -103,6 +103,8 @@ public:
     // The stream was dropped from the admin listener: the push ends as at its publisher's stop
     // (which follows, as the dropped publisher leaves).
     void on_drop() override { on_publish_stop(); }
+    // No viewer: /metrics counts no push among rtmpgate_viewers.
+    std::string_view transport() const noexcept override { return engine::push_transport; }
 
     void shutdown() override {
         asio::post(strand_, [self = shared_from_this()] {

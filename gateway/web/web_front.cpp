@@ -63,6 +63,25 @@ std::string cors_headers(const config& cfg, const request& req) {
     return "Access-Control-Allow-Origin: " + std::string(origin) + "\r\nVary: Origin\r\n";
 }
 
+// Whether a page of the request's Origin may open a WebSocket: one of the gateway's own pages
+// (the Origin's host and port are the request's Host, as for the player page), or an origin
+// http_flv.allowed_origins lists. A request without Origin is no browser's and may. Browsers
+// enforce no CORS on WebSockets: without this, any site could play the streams in its visitors'
+// browsers from inside their networks.
+bool origin_may_open_websocket(const config& cfg, const request& req) {
+    const auto found = req.find(http::field::origin);
+    if (found == req.end()) return true;
+    const auto origin = std::string_view(found->value());
+    const auto& allowed = cfg.http_flv.allowed_origins;
+    if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end() ||
+        std::find(allowed.begin(), allowed.end(), origin) != allowed.end())
+        return true;
+    const auto scheme_end = origin.find("://");
+    if (scheme_end == std::string_view::npos) return false;  // "null", or not an origin
+    const auto host = std::string_view(req[http::field::host]);
+    return !host.empty() && beast::iequals(origin.substr(scheme_end + 3), host);
+}
+
 // RFC 6455 4.2.1: an opening handshake a server may accept. Beast's accept checks the same but
 // answers a wrong version with 426; any bad upgrade is 400 here.
 bool good_upgrade(const request& req) {
@@ -218,6 +237,14 @@ private:
             co_return co_await reply(400, "Bad Request", "text/plain; charset=utf-8",
                                      "bad WebSocket upgrade\n", "Sec-WebSocket-Version: 13\r\n");
         }
+        if (websocket_ && !origin_may_open_websocket(cfg_, req_)) {
+            context_.server.stats.refusals.add(refusal::web_origin);
+            log::info(log_id_, ": WebSocket from the page of ",
+                      log::quoted(std::string_view(req_[http::field::origin])),
+                      ", not in http_flv.allowed_origins: 403");
+            co_return co_await reply(403, "Forbidden", "text/plain; charset=utf-8",
+                                     "origin not allowed\n");
+        }
         if (req_.method() != http::verb::get)
             co_return co_await reply(405, "Method Not Allowed", "text/plain", "",
                                      "Allow: GET, OPTIONS\r\n");
@@ -243,7 +270,7 @@ private:
             std::string upstream_name = name;
             if (!t.query.empty()) upstream_name += "?" + std::string(t.query);
             co_return co_await play_stream(key, pulls->hold(*via, t.app, upstream_name),
-                                          pulls->start_wait());
+                                           pulls->start_wait());
         }
         co_return co_await play_stream(key);
     }
@@ -280,18 +307,12 @@ private:
             co_return co_await reply(404, "Not Found", "text/plain; charset=utf-8",
                                      "stream not published\n");
         }
-        // Counted while it plays, and ended by a shutdown.
-        auto& gauge = websocket_ ? server.stats.ws_flv_viewers : server.stats.http_flv_viewers;
-        ++gauge;
-        struct counted {
-            std::atomic<std::uint64_t>& gauge;
+        // Ended by a shutdown (rtmpgate_viewers counts it among the stream's subscribers).
+        struct registered {
             connection_set& set;
             std::uint64_t id;
-            ~counted() {
-                --gauge;
-                set.remove(id);
-            }
-        } count_viewer{gauge, server.connections, server.connections.add(viewer_)};
+            ~registered() { set.remove(id); }
+        } in_connections{server.connections, server.connections.add(viewer_)};
         const auto started = clock::now();
         log::info(log_id_, ": playing ", log::quoted(key), " as ", viewer_->transport());
         if (websocket_)

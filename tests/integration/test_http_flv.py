@@ -351,6 +351,16 @@ http_flv:
                                          method="OPTIONS")
             self.assertEqual(status, 204)
             self.assertEqual(headers.get("access-control-allow-origin"), origin if allowed else None, origin)
+        # WebSocket: browsers apply no CORS to it, so the gateway refuses pages of other origins
+        # itself: the listed one, its own (the Origin's host is the Host) and no Origin pass.
+        upgrade = ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {ws_key()}",
+                   "Sec-WebSocket-Version: 13"]
+        for origin, want in (("https://allowed.example", 101), ("https://other.example", 403),
+                             ("http://127.0.0.1", 101), ("http://127.0.0.1.other.example", 403),
+                             ("null", 403), (None, 101)):
+            extra = [f"Origin: {origin}"] if origin else []
+            self.assertEqual(request(port, "/live/c.flv", upgrade + extra, timeout=5)[0], want, origin)
+        self.assertEqual(metric(g, "rtmpgate_refusals_total", reason="web_origin"), 3)
 
     def test_player_files(self):
         site = self.path("site")

@@ -40,7 +40,7 @@ TEST(admin_http, metrics_are_served_while_draining) {
 
 TEST(admin_http, other_targets_and_methods) {
     server_context context{config{}};
-    EXPECT_EQ(answer_admin("GET", "/", context, false, loopback).status, 404u);
+    EXPECT_EQ(answer_admin("GET", "/index.html", context, false, loopback).status, 404u);
     EXPECT_EQ(answer_admin("GET", "/healthz/", context, false, loopback).status, 404u);
     EXPECT_EQ(answer_admin("POST", "/healthz", context, false, loopback).status, 405u);
     EXPECT_TRUE(answer_admin("DELETE", "/metrics", context, true, loopback).body.empty());
