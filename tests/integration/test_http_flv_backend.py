@@ -4,6 +4,7 @@ once, as an RTMP client, however many of its viewers watch it, publishes it into
 serves it from there; the play is closed once the last viewer has left. nginx-rtmp's own
 rtmp_stat page (an http server in the test's nginx) and its access log count the plays."""
 
+import json
 import os
 import re
 import socket
@@ -254,6 +255,13 @@ class HttpFlvBackendTest(harness.GatewayTest):
         self.assertEqual(metric(g, "rtmpgate_pulls_total"), 1)
         self.assertEqual(metric(g, "rtmpgate_pulls_open"), 1)
         self.assertEqual(metric(g, "rtmpgate_viewers", transport="http-flv"), 50)
+        # The admin's /streams shows the pull as the stream's publisher, and the 50 viewers.
+        streams = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{g.port('admin')}/streams", timeout=5).read())["streams"]
+        [stream] = [s for s in streams if s["key"] == "live/b"]
+        self.assertEqual(stream["publisher"]["transport"], "pull", stream)
+        self.assertEqual(stream["publisher"]["address"], f"rtmp://127.0.0.1:{nginx.port}", stream)
+        self.assertEqual(stream["players"], {"http-flv": 50}, stream)
         # They leave; a second later (the pull's linger) nginx has no player left.
         for v in viewers:
             v.stop()
