@@ -9,39 +9,23 @@ namespace {
 
 constexpr std::size_t read_buffer_bytes = 16384;
 
-std::string read_failure(const error_code& ec) {
-    return ec == asio::error::eof ? "backend closed" : "backend: " + ec.message();
-}
-
 }  // namespace
 
 play_client::play_client(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
                          play_sequence::params params, protocol::byte_budget* shared)
-    : stream_(std::move(stream)), decoder_(limits, shared), sequence_(std::move(params)) {}
+    : client_link(std::move(stream), limits, shared), sequence_(std::move(params)) {}
 
 std::string play_client::feed(std::span<const std::uint8_t> in,
                               std::vector<protocol::message>& out) {
-    received_.clear();
-    protocol::error_code ec;
-    decoder_.feed(in, received_, ec);
-    if (ec && ec != protocol::error::need_more)
-        return "chunk stream from the backend: " + ec.message();
+    if (auto broken = decode(in); !broken.empty()) return broken;
     for (auto& m : received_) {
         sequence_.on_message(m, out);
         // After on_message: the media message that starts the play is the stream's first.
         if (sequence_.is_stream_media(m)) media_.push_back(std::move(m));
     }
     received_.clear();
-    sequence_.acknowledge(decoder_.bytes_consumed(), out);
+    sequence_.acknowledge(bytes_decoded(), out);
     return {};
-}
-
-asio::awaitable<error_code> play_client::write(std::span<const protocol::message> messages) {
-    std::vector<std::uint8_t> bytes;
-    for (const auto& m : messages) encoder_.encode(m, bytes);
-    const asio::const_buffer out[] = {asio::buffer(bytes)};
-    auto [ec, n] = co_await stream_->write(out);
-    co_return ec;
 }
 
 asio::awaitable<std::string> play_client::play(std::vector<std::uint8_t> early) {
@@ -65,7 +49,7 @@ asio::awaitable<std::string> play_client::play(std::vector<std::uint8_t> early) 
                 break;
         }
         if (in.empty()) {
-            auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+            auto [ec, n] = co_await stream().read_some(asio::buffer(buffer));
             if (ec) co_return read_failure(ec);
             in = std::span<const std::uint8_t>(buffer.data(), n);
         }
@@ -99,7 +83,7 @@ asio::awaitable<std::string> play_client::read(
             co_return sequence_.failure();
         // Pings and acknowledgements keep the connection busy, not the stream: only its
         // messages move the deadline.
-        auto [ec, n] = co_await with_deadline(stream_->read_some(asio::buffer(buffer)), media_by,
+        auto [ec, n] = co_await with_deadline(stream().read_some(asio::buffer(buffer)), media_by,
                                               deadline_error::backend_idle);
         if (ec) {
             if (stats.count_timeout(ec))

@@ -15,14 +15,14 @@
 #include "gateway/net/asio.hpp"
 #include "gateway/net/byte_stream.hpp"
 #include "gateway/net/counters.hpp"
+#include "gateway/upstream/client_link.hpp"
 #include "gateway/upstream/play_sequence.hpp"
 #include "protocol/chunk_decoder.hpp"
-#include "protocol/chunk_encoder.hpp"
 #include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::upstream {
 
-class play_client {
+class play_client : public client_link {
 public:
     // `shared`: the process's bound on partly received messages (may be null).
     play_client(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
@@ -45,25 +45,17 @@ public:
         std::chrono::milliseconds media_timeout, std::chrono::milliseconds write_timeout,
         counters& stats);
 
-    // Encodes `messages` and writes them at once (the end of the play: play_sequence::finish).
-    asio::awaitable<error_code> write(std::span<const protocol::message> messages);
-
+    // write() sends the end of the play (play_sequence::finish); stream() is for the RTMP
+    // handshake before play().
     play_sequence& sequence() noexcept { return sequence_; }
-    // For the RTMP handshake before play().
-    byte_stream& stream() noexcept { return *stream_; }
-    void close() { stream_->close(); }
 
 private:
     // Feeds the server's octets to the decoder and the sequence; answers go to `out`, messages
     // of the stream to media_. Gives "" or why the chunk stream is broken.
     std::string feed(std::span<const std::uint8_t> in, std::vector<protocol::message>& out);
 
-    std::unique_ptr<byte_stream> stream_;
-    protocol::chunk_decoder decoder_;
-    protocol::chunk_encoder encoder_;
     play_sequence sequence_;
-    std::vector<protocol::message> received_;  // reused by feed()
-    std::vector<protocol::message> media_;     // of the stream, not yet given to read()'s caller
+    std::vector<protocol::message> media_;  // of the stream, not yet given to read()'s caller
 };
 
 }  // namespace rtmpgate::gateway::upstream

@@ -59,18 +59,8 @@ play_sequence::state play_sequence::on_message(const message& m, std::vector<mes
                 end(state::failed, "malformed control message from the server");
                 break;
             }
-            if (c->type == message_type::window_ack_size) {
-                window_ = c->value;
-            } else if (c->type == message_type::set_peer_bandwidth) {
-                // Spec 5.4.5: the receiver answers with its Window Acknowledgement Size.
-                if (!window_sent_) out.push_back(protocol::make_window_ack_size(c->value));
-                window_sent_ = true;
-            } else if (c->event == user_control_event::ping_request) {
-                out.push_back(
-                    protocol::make_user_control(user_control_event::ping_response, c->value));
-            } else {
-                on_user_control(c->event, c->value);
-            }
+            if (auto event = control_.on_control(*c, out))
+                on_user_control(event->event, event->value);
             break;
         }
         case message_type::command_amf0:
@@ -177,10 +167,7 @@ bool play_sequence::is_stream_media(const message& m) const {
 }
 
 void play_sequence::acknowledge(std::uint64_t received, std::vector<message>& out) {
-    if (window_ == 0 || received - acknowledged_ < window_) return;
-    acknowledged_ = received;
-    // The sequence number is the byte count modulo 2^32 (spec 5.4.3).
-    out.push_back(protocol::make_acknowledgement(static_cast<std::uint32_t>(received)));
+    control_.acknowledge(received, out);
 }
 
 void play_sequence::finish(std::vector<message>& out) {

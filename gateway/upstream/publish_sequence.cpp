@@ -54,17 +54,7 @@ publish_sequence::state publish_sequence::on_message(const message& m, std::vect
                 fail("malformed control message from the server");
                 break;
             }
-            if (c->type == message_type::window_ack_size) {
-                window_ = c->value;
-            } else if (c->type == message_type::set_peer_bandwidth) {
-                // Spec 5.4.5: the receiver answers with its Window Acknowledgement Size (ffmpeg
-                // sends the size it was given).
-                if (!window_sent_) out.push_back(protocol::make_window_ack_size(c->value));
-                window_sent_ = true;
-            } else if (c->event == protocol::user_control_event::ping_request) {
-                out.push_back(protocol::make_user_control(
-                    protocol::user_control_event::ping_response, c->value));
-            }
+            control_.on_control(*c, out);
             break;
         }
         case message_type::command_amf0:
@@ -131,10 +121,7 @@ void publish_sequence::on_command(const message& m, std::vector<message>& out) {
 }
 
 void publish_sequence::acknowledge(std::uint64_t received, std::vector<message>& out) {
-    if (window_ == 0 || received - acknowledged_ < window_) return;
-    acknowledged_ = received;
-    // The sequence number is the byte count modulo 2^32 (spec 5.4.3).
-    out.push_back(protocol::make_acknowledgement(static_cast<std::uint32_t>(received)));
+    control_.acknowledge(received, out);
 }
 
 void publish_sequence::finish(std::vector<message>& out) {

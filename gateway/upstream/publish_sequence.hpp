@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/upstream/server_control.hpp"
 #include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::upstream {
@@ -52,9 +53,7 @@ private:
     state state_ = state::connecting;
     std::string failure_;
     std::uint32_t message_stream_id_ = 0;
-    std::uint32_t window_ = 0;  // the server's Window Acknowledgement Size; 0: none yet
-    std::uint64_t acknowledged_ = 0;
-    bool window_sent_ = false;
+    server_control control_;
 };
 
 }  // namespace rtmpgate::gateway::upstream

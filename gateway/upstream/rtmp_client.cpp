@@ -6,35 +6,19 @@ namespace {
 
 constexpr std::size_t read_buffer_bytes = 8192;
 
-std::string read_failure(const error_code& ec) {
-    return ec == asio::error::eof ? "backend closed" : "backend: " + ec.message();
-}
-
 }  // namespace
 
 rtmp_client::rtmp_client(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
                          publish_sequence::params params)
-    : stream_(std::move(stream)), decoder_(limits), sequence_(std::move(params)) {}
+    : client_link(std::move(stream), limits), sequence_(std::move(params)) {}
 
 std::string rtmp_client::feed(std::span<const std::uint8_t> in,
                               std::vector<protocol::message>& out) {
-    received_.clear();
-    protocol::error_code ec;
-    decoder_.feed(in, received_, ec);
-    if (ec && ec != protocol::error::need_more)
-        return "chunk stream from the backend: " + ec.message();
+    if (auto broken = decode(in); !broken.empty()) return broken;
     for (const auto& m : received_) sequence_.on_message(m, out);
     received_.clear();
-    sequence_.acknowledge(decoder_.bytes_consumed(), out);
+    sequence_.acknowledge(bytes_decoded(), out);
     return {};
-}
-
-asio::awaitable<error_code> rtmp_client::write(std::span<const protocol::message> messages) {
-    std::vector<std::uint8_t> bytes;
-    for (const auto& m : messages) encoder_.encode(m, bytes);
-    const asio::const_buffer out[] = {asio::buffer(bytes)};
-    auto [ec, n] = co_await stream_->write(out);
-    co_return ec;
 }
 
 asio::awaitable<std::string> rtmp_client::publish(std::vector<std::uint8_t> early) {
@@ -51,7 +35,7 @@ asio::awaitable<std::string> rtmp_client::publish(std::vector<std::uint8_t> earl
         if (sequence_.current() == state::published) co_return std::string();
         if (sequence_.current() == state::failed) co_return sequence_.failure();
         if (in.empty()) {
-            auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+            auto [ec, n] = co_await stream().read_some(asio::buffer(buffer));
             if (ec) co_return read_failure(ec);
             in = std::span<const std::uint8_t>(buffer.data(), n);
         }
@@ -65,7 +49,7 @@ asio::awaitable<std::string> rtmp_client::read(
     std::vector<std::uint8_t> buffer(read_buffer_bytes);
     std::vector<protocol::message> out;
     for (;;) {
-        auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+        auto [ec, n] = co_await stream().read_some(asio::buffer(buffer));
         if (ec) co_return read_failure(ec);
         if (auto broken = feed({buffer.data(), n}, out); !broken.empty()) co_return broken;
         if (!out.empty()) {

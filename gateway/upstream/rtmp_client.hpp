@@ -13,14 +13,14 @@
 
 #include "gateway/net/asio.hpp"
 #include "gateway/net/byte_stream.hpp"
+#include "gateway/upstream/client_link.hpp"
 #include "gateway/upstream/publish_sequence.hpp"
 #include "protocol/chunk_decoder.hpp"
-#include "protocol/chunk_encoder.hpp"
 #include "protocol/message.hpp"
 
 namespace rtmpgate::gateway::upstream {
 
-class rtmp_client {
+class rtmp_client : public client_link {
 public:
     rtmp_client(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
                 publish_sequence::params params);
@@ -36,26 +36,16 @@ public:
     asio::awaitable<std::string> read(
         const std::function<void(std::vector<protocol::message>&)>& replies);
 
-    // Encodes `messages` and writes them at once (the end of the publish: FCUnpublish and
-    // deleteStream from publish_sequence::finish).
-    asio::awaitable<error_code> write(std::span<const protocol::message> messages);
-
+    // write() sends the end of the publish (FCUnpublish and deleteStream from
+    // publish_sequence::finish); encoder() and stream() are the push's writer's.
     publish_sequence& sequence() noexcept { return sequence_; }
-    // The writer's: what it encodes towards the server, and where it writes it.
-    protocol::chunk_encoder& encoder() noexcept { return encoder_; }
-    byte_stream& stream() noexcept { return *stream_; }
-    void close() { stream_->close(); }
 
 private:
     // Feeds the server's octets to the decoder and the sequence; answers go to `out`. Gives ""
     // or why the chunk stream is broken.
     std::string feed(std::span<const std::uint8_t> in, std::vector<protocol::message>& out);
 
-    std::unique_ptr<byte_stream> stream_;
-    protocol::chunk_decoder decoder_;
-    protocol::chunk_encoder encoder_;
     publish_sequence sequence_;
-    std::vector<protocol::message> received_;  // reused by feed()
 };
 
 }  // namespace rtmpgate::gateway::upstream
