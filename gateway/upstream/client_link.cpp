@@ -14,6 +14,27 @@ asio::awaitable<error_code> client_link::write(std::span<const protocol::message
     co_return ec;
 }
 
+asio::awaitable<std::string> client_link::converse(
+    std::vector<protocol::message> out, std::span<const std::uint8_t> early,
+    const std::function<std::optional<std::string>()>& outcome) {
+    std::vector<std::uint8_t> buffer(read_buffer_bytes);
+    std::span<const std::uint8_t> in = early;
+    for (;;) {
+        if (!out.empty()) {
+            if (auto ec = co_await write(out)) co_return "backend write: " + ec.message();
+            out.clear();
+        }
+        if (auto verdict = outcome()) co_return std::move(*verdict);
+        if (in.empty()) {
+            auto [ec, n] = co_await stream_->read_some(asio::buffer(buffer));
+            if (ec) co_return read_failure(ec);
+            in = std::span<const std::uint8_t>(buffer.data(), n);
+        }
+        if (auto broken = feed(in, out); !broken.empty()) co_return broken;
+        in = {};
+    }
+}
+
 std::string client_link::decode(std::span<const std::uint8_t> in) {
     received_.clear();
     protocol::error_code ec;

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +24,7 @@ public:
     // `shared`: the process's bound on partly received messages (may be null).
     client_link(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
                 protocol::byte_budget* shared = nullptr);
+    virtual ~client_link() = default;
 
     // Encodes `messages` and writes them at once.
     asio::awaitable<error_code> write(std::span<const protocol::message> messages);
@@ -32,6 +35,19 @@ public:
     void close() { stream_->close(); }
 
 protected:
+    // The most one read from the server takes.
+    static constexpr std::size_t read_buffer_bytes = 16384;
+
+    // The server's octets `in`, to the decoder and the client's command sequence; answers go to
+    // `out`. Gives "" or why the chunk stream is broken.
+    virtual std::string feed(std::span<const std::uint8_t> in,
+                             std::vector<protocol::message>& out) = 0;
+    // The start of a conversation: writes `out` (what the sequence starts with), then reads and
+    // feeds the server, `early` (what it sent after S2) first, writing the answers, until
+    // `outcome` has a verdict: "" when the sequence got where it was going, else why not.
+    asio::awaitable<std::string> converse(
+        std::vector<protocol::message> out, std::span<const std::uint8_t> early,
+        const std::function<std::optional<std::string>()>& outcome);
     // Decodes the server's octets `in` into received_ (cleared first). Gives "" or why the chunk
     // stream is broken.
     std::string decode(std::span<const std::uint8_t> in);

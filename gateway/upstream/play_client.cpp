@@ -5,12 +5,6 @@
 
 namespace rtmpgate::gateway::upstream {
 
-namespace {
-
-constexpr std::size_t read_buffer_bytes = 16384;
-
-}  // namespace
-
 play_client::play_client(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
                          play_sequence::params params, protocol::byte_budget* shared)
     : client_link(std::move(stream), limits, shared), sequence_(std::move(params)) {}
@@ -32,30 +26,17 @@ asio::awaitable<std::string> play_client::play(std::vector<std::uint8_t> early) 
     using state = play_sequence::state;
     std::vector<protocol::message> out;
     sequence_.start(out);
-    std::vector<std::uint8_t> buffer(read_buffer_bytes);
-    std::span<const std::uint8_t> in(early);
-    for (;;) {
-        if (!out.empty()) {
-            if (auto ec = co_await write(out)) co_return "backend write: " + ec.message();
-            out.clear();
-        }
+    co_return co_await converse(std::move(out), early, [this]() -> std::optional<std::string> {
         switch (sequence_.current()) {
             case state::playing:
-                co_return std::string();
+                return std::string();
             case state::failed:
             case state::ended:
-                co_return sequence_.failure();
+                return sequence_.failure();
             default:
-                break;
+                return std::nullopt;
         }
-        if (in.empty()) {
-            auto [ec, n] = co_await stream().read_some(asio::buffer(buffer));
-            if (ec) co_return read_failure(ec);
-            in = std::span<const std::uint8_t>(buffer.data(), n);
-        }
-        if (auto broken = feed(in, out); !broken.empty()) co_return broken;
-        in = {};
-    }
+    });
 }
 
 asio::awaitable<std::string> play_client::read(

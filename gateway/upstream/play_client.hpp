@@ -52,7 +52,8 @@ public:
 private:
     // Feeds the server's octets to the decoder and the sequence; answers go to `out`, messages
     // of the stream to media_. Gives "" or why the chunk stream is broken.
-    std::string feed(std::span<const std::uint8_t> in, std::vector<protocol::message>& out);
+    std::string feed(std::span<const std::uint8_t> in,
+                     std::vector<protocol::message>& out) override;
 
     play_sequence sequence_;
     std::vector<protocol::message> media_;  // of the stream, not yet given to read()'s caller

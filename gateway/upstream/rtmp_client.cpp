@@ -2,12 +2,6 @@
 
 namespace rtmpgate::gateway::upstream {
 
-namespace {
-
-constexpr std::size_t read_buffer_bytes = 8192;
-
-}  // namespace
-
 rtmp_client::rtmp_client(std::unique_ptr<byte_stream> stream, protocol::chunk_decoder_limits limits,
                          publish_sequence::params params)
     : client_link(std::move(stream), limits), sequence_(std::move(params)) {}
@@ -25,23 +19,11 @@ asio::awaitable<std::string> rtmp_client::publish(std::vector<std::uint8_t> earl
     using state = publish_sequence::state;
     std::vector<protocol::message> out;
     sequence_.start(out);
-    std::vector<std::uint8_t> buffer(read_buffer_bytes);
-    std::span<const std::uint8_t> in(early);
-    for (;;) {
-        if (!out.empty()) {
-            if (auto ec = co_await write(out)) co_return "backend write: " + ec.message();
-            out.clear();
-        }
-        if (sequence_.current() == state::published) co_return std::string();
-        if (sequence_.current() == state::failed) co_return sequence_.failure();
-        if (in.empty()) {
-            auto [ec, n] = co_await stream().read_some(asio::buffer(buffer));
-            if (ec) co_return read_failure(ec);
-            in = std::span<const std::uint8_t>(buffer.data(), n);
-        }
-        if (auto broken = feed(in, out); !broken.empty()) co_return broken;
-        in = {};
-    }
+    co_return co_await converse(std::move(out), early, [this]() -> std::optional<std::string> {
+        if (sequence_.current() == state::published) return std::string();
+        if (sequence_.current() == state::failed) return sequence_.failure();
+        return std::nullopt;
+    });
 }
 
 asio::awaitable<std::string> rtmp_client::read(

@@ -43,7 +43,8 @@ public:
 private:
     // Feeds the server's octets to the decoder and the sequence; answers go to `out`. Gives ""
     // or why the chunk stream is broken.
-    std::string feed(std::span<const std::uint8_t> in, std::vector<protocol::message>& out);
+    std::string feed(std::span<const std::uint8_t> in,
+                     std::vector<protocol::message>& out) override;
 
     publish_sequence sequence_;
 };
