@@ -7,6 +7,7 @@
 
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
+#include "tests/gateway/upstream/command_names.hpp"
 
 // play_sequence against the replies nginx-rtmp sends, built with protocol/'s server-side
 // builders; what the client sends is read back with protocol/'s parsers.
@@ -18,22 +19,10 @@ using protocol::amf_value;
 using protocol::message;
 using protocol::message_type;
 using protocol::user_control_event;
+using testing::names;
 using state = play_sequence::state;
 
 play_sequence make() { return play_sequence({"live", "rtmp://origin:1935/live", "a?t=1", 1000}); }
-
-std::vector<std::string> names(const std::vector<message>& out) {
-    std::vector<std::string> n;
-    for (const auto& m : out) {
-        if (m.type() == message_type::command_amf0) {
-            auto c = protocol::parse_command(m);
-            n.push_back(c ? c->name : "(bad command)");
-        } else {
-            n.push_back("type " + std::to_string(m.message_type_id));
-        }
-    }
-    return n;
-}
 
 message media(message_type type, std::uint32_t stream_id, std::vector<std::uint8_t> body) {
     message m;

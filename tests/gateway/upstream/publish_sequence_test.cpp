@@ -7,6 +7,7 @@
 
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
+#include "tests/gateway/upstream/command_names.hpp"
 
 // publish_sequence against the replies nginx-rtmp sends, built with protocol/'s server-side
 // builders; what the client sends is read back with protocol/'s parsers.
@@ -17,23 +18,11 @@ namespace {
 using protocol::amf_value;
 using protocol::message;
 using protocol::message_type;
+using testing::names;
 using state = publish_sequence::state;
 
 publish_sequence make() {
     return publish_sequence({"live", "rtmp://origin:1935/live", "key", 4096});
-}
-
-std::vector<std::string> names(const std::vector<message>& out) {
-    std::vector<std::string> n;
-    for (const auto& m : out) {
-        if (m.type() == message_type::command_amf0) {
-            auto c = protocol::parse_command(m);
-            n.push_back(c ? c->name : "(bad command)");
-        } else {
-            n.push_back("type " + std::to_string(m.message_type_id));
-        }
-    }
-    return n;
 }
 
 // Runs the sequence as nginx-rtmp answers it, up to NetStream.Publish.Start.
