@@ -53,11 +53,10 @@ static tunnel::session_limits tunnel_limits(const config& c) {
 
 namespace {
 
-// The player page's files; a line saying why when it is off for want of them.
-web::player_files load_player(const config::player_t& player) {
-    std::string why_off;
+// The player page's files; `why_off` says why when it is off for want of them.
+web::player_files load_player(const config::player_t& player, std::string& why_off) {
     auto files = web::load_player_files(player, why_off);
-    if (!files.enabled && player.enabled != false) log::info("player page off: ", why_off);
+    if (files.enabled || player.enabled == false) why_off.clear();
     return files;
 }
 
@@ -71,7 +70,7 @@ server::server(config c)
       context_(std::move(c)),
       tunnels_(context_, tunnel_limits(context_.cfg), context_.cfg.rtmpt.max_sessions,
                context_.cfg.rtmpt.node_id),
-      player_(load_player(context_.cfg.player)),
+      player_(load_player(context_.cfg.player, player_off_)),
       http_context_{context_, tunnels_, io_, idle_http_, player_} {
     context_.access = std::make_shared<access::gate>(context_.cfg, io_.get_executor());
     context_.pulls = &pulls_;
@@ -112,6 +111,7 @@ void server::warn_if_open(const char* name, const tcp::acceptor& acceptor, proto
 }
 
 void server::run() {
+    if (!player_off_.empty()) log::info("player page off: ", player_off_);
     for (auto& [acceptor, kind] : acceptors_)
         asio::co_spawn(acceptor->get_executor(), accept(*acceptor, kind), asio::detached);
     // On a strand: let_connections_finish() waits on context_.connections, which posts its wake-up

@@ -67,6 +67,9 @@ private:
     std::unique_ptr<tls_holder> tls_;  // when listeners.https is on
     // HTTP connections that may be closed to make room at limits.max_connections.
     front::idle_connections idle_http_;
+    // Why the player page is off for want of its files, said when the server runs (not when a
+    // later start-up error stops it, or --check-config only builds it).
+    std::string player_off_;
     // The player page's files, read at start-up (config `player:`).
     web::player_files player_;
     front::http_front_context http_context_;
