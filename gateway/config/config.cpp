@@ -494,6 +494,8 @@ void read_rtmpt(const config_node& node, config::rtmpt_t& rtmpt) {
          [&](const config_node& n) { rtmpt.request_header_timeout = n.as_duration(100ms, 10min); }},
         {"request_body_timeout",
          [&](const config_node& n) { rtmpt.request_body_timeout = n.as_duration(100ms, 10min); }},
+        {"write_timeout",
+         [&](const config_node& n) { rtmpt.write_timeout = n.as_duration(100ms, 10min); }},
         {"quick_ack", [&](const config_node& n) { rtmpt.quick_ack = n.as_bool(); }},
         {"forwarded_header",
          [&](const config_node& n) {

@@ -160,7 +160,8 @@ struct config {
         milliseconds sessionless_idle_timeout{10000};  // between requests, no live session
         milliseconds request_header_timeout{10000};    // a request's first byte to its header's end
         milliseconds request_body_timeout{10000};      // a body with no byte for this long
-        bool quick_ack = true;  // TCP_QUICKACK after every read on RTMPT connections
+        milliseconds write_timeout{30000};  // a reply whose write makes no progress for this long
+        bool quick_ack = true;              // TCP_QUICKACK after every read on RTMPT connections
         // From a trusted proxy (trusted_proxies), this header of /open names the session's client.
         forwarded_header forwarded = forwarded_header::x_forwarded_for;
     } rtmpt;

@@ -108,15 +108,15 @@ public:
 private:
     using clock = asio::steady_timer::clock_type;
 
-    // One timer bounds the connection's reads (start_read, read_finished), rather than a timer
-    // raced against each read (with_deadline): a request then costs no timer, parallel group or
+    // One timer bounds the connection's reads and writes (bound_io, io_finished), rather than a
+    // timer raced against each (with_deadline): a request then costs no timer, parallel group or
     // coroutine frame of its own. Reads move the deadline (watch_->due) later without touching the
     // timer, which, when it fires early, sleeps again until the deadline as it stands; it is moved
     // only when a deadline comes earlier than its expiry. So it fires about once per timeout, not
-    // once per request. When the deadline of a read in progress passes, the read is marked late and
-    // the socket's operations (only that read can be pending) are cancelled.
+    // once per request. When the deadline of a read or write in progress passes, it is marked late
+    // and the socket's operations are cancelled.
     struct read_watch {
-        clock::time_point due = clock::time_point::max();  // max: no read in progress
+        clock::time_point due = clock::time_point::max();  // max: no read or write in progress
         bool late = false;
         bool waiting = false;  // a wait of the timer's is pending
         bool open = true;      // false once the connection is gone
@@ -129,7 +129,7 @@ private:
             asio::bind_executor(executor_, [this, watch = watch_](const error_code& ec) {
                 if (ec || !watch->open) return;  // superseded, or the connection is gone
                 watch->waiting = false;
-                if (watch->due == clock::time_point::max()) return;  // no read in progress
+                if (watch->due == clock::time_point::max()) return;  // nothing in progress
                 if (clock::now() < watch->due) {
                     watch_deadline();
                     return;
@@ -141,17 +141,19 @@ private:
             }));
     }
 
-    // Bounds the read about to begin by `due` (see watch_deadline); read_finished() after it.
+    // Bounds the read or write about to begin by `due` (see watch_deadline); io_finished() after
+    // it. One at a time: a held /idle's wait for the next request (hold) is not bounded by it, and
+    // is cancelled with the write when the write's deadline passes (the connection then ends).
     // Plain functions around the read, not a coroutine wrapping it: no frame per read.
-    void start_read(clock::time_point due) {
+    void bound_io(clock::time_point due) {
         watch_->late = false;
         watch_->due = due;
         if (!watch_->waiting || due < read_timer_.expiry()) watch_deadline();
     }
 
-    // The read's outcome: `which` when its deadline passed and ended it. A read that completed
-    // as the deadline passed keeps what it read.
-    error_code read_finished(error_code ec, deadline_error which) {
+    // The read's or write's outcome: `which` when its deadline passed and ended it. One that
+    // completed as the deadline passed keeps what it did.
+    error_code io_finished(error_code ec, deadline_error which) {
         watch_->due = clock::time_point::max();
         const bool late = std::exchange(watch_->late, false);
         return ec && late ? error_code(which) : ec;
@@ -173,9 +175,13 @@ private:
 
         if (beast::iequals(req[http::field::expect], "100-continue")) {
             static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-            auto [ec, n] =
+            bound_io(clock::now() + settings_.write_timeout);
+            auto [write_ec, n] =
                 co_await asio::async_write(stream_, asio::buffer(continue_line), use_nothrow);
-            if (ec) co_return false;
+            if (const auto ec = io_finished(write_ec, deadline_error::client_write)) {
+                write_failed(ec);
+                co_return false;
+            }
         }
         if (!co_await read_body(parser)) co_return false;
         last_body_size_ = parser.get().body().size();
@@ -311,10 +317,10 @@ private:
             const auto left = parser.content_length_remaining().value_or(body_read_size);
             buffer_.reserve(std::min<std::uint64_t>(
                 buffer_.max_size(), buffer_.size() + std::min(left, body_read_size)));
-            start_read(clock::now() + settings_.request_body_timeout);
+            bound_io(clock::now() + settings_.request_body_timeout);
             auto [read_ec, n] =
                 co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
-            const auto ec = read_finished(read_ec, deadline_error::request_body);
+            const auto ec = io_finished(read_ec, deadline_error::request_body);
             if (ec == deadline_error::request_body) {
                 co_await refuse_late(ec, settings_.request_body_timeout);
                 co_return false;
@@ -339,19 +345,19 @@ private:
         std::shared_ptr<idle_connections::entry> waiting;
         if (evictable) waiting = context_.idle.enter(lowest_layer(stream_), executor_);
         std::tuple<error_code, std::size_t> got;
-        start_read(due);
+        bound_io(due);
         if (reads_in_place_ && buffer_.size() == 0) {
             // Between requests on a plain socket the wait holds no buffer (a 16 KiB one prepared
             // for it was most of an idle RTMPT session's memory): it waits for the socket to be
             // readable, under the connection's one deadline timer, then reads what is there.
             auto [wait_ec] =
                 co_await lowest_layer(stream_).async_wait(tcp::socket::wait_read, use_nothrow);
-            const auto ec = read_finished(wait_ec, which);
+            const auto ec = io_finished(wait_ec, which);
             got = ec ? std::make_tuple(ec, std::size_t{0}) : read_ready(space);
         } else {
             auto [read_ec, n] =
                 co_await stream_.async_read_some(buffer_.prepare(space), use_nothrow);
-            got = std::make_tuple(read_finished(read_ec, which), n);
+            got = std::make_tuple(io_finished(read_ec, which), n);
         }
         if (waiting && context_.idle.leave(*waiting)) {
             log::debug("http ", client_, ": idle without a session, closed to make room for a new ",
@@ -702,8 +708,19 @@ private:
         buffers_.push_back(asio::buffer(res.head));
         if (!res.body.empty()) buffers_.push_back(asio::buffer(res.body));
         for (const auto& slice : res.output) buffers_.push_back(slice.buffer());
-        auto [ec, n] = co_await asio::async_write(stream_, buffers_, use_nothrow);
+        bound_io(clock::now() + settings_.write_timeout);
+        auto [write_ec, n] = co_await asio::async_write(stream_, buffers_, use_nothrow);
+        const auto ec = io_finished(write_ec, deadline_error::client_write);
+        if (ec) write_failed(ec);
         co_return !ec && res.keep_alive;
+    }
+
+    // A write that did not complete: counted and logged when its deadline ended it (a client
+    // that stopped reading); a closed socket is the client's ordinary leave.
+    void write_failed(const error_code& ec) {
+        if (!context_.server.stats.count_timeout(ec)) return;
+        log::info("http ", client_, ": a reply's write made no progress for ",
+                  settings_.write_timeout.count(), "ms (rtmpt.write_timeout): closed");
     }
 
     // ffmpeg writes headers and body in two send()s; with delayed ACKs on our side that costs

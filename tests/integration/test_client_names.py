@@ -11,7 +11,7 @@ import unittest
 import harness
 from harness import metric, wait_metric
 from rtmp_client import Client, server_closes
-from rtmpt_client import Tunnel
+from rtmpt_client import TunnelSocket
 
 FORGED = b"a\r\n2026-01-01T00:00:00.000Z error FORGED: admin login from 10.0.0.1"
 # A timestamp and a level at the start of a line: what only the gateway may write.
@@ -29,33 +29,6 @@ def connect_raw(client, app, tc_url=b"rtmp://127.0.0.1/live", **extra):
 def log_bytes(g):
     with open(g.log_path, "rb") as f:
         return f.read()
-
-
-class TunnelSocket:
-    """An RTMPT session as the socket of an rtmp_client.Client: sendall is /send, recv polls
-    /idle until something arrives (b"" when nothing does, as at a closed socket)."""
-
-    def __init__(self, port):
-        self.tunnel = Tunnel(port)
-
-    def sendall(self, data):
-        self.tunnel.send(data)
-
-    def recv(self, n):
-        for _ in range(25):
-            if self.tunnel.received:
-                break
-            if self.tunnel.idle().status != 200:
-                break
-        out = self.tunnel.received[:n]
-        self.tunnel.received = self.tunnel.received[n:]
-        return out
-
-    def settimeout(self, _):
-        pass
-
-    def close(self):
-        self.tunnel.http.close()
 
 
 class ClientNames(harness.GatewayTest):

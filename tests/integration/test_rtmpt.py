@@ -3,6 +3,7 @@
 import asyncio
 import os
 import re
+import socket
 import struct
 import subprocess
 import time
@@ -10,7 +11,8 @@ import unittest
 
 import harness
 from harness import count, metric, probe_codecs, probe_packets, wait_metric
-from rtmpt_client import HttpConnection, Tunnel
+from rtmp_client import Client
+from rtmpt_client import HttpConnection, Tunnel, TunnelSocket
 
 
 def rtmpt_config(extra=""):
@@ -125,6 +127,55 @@ class RtmptMediaTest(harness.GatewayTest):
         self.assertGreater(requests, 5, "rtmpdump should be fetching the stream")
         self.assertEqual(pub.wait(timeout=30), 0, pub.output())
         rd.kill()
+
+
+    def test_a_reply_the_client_does_not_take_ends_its_connection(self):
+        """A client that polls but never reads the replies (a 4 Mb/s stream's output piling up in
+        them) has its connection closed once a reply's write makes no progress for
+        rtmpt.write_timeout, counted as a client_write deadline; the publisher goes on."""
+        g = self.gateway(rtmpt_config("rtmpt:\n  write_timeout: 2s\n"))
+        # Long enough that the stream still flows when the buffers between the two are full
+        # (about 6 s here).
+        clip = harness.make_clip("h264_aac_20s_4M.flv", seconds=20, extra=("-b:v", "4M"))
+        pub = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/w")))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
+        # A player through the tunnel, then its polls on a connection that reads nothing.
+        tunnel = TunnelSocket(g.port("http"))
+        player = Client(None, None, sock=tunnel)
+        player.handshake()
+        self.assertEqual(player.connect("live")[0], "_result")
+        player.play("w")
+        t = tunnel.tunnel
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", g.port("http")))
+        self.addCleanup(slow.close)
+        seq, started = t.seq, time.monotonic()
+        timed_out = lambda: metric(g, "rtmpgate_timeouts_total", deadline="client_write") >= 1
+        while not timed_out() and time.monotonic() - started < 15:
+            try:
+                slow.sendall(f"POST /idle/{t.id}/{seq} HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Type: application/x-fcs\r\nContent-Length: 1\r\n\r\n\x00".encode())
+            except OSError:
+                break  # closed by the gateway
+            seq += 1
+            time.sleep(0.25)
+        self.assertTrue(harness.wait_for(timed_out, timeout=5), g.log())
+        took = time.monotonic() - started
+        print(f"a client that reads no reply: closed {took:.1f} s after its first poll (write_timeout 2 s)")
+        self.assertRegex(g.log(), r"a reply's write made no progress for 2000ms \(rtmpt.write_timeout\): closed")
+        # The gateway closed the socket: what was in flight, then the end.
+        slow.settimeout(5)
+        closed = False
+        try:
+            while slow.recv(65536):
+                pass
+            closed = True
+        except ConnectionResetError:
+            closed = True
+        self.assertTrue(closed)
+        self.assertIsNone(pub.proc.poll(), "the publisher still streams")
+        self.assertTrue(g.alive())
 
 
 class RtmptProtocolTest(harness.GatewayTest):

@@ -70,6 +70,7 @@ TEST(config_files, default_file_is_every_default_with_listeners_and_certificate)
     EXPECT_EQ(c.rtmpt.sessionless_idle_timeout, d.rtmpt.sessionless_idle_timeout);
     EXPECT_EQ(c.rtmpt.request_header_timeout, d.rtmpt.request_header_timeout);
     EXPECT_EQ(c.rtmpt.request_body_timeout, d.rtmpt.request_body_timeout);
+    EXPECT_EQ(c.rtmpt.write_timeout, d.rtmpt.write_timeout);
     EXPECT_EQ(c.rtmpt.quick_ack, d.rtmpt.quick_ack);
     EXPECT_EQ(c.backend.connect_timeout, d.backend.connect_timeout);
     EXPECT_EQ(c.backend.handshake_timeout, d.backend.handshake_timeout);
@@ -615,12 +616,13 @@ TEST(config_keys, front_timeouts_and_accept_pause) {
     EXPECT_EQ(d.rtmpt.sessionless_idle_timeout, 10s);
     EXPECT_EQ(d.rtmpt.request_header_timeout, 10s);
     EXPECT_EQ(d.rtmpt.request_body_timeout, 10s);
+    EXPECT_EQ(d.rtmpt.write_timeout, 30s);
     expect_error(base + "limits:\n  accept_pause: 5ms\n",
                  "test.yaml:4: limits.accept_pause: must be between 10ms and 1m (got 5ms)");
     expect_error(base + "limits:\n  accept_pause: 2m\n",
                  "test.yaml:4: limits.accept_pause: must be between 10ms and 1m (got 2m)");
-    for (const std::string key :
-         {"sessionless_idle_timeout", "request_header_timeout", "request_body_timeout"}) {
+    for (const std::string key : {"sessionless_idle_timeout", "request_header_timeout",
+                                  "request_body_timeout", "write_timeout"}) {
         expect_error(base + "rtmpt:\n  " + key + ": 50ms\n",
                      "test.yaml:4: rtmpt." + key + ": must be between 100ms and 10m (got 50ms)");
         expect_error(base + "rtmpt:\n  " + key + ": 11m\n",
@@ -786,6 +788,7 @@ TEST(config_values, durations_with_each_unit) {
                          "  sessionless_idle_timeout: 3s\n"
                          "  request_header_timeout: 1500ms\n"
                          "  request_body_timeout: 2s\n"
+                         "  write_timeout: 750ms\n"
                          "limits:\n"
                          "  idle_timeout: 90s\n"
                          "  accept_pause: 250ms\n"
@@ -800,6 +803,7 @@ TEST(config_values, durations_with_each_unit) {
     EXPECT_EQ(c.rtmpt.sessionless_idle_timeout, 3s);
     EXPECT_EQ(c.rtmpt.request_header_timeout, 1500ms);
     EXPECT_EQ(c.rtmpt.request_body_timeout, 2s);
+    EXPECT_EQ(c.rtmpt.write_timeout, 750ms);
     EXPECT_EQ(c.limits.idle_timeout, 90s);
     EXPECT_EQ(c.backend.idle_timeout, 3min);
     EXPECT_EQ(c.backend.write_timeout, 10s);
