@@ -153,6 +153,20 @@ boost::system::result<query_args, std::string> parse_query(std::string_view quer
     return args;
 }
 
+std::string without_token_args(std::string_view query) {
+    std::string kept;
+    while (!query.empty()) {
+        const auto end = std::min(query.find('&'), query.size());
+        const auto pair = query.substr(0, end);
+        query.remove_prefix(std::min(end + 1, query.size()));
+        const auto key = pair.substr(0, pair.find('='));
+        if (pair.empty() || key == "sig" || key == "expires" || key == "client") continue;
+        if (!kept.empty()) kept += '&';
+        kept += pair;
+    }
+    return kept;
+}
+
 token_verdict verify_token(std::span<const std::string> secrets, std::string_view app,
                            std::string_view stream, std::span<const query_args> sources,
                            const asio::ip::address& client, std::int64_t now) {

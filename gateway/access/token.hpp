@@ -52,6 +52,11 @@ name_and_query split_query(std::string_view text) noexcept;
 // longer than their text.
 boost::system::result<query_args, std::string> parse_query(std::string_view query);
 
+// `query` (without its '?') less the parameters of a signed token (expires, sig, client) and
+// empty ones, the rest as sent, in order: what goes on to a backend, which has no use for the
+// gateway's token.
+std::string without_token_args(std::string_view query);
+
 // The outcome of verify_token: reason token_ok, token_missing, token_malformed, token_expired or
 // token_bad_signature, and for the log a few words on why ("sig is not 64 hex digits").
 struct token_verdict {

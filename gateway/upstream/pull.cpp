@@ -43,8 +43,6 @@ struct pulls::state {
 
 namespace {
 
-std::string without_query(const std::string& name) { return name.substr(0, name.find('?')); }
-
 // One upstream play of one stream, on a strand of its own.
 class pull final : public closable, public std::enable_shared_from_this<pull> {
 public:
@@ -300,7 +298,7 @@ pulls::~pulls() = default;
 std::shared_ptr<void> pulls::hold(const route& via, const std::string& app,
                                   const std::string& name) {
     if (via.to_engine) return nullptr;
-    auto key = app + "/" + without_query(name);
+    auto key = app + "/" + name;
     std::shared_ptr<pull> p;
     bool fresh = false;
     {

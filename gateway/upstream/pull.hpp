@@ -59,9 +59,10 @@ public:
 
     // A lease on the pull of `app`/`name` from `via`'s backend (a route to a backend; null for an
     // engine route), starting one when none runs. `name` may carry a query string ("a?token=x"):
-    // it is sent with the play that starts the pull (an nginx-rtmp on_play hook may read it)
-    // and is no part of the stream's key, `app` + "/" + the name before '?'. Viewers of one key
-    // share its pull whatever their queries. The lease ends with its last copy.
+    // it is sent with the play (an nginx-rtmp on_play hook may read it) and is part of the
+    // stream's key, `app` + "/" + `name`: viewers share a pull only when they ask the backend
+    // the same, so that no viewer's query decides what another is served. The lease ends with
+    // its last copy.
     std::shared_ptr<void> hold(const route& via, const std::string& app, const std::string& name);
 
     // How long a viewer of a backend stream waits for the stream to start before it gives up:

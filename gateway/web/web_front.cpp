@@ -133,13 +133,16 @@ private:
     asio::awaitable<bool> reply(unsigned status, std::string_view reason,
                                 std::string_view content_type, std::string_view body,
                                 std::string_view extra = {}) {
-        const bool keep_alive = req_.keep_alive();
+        const bool keep_alive = req_.keep_alive() && !closing_;
+        // A 204 has no body, and says nothing of one (RFC 9110 8.6).
+        const std::string about_body =
+            status == 204 ? std::string()
+                          : "Content-Type: " + std::string(content_type) +
+                                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
         std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                           "\r\nContent-Type: " + std::string(content_type) +
-                           "\r\nContent-Length: " + std::to_string(body.size()) +
-                           "\r\nCache-Control: no-cache\r\n" + std::string(extra) +
-                           cors_headers(cfg_, req_) + (keep_alive ? "" : "Connection: close\r\n") +
-                           "\r\n";
+                           "\r\n" + about_body + "Cache-Control: no-cache\r\n" +
+                           std::string(extra) + cors_headers(cfg_, req_) +
+                           (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
         std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
         if (req_.method() == http::verb::head) buffers[1] = {};
         const auto ec = co_await write_all(buffers);
@@ -239,9 +242,9 @@ private:
         }
         if (websocket_ && !origin_may_open_websocket(cfg_, req_)) {
             context_.server.stats.refusals.add(refusal::web_origin);
-            log::info(log_id_, ": WebSocket from the page of ",
-                      log::quoted(std::string_view(req_[http::field::origin])),
-                      ", not in http_flv.allowed_origins: 403");
+            log::debug(log_id_, ": WebSocket from the page of ",
+                       log::quoted(std::string_view(req_[http::field::origin])),
+                       ", not in http_flv.allowed_origins: 403");
             co_return co_await reply(403, "Forbidden", "text/plain; charset=utf-8",
                                      "origin not allowed\n");
         }
@@ -264,12 +267,17 @@ private:
             // the time a pull may take to start.
             auto* pulls = context_.server.pulls;
             if (!pulls) co_return co_await not_found("no pulls of backend streams");
-            // The pull's key is the name before a '?'; one inside the name (%3F) would not be.
+            // The query goes to the backend with the play (an nginx-rtmp on_play may read it),
+            // less the gateway's own token, and is part of the pull's key: viewers share a pull
+            // only when they ask the backend the same. A '?' inside the name (%3F) would be
+            // taken for the query's start.
             if (name.find('?') != std::string::npos)
                 co_return co_await not_found("a backend stream's name with '?'");
             std::string upstream_name = name;
-            if (!t.query.empty()) upstream_name += "?" + std::string(t.query);
-            co_return co_await play_stream(key, pulls->hold(*via, t.app, upstream_name),
+            if (const auto query = access::without_token_args(t.query); !query.empty())
+                upstream_name += "?" + query;
+            co_return co_await play_stream(t.app + "/" + upstream_name,
+                                           pulls->hold(*via, t.app, upstream_name),
                                            pulls->start_wait());
         }
         co_return co_await play_stream(key);
@@ -300,10 +308,15 @@ private:
         } leave_stream{server, stream, viewer_.get()};
         const auto flags = flv_flags(initial);
         viewer_->start(std::move(initial), playing);
-        if (!playing &&
-            (wait.count() == 0 || !co_await viewer_->wait_for_publisher(clock::now() + wait))) {
+        if (!playing && wait.count() > 0)
+            playing = co_await viewer_->wait_for_publisher(clock::now() + wait);
+        if (!playing) {
             context_.server.stats.refusals.add(refusal::unknown_stream);
             log::debug(log_id_, ": ", log::quoted(key), " is not published: 404");
+            // And the connection closes: a stream's name is asked for, and the access rules
+            // decide (hooks called), once per connection, as an RTMP client's play is bounded per
+            // connection. A play not served owes no done hook.
+            closing_ = true;
             co_return co_await reply(404, "Not Found", "text/plain; charset=utf-8",
                                      "stream not published\n");
         }
@@ -503,6 +516,7 @@ private:
     const std::string log_id_;
     asio::any_io_executor executor_;
     std::shared_ptr<flv_viewer> viewer_;
+    bool closing_ = false;  // the reply says Connection: close, and the connection closes
     std::optional<access::request> grant_;  // a play whose end the done hook is told
     const route* grant_route_ = nullptr;
     bool chunked_ = false;

@@ -279,7 +279,10 @@ http_flv:
     def test_bad_requests(self):
         g = self.gateway(http_config(self.certs))
         port = g.port("http")
-        self.assertEqual(request(port, "/live/nothing.flv")[0], 404, "no publisher")
+        status, headers, _ = request(port, "/live/nothing.flv")
+        self.assertEqual(status, 404, "no publisher")
+        # A stream's name is asked for (and decided on) once per connection.
+        self.assertEqual(headers.get("connection"), "close")
         for path in ("/", "/live", "/live/a.mp4", "/a/b/c.flv", "/live/%zz.flv", "/live/.flv", "/play"):
             self.assertEqual(request(port, path)[0], 404, path)
         key = ws_key()
@@ -350,6 +353,7 @@ http_flv:
                                                                 "Access-Control-Request-Method: GET"],
                                          method="OPTIONS")
             self.assertEqual(status, 204)
+            self.assertNotIn("content-length", headers, "a 204 says nothing of a body")
             self.assertEqual(headers.get("access-control-allow-origin"), origin if allowed else None, origin)
         # WebSocket: browsers apply no CORS to it, so the gateway refuses pages of other origins
         # itself: the listed one, its own (the Origin's host is the Host) and no Origin pass.

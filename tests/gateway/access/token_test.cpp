@@ -56,6 +56,15 @@ TEST(access_query, pairs_decoded_in_order) {
     EXPECT_EQ(args_of("%00=%ff"), (query_args{{std::string(1, '\0'), "\xff"}}));
 }
 
+TEST(access_query, without_token_args_keeps_the_rest_as_sent) {
+    EXPECT_EQ(without_token_args(""), "");
+    EXPECT_EQ(without_token_args("expires=1&sig=ab&client=1.2.3.4"), "");
+    EXPECT_EQ(without_token_args("vhost=a&expires=1&sig=ab&x=%41"), "vhost=a&x=%41");
+    EXPECT_EQ(without_token_args("sig&&a=1&expires"), "a=1");
+    // Keys are compared whole and as sent.
+    EXPECT_EQ(without_token_args("sigma=1&Sig=2&signature=3"), "sigma=1&Sig=2&signature=3");
+}
+
 TEST(access_query, malformed_escapes_and_too_many_pairs) {
     for (const char* bad : {"a=%", "a=%4", "a=%4g", "a%=1", "%zz=1", "a=1&b=%%41"}) {
         const auto r = parse_query(bad);

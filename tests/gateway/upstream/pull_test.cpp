@@ -201,9 +201,9 @@ protected:
 TEST_F(upstream_pulls, viewers_of_one_stream_share_one_play_closed_after_the_last_leaves) {
     testing::internal::CaptureStderr();
     auto first = pulls_.hold(via_, "live", "a?token=1");
-    auto second = pulls_.hold(via_, "live", "a?token=2");
+    auto second = pulls_.hold(via_, "live", "a?token=1");
     ASSERT_TRUE(first && second);
-    auto viewer = subscribe("live/a");
+    auto viewer = subscribe("live/a?token=1");
     ASSERT_TRUE(run_until([&] {
         std::lock_guard lock(viewer->mutex_);
         return viewer->types.size() == 6;
@@ -216,16 +216,21 @@ TEST_F(upstream_pulls, viewers_of_one_stream_share_one_play_closed_after_the_las
         EXPECT_EQ(viewer->types, (std::vector<std::uint8_t>{18, 9, 8, 9, 8, 9}));
     }
     ASSERT_EQ(backend_.sessions.size(), 1u);
-    EXPECT_EQ(backend_.sessions[0].played, "a?token=1");  // the first viewer's query
+    EXPECT_EQ(backend_.sessions[0].played, "a?token=1");  // with its query
     EXPECT_EQ(context_.stats.pulls, 1u);
     EXPECT_EQ(context_.stats.pulls_open, 1u);
     EXPECT_EQ(pulls_.size(), 1u);
     EXPECT_EQ(context_.connections.size(), 1u);
 
-    // Another stream is another pull.
+    // Another stream is another pull, and so is the stream asked for with another query: the
+    // backend may answer it otherwise.
     auto other = pulls_.hold(via_, "live", "b");
     ASSERT_TRUE(run_until([&] { return backend_.sessions.size() == 2; }));
     other.reset();
+    auto asked_otherwise = pulls_.hold(via_, "live", "a?token=2");
+    ASSERT_TRUE(run_until([&] { return backend_.sessions.size() == 3; }));
+    EXPECT_EQ(backend_.sessions[2].played, "a?token=2");
+    asked_otherwise.reset();
 
     first.reset();
     run_for(100ms);
@@ -233,10 +238,10 @@ TEST_F(upstream_pulls, viewers_of_one_stream_share_one_play_closed_after_the_las
     second.reset();
     // Within the linger a new viewer keeps the play.
     run_for(500ms);
-    auto back = pulls_.hold(via_, "live", "a");
+    auto back = pulls_.hold(via_, "live", "a?token=1");
     run_for(1200ms);
     EXPECT_FALSE(backend_.sessions[0].closed);
-    EXPECT_EQ(context_.stats.pulls, 2u);  // a and b
+    EXPECT_EQ(context_.stats.pulls, 3u);  // a?token=1, b and a?token=2
     const auto released = std::chrono::steady_clock::now();
     back.reset();
     ASSERT_TRUE(run_until([&] { return backend_.sessions[0].closed; }));
@@ -254,11 +259,11 @@ TEST_F(upstream_pulls, viewers_of_one_stream_share_one_play_closed_after_the_las
     EXPECT_EQ(context_.connections.size(), 0u);
     EXPECT_EQ(pulls_.size(), 0u);
     const auto log = testing::internal::GetCapturedStderr();
-    EXPECT_NE(log.find("pull 1: \"live/a\" from rtmp://127.0.0.1:" +
+    EXPECT_NE(log.find("pull 1: \"live/a?token=1\" from rtmp://127.0.0.1:" +
                        std::to_string(backend_.port()) + ": starting"),
               std::string::npos)
         << log;
-    EXPECT_NE(log.find("pull 1: \"live/a\" from rtmp://127.0.0.1:" +
+    EXPECT_NE(log.find("pull 1: \"live/a?token=1\" from rtmp://127.0.0.1:" +
                        std::to_string(backend_.port()) + " ended: no viewers left (6 messages)"),
               std::string::npos)
         << log;
