@@ -322,9 +322,10 @@ std::shared_ptr<void> pulls::hold(const route& via, const std::string& app,
     return std::make_shared<lease>(state_, std::move(p));
 }
 
-std::chrono::milliseconds pulls::start_wait() const {
+std::chrono::milliseconds pulls::start_wait(const route& via) const {
     const auto& b = state_->context.cfg.backend;
-    return retry_pause + b.connect_timeout + 2 * b.handshake_timeout;
+    // The TLS handshake (rtmps://), the RTMP handshake and the play's start: each has its own.
+    return retry_pause + b.connect_timeout + (via.backend.tls ? 3 : 2) * b.handshake_timeout;
 }
 
 std::size_t pulls::size() const {

@@ -66,8 +66,9 @@ public:
     std::shared_ptr<void> hold(const route& via, const std::string& app, const std::string& name);
 
     // How long a viewer of a backend stream waits for the stream to start before it gives up:
-    // a retry pause, then connecting, the handshake and the play's start, each at its deadline.
-    std::chrono::milliseconds start_wait() const;
+    // a retry pause, then connecting, the TLS handshake of an rtmps:// backend, the RTMP handshake
+    // and the play's start, each at its deadline.
+    std::chrono::milliseconds start_wait(const route& via) const;
 
     // Pulls running (or waiting for their retry pause) now.
     std::size_t size() const;

@@ -278,7 +278,7 @@ private:
                 upstream_name += "?" + query;
             co_return co_await play_stream(t.app + "/" + upstream_name,
                                            pulls->hold(*via, t.app, upstream_name),
-                                           pulls->start_wait());
+                                           pulls->start_wait(*via));
         }
         co_return co_await play_stream(key);
     }
