@@ -228,7 +228,9 @@ TEST_F(upstream_pulls, viewers_of_one_stream_share_one_play_closed_after_the_las
     ASSERT_TRUE(run_until([&] { return backend_.sessions.size() == 2; }));
     other.reset();
     auto asked_otherwise = pulls_.hold(via_, "live", "a?token=2");
-    ASSERT_TRUE(run_until([&] { return backend_.sessions.size() == 3; }));
+    // Accepted first, then played.
+    ASSERT_TRUE(run_until(
+        [&] { return backend_.sessions.size() == 3 && !backend_.sessions[2].played.empty(); }));
     EXPECT_EQ(backend_.sessions[2].played, "a?token=2");
     asked_otherwise.reset();
 
