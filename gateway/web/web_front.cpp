@@ -51,16 +51,30 @@ bool copyable(std::string_view value) {
            std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
 }
 
+// Whether http_flv.allowed_origins lets pages of `origin` read streams: "*" lets every one.
+enum class origin_grant { none, every, listed };
+origin_grant allowed_origin(const config& cfg, std::string_view origin) {
+    const auto& allowed = cfg.http_flv.allowed_origins;
+    if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return origin_grant::every;
+    if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end())
+        return origin_grant::listed;
+    return origin_grant::none;
+}
+
 // Access-Control-Allow-Origin for a request whose Origin http_flv.allowed_origins lists ("*"
 // for every one); nothing otherwise.
 std::string cors_headers(const config& cfg, const request& req) {
     const auto origin = std::string_view(req[http::field::origin]);
     if (!copyable(origin)) return {};
-    const auto& allowed = cfg.http_flv.allowed_origins;
-    if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end())
-        return "Access-Control-Allow-Origin: *\r\n";
-    if (std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) return {};
-    return "Access-Control-Allow-Origin: " + std::string(origin) + "\r\nVary: Origin\r\n";
+    switch (allowed_origin(cfg, origin)) {
+        case origin_grant::every:
+            return "Access-Control-Allow-Origin: *\r\n";
+        case origin_grant::listed:
+            return "Access-Control-Allow-Origin: " + std::string(origin) + "\r\nVary: Origin\r\n";
+        case origin_grant::none:
+            break;
+    }
+    return {};
 }
 
 // Whether a page of the request's Origin may open a WebSocket: one of the gateway's own pages
@@ -72,10 +86,7 @@ bool origin_may_open_websocket(const config& cfg, const request& req) {
     const auto found = req.find(http::field::origin);
     if (found == req.end()) return true;
     const auto origin = std::string_view(found->value());
-    const auto& allowed = cfg.http_flv.allowed_origins;
-    if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end() ||
-        std::find(allowed.begin(), allowed.end(), origin) != allowed.end())
-        return true;
+    if (allowed_origin(cfg, origin) != origin_grant::none) return true;
     const auto scheme_end = origin.find("://");
     if (scheme_end == std::string_view::npos) return false;  // "null", or not an origin
     const auto host = std::string_view(req[http::field::host]);
