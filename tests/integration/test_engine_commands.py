@@ -101,6 +101,13 @@ def start_player(gateway, name, command="play"):
     return c, sid
 
 
+def round_trip(client, stream_id):
+    """Returns once the gateway has handled everything `client` sent before: it answers commands in
+    the order they arrive, and getStreamLength on any stream."""
+    tx = client.call("getStreamLength", "", stream_id=stream_id, csid=8)
+    client.wait_command(lambda cmd: cmd[0] == "_result" and cmd[1] == tx)
+
+
 def codes(client, until, timeout=5):
     """onStatus codes read until the code `until` arrives."""
     seen = []
@@ -159,6 +166,7 @@ class EngineCommandsTest(harness.GatewayTest):
         pub.headers()
         pub.gop(5)
         pub.gop(3)  # the player joins during this GOP
+        round_trip(pub.c, pub.sid)
         player, sid = start_player(self.g, "wire")
         self.assertEqual(codes(player, "NetStream.Play.Start"), ["NetStream.Play.Reset", "NetStream.Play.Start"])
         got = media_until(player, lambda ms: sum(m.type_id == 9 for m in ms) >= 4)
@@ -197,12 +205,12 @@ class EngineCommandsTest(harness.GatewayTest):
         codes(player, "NetStream.Play.Start")
         media_until(player, lambda ms: sum(m.type_id == 9 for m in ms) >= 3)
         player.call("receiveVideo", False, stream_id=sid, csid=8)
-        time.sleep(0.3)
+        round_trip(player, sid)
         pub.gop(3)
         got = media_until(player, lambda ms: sum(m.type_id == 8 for m in ms) >= 3)
         self.assertFalse([m for m in got if m.type_id == 9])
         player.call("receiveVideo", True, stream_id=sid, csid=8)
-        time.sleep(0.3)
+        round_trip(player, sid)
         pub.c.send_message(6, 9, pub.sid, inter(7), pub.ts)
         pub.gop(2)
         got = media_until(player, lambda ms: any(m.type_id == 9 for m in ms))
