@@ -4,6 +4,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "gateway/backend/dial.hpp"
 #include "gateway/engine/publish_input.hpp"
@@ -36,7 +37,7 @@ struct pulls::state {
 
     server_context& context;
     asio::io_context& io;
-    mutable std::mutex mutex;  // guards what follows, and each pull's holds_ and ending_
+    mutable std::mutex mutex;  // guards what follows, and each pull's leases_ and ending_
     std::unordered_map<std::string, entry> entries;
     std::uint64_t last_id = 0;
 };
@@ -70,8 +71,10 @@ public:
         asio::post(strand_, [self = shared_from_this()] { self->stop("shutdown", false); });
     }
 
-    // Under owner_->mutex.
-    std::size_t holds_ = 0;
+    // Under owner_->mutex: the leases (by id) and what each is told should the pull fail
+    // before its stream starts.
+    std::vector<std::pair<std::uint64_t, pulls::not_started_fn>> leases_;
+    std::uint64_t last_lease_ = 0;
     bool ending_ = false;  // viewers no longer join it
 
     // A lease was released, leaving none (called under owner_->mutex, so it only posts).
@@ -95,7 +98,7 @@ private:
         {
             // The next viewer of the key starts a new pull, at once.
             std::lock_guard lock(owner_->mutex);
-            if (holds_ > 0 || ending_) return;
+            if (!leases_.empty() || ending_) return;
             ending_ = true;
             const auto it = owner_->entries.find(key_);
             if (it != owner_->entries.end() && it->second.current.lock().get() == this)
@@ -140,6 +143,7 @@ private:
             reason = stop_reason_;
             failed = stop_failed_;
         }
+        std::vector<pulls::not_started_fn> to_tell;
         {
             // Still the key's pull unless its last viewer left (linger_over): the key is held
             // back for the retry pause.
@@ -150,7 +154,13 @@ private:
                 it->second.current.reset();
                 it->second.not_before = steady_clock::now() + pulls::retry_pause;
             }
+            if (failed && !stream_)
+                for (const auto& [id, told] : leases_)
+                    if (told) to_tell.push_back(told);
         }
+        // Viewers of a stream that started hear of its end from the stream (on_publish_stop);
+        // those still waiting for it, from here.
+        for (const auto& told : to_tell) told({reason, !backend_answered_});
         // After ending_: a viewer that hears of the stop and comes back gets a new pull.
         if (stream_) {
             stream_->detach_publisher(publisher_);
@@ -199,13 +209,23 @@ private:
             with_deadline(client_->play(std::move(*early->value())), cfg.backend.handshake_timeout,
                           deadline_error::handshake));
         if (!started) co_return "";
+        // Whether the backend has the stream is its answer to the play: an error status, or a
+        // start followed by nothing before the deadline (nginx-rtmp's play of a stream nobody
+        // publishes). Before the play, a failure is the backend's.
+        const auto& sequence = client_->sequence();
+        const bool play_sent = sequence.message_stream_id() != 0;
         if (!*started) {
-            if (context_.stats.count_timeout(started->error()))
+            if (context_.stats.count_timeout(started->error())) {
+                backend_answered_ = play_sent;
                 co_return "play did not start within " +
                     std::to_string(cfg.backend.handshake_timeout.count()) + "ms";
+            }
             co_return "play: " + started->error().message();
         }
-        if (!started->value().empty()) co_return started->value();
+        if (!started->value().empty()) {
+            backend_answered_ = play_sent && sequence.current() == play_sequence::state::failed;
+            co_return started->value();
+        }
         auto ended = co_await unless_stopped(
             client_->read([this](const message& m) { return on_media(m); }, cfg.limits.idle_timeout,
                           cfg.backend.write_timeout, context_.stats));
@@ -265,6 +285,7 @@ private:
     bool stopped_ = false;
     std::string stop_reason_;
     bool stop_failed_ = false;
+    bool backend_answered_ = false;  // the play failed for the backend's answer to it
     std::optional<play_client> client_;
     std::shared_ptr<engine::stream> stream_;  // once attached as its publisher
     engine::publisher_id publisher_;
@@ -274,11 +295,15 @@ private:
 // What hold() gives: releasing the last one starts the pull's linger.
 class lease {
 public:
-    lease(std::shared_ptr<pulls::state> owner, std::shared_ptr<pull> p)
-        : owner_(std::move(owner)), pull_(std::move(p)) {}
+    // Under owner->mutex.
+    lease(std::shared_ptr<pulls::state> owner, std::shared_ptr<pull> p, pulls::not_started_fn told)
+        : owner_(std::move(owner)), pull_(std::move(p)), id_(++pull_->last_lease_) {
+        pull_->leases_.emplace_back(id_, std::move(told));
+    }
     ~lease() {
         std::lock_guard lock(owner_->mutex);
-        if (--pull_->holds_ == 0 && !pull_->ending_) pull_->released();
+        std::erase_if(pull_->leases_, [this](const auto& l) { return l.first == id_; });
+        if (pull_->leases_.empty() && !pull_->ending_) pull_->released();
     }
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
@@ -286,6 +311,7 @@ public:
 private:
     std::shared_ptr<pulls::state> owner_;
     std::shared_ptr<pull> pull_;
+    const std::uint64_t id_;
 };
 
 }  // namespace
@@ -296,10 +322,11 @@ pulls::pulls(server_context& context, asio::io_context& io)
 pulls::~pulls() = default;
 
 std::shared_ptr<void> pulls::hold(const route& via, const std::string& app,
-                                  const std::string& name) {
+                                  const std::string& name, not_started_fn told) {
     if (via.to_engine) return nullptr;
     auto key = app + "/" + name;
     std::shared_ptr<pull> p;
+    std::shared_ptr<lease> held;
     bool fresh = false;
     {
         std::lock_guard lock(state_->mutex);
@@ -316,10 +343,10 @@ std::shared_ptr<void> pulls::hold(const route& via, const std::string& app,
             e.current = p;
             fresh = true;
         }
-        ++p->holds_;
+        held = std::make_shared<lease>(state_, p, std::move(told));
     }
     if (fresh) p->start();
-    return std::make_shared<lease>(state_, std::move(p));
+    return held;
 }
 
 std::chrono::milliseconds pulls::start_wait(const route& via) const {

@@ -22,7 +22,8 @@
 // publisher stops (detach_publisher -> on_publish_stop). A pull that ended so, rather than for
 // want of viewers, holds its key back for retry_pause: a viewer arriving then gets a new pull
 // that starts when the pause is over, so that a failing backend is tried at most once per pause
-// per stream however many viewers keep asking.
+// per stream however many viewers keep asking. A pull that fails before its stream started tells
+// the viewers waiting for it (hold()'s `told`), so that they answer at once.
 //
 // Threads: hold() and releasing a lease are thread-safe (a viewer's strand); each pull runs on
 // a strand of its own. A pull counts as a connection (shutdown ends it; rtmpgate_connections_open)
@@ -32,6 +33,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -63,7 +65,19 @@ public:
     // stream's key, `app` + "/" + `name`: viewers share a pull only when they ask the backend
     // the same, so that no viewer's query decides what another is served. The lease ends with
     // its last copy.
-    std::shared_ptr<void> hold(const route& via, const std::string& app, const std::string& name);
+    //
+    // `told` hears, on the pull's strand, when the pull fails before the stream started (nothing
+    // was published under the key): its viewers need not wait out start_wait().
+    struct not_started {
+        std::string reason;
+        // The backend failed (could not be reached, refused the connection, broke off) rather
+        // than answered that it has no such stream (refused the play, or started it and sent
+        // nothing before the play's deadline).
+        bool backend_failed = false;
+    };
+    using not_started_fn = std::function<void(const not_started&)>;
+    std::shared_ptr<void> hold(const route& via, const std::string& app, const std::string& name,
+                               not_started_fn told = {});
 
     // How long a viewer of a backend stream waits for the stream to start before it gives up:
     // a retry pause, then connecting, the TLS handshake of an rtmps:// backend, the RTMP handshake

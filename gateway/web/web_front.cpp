@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -287,23 +288,36 @@ private:
             std::string upstream_name = name;
             if (const auto query = access::without_token_args(t.query); !query.empty())
                 upstream_name += "?" + query;
-            co_return co_await play_stream(t.app + "/" + upstream_name,
-                                           pulls->hold(*via, t.app, upstream_name),
+            // A pull that fails before its stream starts says so, and the viewer answers then
+            // rather than at the wait's end: 502 when the backend failed, 404 when it has no
+            // such stream.
+            viewer_ = new_viewer();
+            auto told = [viewer = std::weak_ptr(viewer_),
+                         backend_failed = backend_failed_](const upstream::pulls::not_started& n) {
+                backend_failed->store(n.backend_failed);
+                if (auto v = viewer.lock()) v->end("the backend stream did not start: " + n.reason);
+            };
+            auto lease = pulls->hold(*via, t.app, upstream_name, std::move(told));
+            co_return co_await play_stream(t.app + "/" + upstream_name, std::move(lease),
                                            pulls->start_wait(*via));
         }
+        viewer_ = new_viewer();
         co_return co_await play_stream(key);
     }
 
-    // Plays the stream `key` of the engine's registry until it or the viewer ends. False: the
-    // connection closes. `lease` is held meanwhile (a backend stream's upstream play); `wait`:
-    // how long a stream without a publisher may take to get one (0: 404 at once, as for an
-    // engine stream nobody publishes; a backend stream's first viewer comes before its media).
+    std::shared_ptr<flv_viewer> new_viewer() {
+        return std::make_shared<flv_viewer>(executor_, cfg_.engine.player_queue_bytes, websocket_,
+                                            context_.server.stats);
+    }
+
+    // Plays the stream `key` of the engine's registry to viewer_ until it or the viewer ends.
+    // False: the connection closes. `lease` is held meanwhile (a backend stream's upstream play);
+    // `wait`: how long a stream without a publisher may take to get one (0: 404 at once, as for
+    // an engine stream nobody publishes; a backend stream's first viewer comes before its media).
     asio::awaitable<bool> play_stream(const std::string& key,
                                       [[maybe_unused]] std::shared_ptr<void> lease = {},
                                       std::chrono::milliseconds wait = {}) {
         auto& server = context_.server;
-        viewer_ = std::make_shared<flv_viewer>(executor_, cfg_.engine.player_queue_bytes,
-                                               websocket_, server.stats);
         std::vector<protocol::message> initial;
         bool playing = false;
         auto stream = server.streams.subscribe(key, viewer_, initial, playing);
@@ -321,6 +335,13 @@ private:
         viewer_->start(std::move(initial), playing);
         if (!playing && wait.count() > 0)
             playing = co_await viewer_->wait_for_publisher(clock::now() + wait);
+        if (!playing && backend_failed_->load()) {
+            // Counted in rtmpgate_pull_failures_total and logged by the pull.
+            log::debug(log_id_, ": ", log::quoted(key), ": ", viewer_->reason(), ": 502");
+            closing_ = true;
+            co_return co_await reply(502, "Bad Gateway", "text/plain; charset=utf-8",
+                                     "the backend failed\n");
+        }
         if (!playing) {
             context_.server.stats.refusals.add(refusal::unknown_stream);
             log::debug(log_id_, ": ", log::quoted(key), " is not published: 404");
@@ -527,6 +548,9 @@ private:
     const std::string log_id_;
     asio::any_io_executor executor_;
     std::shared_ptr<flv_viewer> viewer_;
+    // Set by a pull that failed before its stream started (on the pull's strand), read when the
+    // wait for it ends.
+    std::shared_ptr<std::atomic<bool>> backend_failed_ = std::make_shared<std::atomic<bool>>(false);
     bool closing_ = false;  // the reply says Connection: close, and the connection closes
     std::optional<access::request> grant_;  // a play whose end the done hook is told
     const route* grant_route_ = nullptr;

@@ -61,6 +61,7 @@ public:
     void close() { acceptor_.close(); }
 
     bool publishing = true;
+    bool has_stream = true;  // false: play is answered NetStream.Play.StreamNotFound (SRS, Wowza)
     std::vector<backend_session> sessions;
 
 private:
@@ -115,6 +116,12 @@ private:
             e.encode(protocol::make_result(c->transaction_id, id), out);
         } else if (c->name == "play") {
             s.played = protocol::parse_play(*c)->name;
+            if (!has_stream) {
+                e.encode(protocol::make_on_status(1, "error", "NetStream.Play.StreamNotFound",
+                                                  "No such stream"),
+                         out);
+                return;
+            }
             e.encode(protocol::make_user_control(protocol::user_control_event::stream_begin, 1),
                      out);
             e.encode(protocol::make_on_status(1, "status", "NetStream.Play.Start", "Start live"),
@@ -181,6 +188,22 @@ protected:
     void run_for(std::chrono::milliseconds d) {
         if (io_.stopped()) io_.restart();
         io_.run_for(d);
+    }
+
+    // What a lease's holder was told of a pull that failed before its stream started.
+    struct told_log {
+        std::mutex mutex;
+        std::vector<pulls::not_started> told;
+        std::size_t size() {
+            std::lock_guard lock(mutex);
+            return told.size();
+        }
+    };
+    static pulls::not_started_fn record(const std::shared_ptr<told_log>& log) {
+        return [log](const pulls::not_started& n) {
+            std::lock_guard lock(log->mutex);
+            log->told.push_back(n);
+        };
     }
 
     std::shared_ptr<player> subscribe(const std::string& key) {
@@ -286,22 +309,42 @@ TEST_F(upstream_pulls, the_stream_is_published_at_its_first_message_not_at_play_
 TEST_F(upstream_pulls, a_failed_pull_is_tried_again_after_the_pause_only) {
     testing::internal::CaptureStderr();
     backend_.close();  // nobody listens on the port any more
-    auto lease = pulls_.hold(via_, "live", "x");
+    auto first_told = std::make_shared<told_log>();
+    auto lease = pulls_.hold(via_, "live", "x", record(first_told));
     ASSERT_TRUE(run_until([&] { return context_.stats.pull_failures == 1; }));
     const auto failed = std::chrono::steady_clock::now();
+    // Its viewer is told at once, as a failure of the backend's.
+    ASSERT_EQ(first_told->size(), 1u);
+    EXPECT_TRUE(first_told->told[0].backend_failed);
+    EXPECT_EQ(first_told->told[0].reason, "connect: Connection refused");
     // The next viewers get a new pull, which waits for the pause before it dials.
-    auto again = pulls_.hold(via_, "live", "x");
-    auto third = pulls_.hold(via_, "live", "x");
+    auto later_told = std::make_shared<told_log>();
+    auto again = pulls_.hold(via_, "live", "x", record(later_told));
+    auto third = pulls_.hold(via_, "live", "x", record(later_told));
     run_for(300ms);
     EXPECT_EQ(context_.stats.pulls, 1u);
     EXPECT_EQ(context_.stats.pulls_open, 1u);  // waiting
+    EXPECT_EQ(later_told->size(), 0u);
     ASSERT_TRUE(run_until([&] { return context_.stats.pull_failures == 2; }))
         << testing::internal::GetCapturedStderr();
     EXPECT_GE(std::chrono::steady_clock::now() - failed, pulls::retry_pause - 50ms);
     EXPECT_EQ(context_.stats.pulls, 2u);
+    EXPECT_EQ(later_told->size(), 2u);  // both, once
+    EXPECT_EQ(first_told->size(), 1u);
     const auto log = testing::internal::GetCapturedStderr();
     EXPECT_NE(log.find(" failed: connect: Connection refused (0 messages)"), std::string::npos)
         << log;
+}
+
+TEST_F(upstream_pulls, a_stream_the_backend_does_not_have_is_told_as_its_answer) {
+    backend_.has_stream = false;
+    auto told = std::make_shared<told_log>();
+    auto lease = pulls_.hold(via_, "live", "nothere", record(told));
+    ASSERT_TRUE(run_until([&] { return told->size() == 1; }));
+    EXPECT_FALSE(told->told[0].backend_failed);
+    EXPECT_NE(told->told[0].reason.find("NetStream.Play.StreamNotFound"), std::string::npos)
+        << told->told[0].reason;
+    EXPECT_EQ(context_.stats.pull_failures, 1u);
 }
 
 TEST_F(upstream_pulls, shutdown_ends_a_pull_and_an_engine_route_has_none) {
@@ -330,7 +373,8 @@ protected:
 
 TEST_F(upstream_pulls_idle, a_stream_without_media_for_the_idle_timeout_ends_its_players) {
     testing::internal::CaptureStderr();
-    auto lease = pulls_.hold(via_, "live", "i");
+    auto told = std::make_shared<told_log>();
+    auto lease = pulls_.hold(via_, "live", "i", record(told));
     auto viewer = subscribe("live/i");
     // Six messages, then the backend says nothing more (and keeps the connection).
     ASSERT_TRUE(run_until([&] { return context_.stats.pull_failures == 1; }))
@@ -341,6 +385,8 @@ TEST_F(upstream_pulls_idle, a_stream_without_media_for_the_idle_timeout_ends_its
         EXPECT_EQ(viewer->stops, 1);
         EXPECT_EQ(viewer->types.size(), 6u);
     }
+    // The stream had started: its players heard of the end from it (stops), not from the pull.
+    EXPECT_EQ(told->size(), 0u);
     EXPECT_EQ(context_.stats.timeouts.get(deadline_error::backend_idle), 1u);
     EXPECT_EQ(context_.stats.pulls_open, 0u);
     ASSERT_TRUE(run_until([&] { return backend_.sessions[0].closed; }));
