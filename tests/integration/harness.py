@@ -15,6 +15,7 @@ import threading
 import time
 import unittest
 import urllib.request
+import xml.etree.ElementTree as ElementTree
 
 BINARY = os.environ.get("RTMPGATE_BIN", "build/gateway/rtmpgate")
 CACHE = os.environ.get("RTMPGATE_TEST_CACHE", os.path.join(tempfile.gettempdir(), "rtmpgate-test-cache"))
@@ -370,19 +371,31 @@ def open_lines(g, transport):
     return re.findall(rf": open {transport} from (\S+)(?: via (\S+))?$", g.log(), re.M)
 
 
-def start_nginx(test, applications, listen_options="", rtmp_extra="", stream="", port=None, http=""):
+# The rtmp_stat port of each nginx start_nginx started, by its rtmp port.
+_nginx_stat_ports = {}
+
+
+def start_nginx(test, applications, listen_options="", rtmp_extra="", stream="", port=None):
     """A real nginx-rtmp on a free loopback port with the given `application` blocks; returns
     (process, port). The test tracks the process, so tear-down kills it. `listen_options` go on
     the rtmp listen line ("proxy_protocol"), `rtmp_extra` in the rtmp block (log_format,
-    access_log); `stream`, when given, is the body of a stream block (nginx's TCP/TLS proxy);
-    `http`, the body of an http block (a server with `rtmp_stat all`).
-    `port`: the rtmp port, when the caller needs it before nginx starts (default: a free one)."""
+    access_log); `stream`, when given, is the body of a stream block (nginx's TCP/TLS proxy).
+    `port`: the rtmp port, when the caller needs it before nginx starts (default: a free one).
+    Its rtmp_stat page, on a port of its own, tells who is on a stream (nginx_clients)."""
     port = port or free_port()
+    stat_port = free_port()
     conf = test.path("nginx.conf")
     stream_module = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n" if stream else ""
     stream_block = f"stream {{\n{stream}\n}}\n" if stream else ""
     # The http block's access log would go to <prefix>/logs, which does not exist.
-    http_block = f"http {{\n  access_log off;\n{http}\n}}\n" if http else ""
+    http_block = f"""http {{
+  access_log off;
+  server {{
+    listen 127.0.0.1:{stat_port};
+    location /stat {{ rtmp_stat all; }}
+  }}
+}}
+"""
     with open(conf, "w") as f:
         f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
 {stream_module}daemon off;
@@ -401,8 +414,38 @@ rtmp {{
 {stream_block}{http_block}""")
     nginx = test.track(Process(["nginx", "-e", "stderr", "-p", test.workdir, "-c", conf],
                                test.workdir, "nginx", timeout=300))
-    test.assertTrue(wait_for(lambda: can_connect(port)), "nginx did not start:\n" + nginx.output())
+    test.assertTrue(wait_for(lambda: can_connect(port) and can_connect(stat_port)),
+                    "nginx did not start:\n" + nginx.output())
+    _nginx_stat_ports[port] = stat_port
     return nginx, port
+
+
+def nginx_clients(port, app, name):
+    """[(flashver, publishing)] of the clients of stream `app`/`name` now on the nginx-rtmp that
+    start_nginx started on `port`, from its rtmp_stat page."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{_nginx_stat_ports[port]}/stat", timeout=5).read()
+    found = []
+    for application in ElementTree.fromstring(text).iter("application"):
+        if application.findtext("name") != app:
+            continue
+        for stream in application.iter("stream"):
+            if stream.findtext("name") != name:
+                continue
+            for client in stream.iter("client"):
+                found.append((client.findtext("flashver") or "", client.find("publishing") is not None))
+    return found
+
+
+def nginx_players(port, app, name):
+    return [c for c in nginx_clients(port, app, name) if not c[1]]
+
+
+def wait_nginx_players(test, port, app, name, count, timeout=20):
+    """Waits until nginx-rtmp on `port` has `count` players of `app`/`name` (it counts a player once
+    its play command is in): a player that came after the publisher would miss frames."""
+    test.assertTrue(wait_for(lambda: len(nginx_players(port, app, name)) >= count, timeout=timeout),
+                    f"nginx-rtmp has {len(nginx_players(port, app, name))} players of {app}/{name}, "
+                    f"not {count}")
 
 
 class SilentServer:

@@ -384,7 +384,8 @@ class AccessTest(harness.GatewayTest):
                    for app in ("keyed", "pushed")]
         # nginx-rtmp keeps a player of a stream not yet published waiting (play_restart: and ends
         # it when the publisher leaves).
-        time.sleep(1)
+        for app in ("keyed", "pushed"):
+            harness.wait_nginx_players(self, port, app, "k1", 1)
         pubs = [self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("keyed/k1?key=abc", "rtmpt"),
                                                   "pub-keyed")),
                 self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("pushed/k1?key=abc", "rtmps"),

@@ -124,7 +124,8 @@ class BackendTest(harness.GatewayTest):
         players.append((self.track(harness.ffmpeg_play(self.workdir, g.url("live/e"), engine_out, "play-e")),
                         engine_out))
         self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
-        time.sleep(1)  # nginx-rtmp players are registered once their play command is in
+        for s in schemes:
+            harness.wait_nginx_players(self, nginx_port, "relay", s, 1)
         pubs = [self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url(f"relay/{s}", s), f"pub-{s}"))
                 for s in schemes]
         pubs.append(self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("live/e"), "pub-e")))
@@ -148,7 +149,7 @@ class BackendTest(harness.GatewayTest):
         out = self.path("rtmpdump-rtmpt.flv")
         players.append((self.track(harness.rtmpdump_play(self.workdir, g.url("relay/x", "rtmpt"), out)), out))
         self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 5), 5, g.log())
-        time.sleep(1)
+        harness.wait_nginx_players(self, nginx_port, "relay", "x", 5)
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, f"rtmp://127.0.0.1:{nginx_port}/relay/x"))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
         for p, out in players:
@@ -345,7 +346,7 @@ routes:
         out = self.path("stalled.flv")
         player = self.track(harness.ffmpeg_play(self.workdir, g.url("relay/s"), out, "player"))
         self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 1), 1, g.log())
-        time.sleep(1)  # nginx-rtmp registers its player once the play command is in
+        harness.wait_nginx_players(self, nginx_port, "relay", "s", 1)
         pub = self.track(harness.ffmpeg_publish(self.workdir, long_clip, g.url("relay/s"), "publisher"))
         self.assertTrue(wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 50000, timeout=15),
                         "no media reached the player through nginx-rtmp")
@@ -429,7 +430,7 @@ routes:
         direct = self.track(harness.ffmpeg_play(self.workdir, f"rtmp://127.0.0.1:{nginx_port}/relay/m",
                                                 direct_out, "direct"))
         self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 2), 2, g.log())
-        time.sleep(1)
+        harness.wait_nginx_players(self, nginx_port, "relay", "m", 3)
         os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops polling; the tunnel fills up
         self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))
         before = rss_kib(g.proc.pid)

@@ -113,7 +113,7 @@ class BackendGuardTest(harness.GatewayTest):
             players.append((self.track(harness.ffmpeg_play(
                 self.workdir, g.url("open/s?token=1", scheme), out, f"play-{scheme}")), out))
         self.assertEqual(wait_metric(g, "rtmpgate_backend_links_total", 2), 2, g.log())
-        time.sleep(1)  # nginx-rtmp registers a player once its play command is in
+        harness.wait_nginx_players(self, self.nginx_port, "open", "s", 2)
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url("open/s", "rtmpt")))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
         for p, out in players:

@@ -5,7 +5,6 @@ status page. Screenshots go to RTMPGATE_TEST_OUTPUT/test_browser (ctest: build/<
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile

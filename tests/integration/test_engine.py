@@ -4,9 +4,6 @@ import os
 import random
 import signal
 import socket
-import struct
-import subprocess
-import threading
 import time
 import unittest
 
@@ -94,6 +91,7 @@ class EngineTest(harness.GatewayTest):
         clip = self.clip()
         expected = probe_packets(clip)
         ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/one"), self.path("ff.flv")))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
         first = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/one"), name="first"))
         self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1)
         c = Client("127.0.0.1", g.port("rtmp"))
@@ -159,6 +157,7 @@ rtmp {{
         nginx = self.track(harness.Process(["nginx", "-p", self.workdir, "-c", conf], self.workdir, "nginx"))
         self.assertTrue(harness.wait_for(lambda: self._can_connect(nginx_port)), "nginx did not start")
         ff = self.track(harness.ffmpeg_play(self.workdir, g.url("live/relayed"), self.path("ff.flv")))
+        self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
         pub = self.track(harness.ffmpeg_publish(
             self.workdir, clip, f"rtmp://127.0.0.1:{nginx_port}/live/relayed"))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())

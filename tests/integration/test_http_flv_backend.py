@@ -6,11 +6,9 @@ rtmp_stat page (an http server in the test's nginx) and its access log count the
 
 import json
 import os
-import re
 import socket
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 import urllib.request
 
 import harness
@@ -33,34 +31,17 @@ class Nginx:
     end) naming the command and the client's flashVer (the gateway's says rtmpgate)."""
 
     def __init__(self, test, apps=NGINX_APPS, stream="", port=None):
-        self.stat_port = harness.free_port()
         self.access_log = test.path("rtmp-access.log")
         self.process, self.port = harness.start_nginx(
             test, apps, stream=stream, port=port,
             rtmp_extra=f"  log_format sessions '[$app] [$name] [$command] [$flashver]';\n"
-                       f"  access_log {self.access_log} sessions;",
-            http=f"""  server {{
-    listen 127.0.0.1:{self.stat_port};
-    location /stat {{ rtmp_stat all; }}
-  }}""")
-        test.assertTrue(wait_for(lambda: harness.can_connect(self.stat_port)), "nginx http did not start")
+                       f"  access_log {self.access_log} sessions;")
 
     def url(self, path):
         return f"rtmp://127.0.0.1:{self.port}/{path}"
 
     def clients(self, app, name):
-        """[(flashver, publishing)] of the clients of stream `app`/`name` now, from rtmp_stat."""
-        text = urllib.request.urlopen(f"http://127.0.0.1:{self.stat_port}/stat", timeout=5).read()
-        found = []
-        for application in ElementTree.fromstring(text).iter("application"):
-            if application.findtext("name") != app:
-                continue
-            for stream in application.iter("stream"):
-                if stream.findtext("name") != name:
-                    continue
-                for client in stream.iter("client"):
-                    found.append((client.findtext("flashver") or "", client.find("publishing") is not None))
-        return found
+        return harness.nginx_clients(self.port, app, name)
 
     def players(self, app, name):
         return [c for c in self.clients(app, name) if not c[1]]

@@ -4,7 +4,6 @@ gateway's. Against a bare TCP backend that shows the octets, a real nginx-rtmp l
 proxy_protocol, and nginx's stream module terminating TLS in front of nginx-rtmp (the header goes
 before the TLS handshake)."""
 
-import os
 import re
 import socket
 import struct

@@ -59,7 +59,8 @@ class PushTest(harness.GatewayTest):
             (self.track(harness.ffmpeg_play(self.workdir, g.url(local_path), local, "play-local")), local),
         ]
         self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 1), 1, g.log())
-        time.sleep(1)  # nginx-rtmp registers its player once the play command is in
+        app, name = nginx_path.split("/", 1)
+        harness.wait_nginx_players(self, nginx_port, app, name, 1)
         pub = self.track(harness.ffmpeg_publish(self.workdir, self.clip, g.url(publish_path)))
         self.assertEqual(pub.wait(timeout=60), 0, pub.output() + g.log())
         for p, out in players:

@@ -4,7 +4,6 @@ import asyncio
 import os
 import re
 import socket
-import struct
 import subprocess
 import time
 import unittest
@@ -79,7 +78,7 @@ class RtmptMediaTest(harness.GatewayTest):
         self.assertEqual(pub.wait(timeout=60), 0, pub.output())
         elapsed = time.monotonic() - started
         # -re paces input at real time: a publisher that fell behind would take visibly longer.
-        self.assertLess(elapsed, 6 + 2.5, f"publishing a 6 s clip took {elapsed:.1f}s")
+        self.assertLess(elapsed, 6 + 4, f"publishing a 6 s clip took {elapsed:.1f}s")
         for p, out in procs:
             self.assertEqual(p.wait(timeout=20), 0, f"{p.args[0]} {out}:\n{p.output()}")
             self.check(out, expected)
@@ -186,6 +185,8 @@ class RtmptProtocolTest(harness.GatewayTest):
         "test_expired_session_is_404": "rtmpt:\n  session_timeout: 1s\n  idle_hold: 100ms\n",
         "test_idle_in_two_segments_is_held": "rtmpt:\n  idle_hold: 100ms\n",
         "test_oversized_body_is_413_and_session_unharmed": "rtmpt:\n  max_body: 1MiB\n  gap_timeout: 500ms\n",
+        # A hold far longer than the bound below: only the pipelined send can release the idle.
+        "test_pipelined_send_releases_held_idle": "rtmpt:\n  idle_hold: 5s\n",
     }
 
     def setUp(self):
@@ -306,7 +307,7 @@ class RtmptProtocolTest(harness.GatewayTest):
         a = t.http.read_response()
         b = t.http.read_response()
         self.assertEqual((a.status, b.status), (200, 200))
-        self.assertLess(time.monotonic() - started, 0.15, "the held idle was answered at once")
+        self.assertLess(time.monotonic() - started, 2, "the held idle was answered before its 5 s hold")
 
     def test_http10_and_expect_continue(self):
         c = HttpConnection(self.port)
