@@ -76,7 +76,10 @@ server::server(config c)
     context_.pulls = &pulls_;
 }
 
-server::~server() = default;
+server::~server() {
+    // Destroys every handler and coroutine still pending while what they refer to is there.
+    io_.shutdown();
+}
 
 void server::bind() {
     const auto& l = context_.cfg.listeners;

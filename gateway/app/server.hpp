@@ -55,7 +55,15 @@ private:
     asio::awaitable<void> close_all_on_signal();
     asio::awaitable<void> reload_on_sighup();
 
-    asio::io_context io_;
+    // An io_context whose pending work ~server() can destroy first: the coroutines of connections
+    // still open when run() returned (a write to a client that reads nothing) refer to context_
+    // and the rest from their destructors, and the io_context's own destructor runs last.
+    class io_context : public asio::io_context {
+    public:
+        using asio::io_context::io_context;
+        using asio::io_context::shutdown;  // execution_context's, protected there
+    };
+    io_context io_;
     // Made with the server, on one thread, before any coroutine runs, rather than by two
     // coroutines that may start on two threads at once and race to create Asio's signal
     // service (a SIGTERM sent right after start-up was once lost under load).

@@ -81,9 +81,21 @@ void flv_viewer::on_publish_stop() { end("the publisher left"); }
 void flv_viewer::on_drop() {
     stats_.refusals.add(refusal::dropped_by_admin);
     end("dropped by the admin");
+    forced_end();
 }
 
-void flv_viewer::shutdown() { end("shutdown"); }
+void flv_viewer::shutdown() {
+    end("shutdown");
+    forced_end();
+}
+
+void flv_viewer::on_forced_end(std::function<void()> f) { forced_ = std::move(f); }
+
+void flv_viewer::forced_end() {
+    asio::post(strand_, [self = shared_from_this()] {
+        if (self->forced_) self->forced_();
+    });
+}
 
 void flv_viewer::end(std::string reason) {
     std::lock_guard lock(mutex_);

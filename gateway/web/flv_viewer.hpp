@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -53,6 +54,11 @@ public:
     asio::awaitable<bool> wait_for_publisher(clock::time_point until);
     // Ends the viewer (the first reason is kept); next() then answers `ended`. Any thread.
     void end(std::string reason);
+    // On the strand: `f` is called, on the strand, when the viewer is ended from outside its
+    // connection (shutdown, a drop by the admin), so that a write stuck on a client that reads
+    // nothing does not hold the connection for the whole write deadline. The connection sets it
+    // once it plays and clears it (an empty function) before it goes.
+    void on_forced_end(std::function<void()> f);
 
     enum class wait_result : std::uint8_t { ready, idle, ended };
     // On the strand: moves up to `max_bytes` of queued messages (at least one) into `out`,
@@ -68,6 +74,7 @@ public:
 private:
     void push_locked(const protocol::message& m, engine::media_class c);  // holds mutex_
     void wake_locked();                                                   // holds mutex_
+    void forced_end();  // any thread: posts forced_ to the strand
     // Waits on wake_ until `until` or a wake-up; false when the coroutine was cancelled.
     asio::awaitable<bool> sleep(clock::time_point until);
 
@@ -86,6 +93,7 @@ private:
     bool waiting_ = false;      // next() waits on wake_
     bool wake_posted_ = false;  // a wake-up is on its way to the strand
     asio::steady_timer wake_;   // the strand's
+    std::function<void()> forced_;  // the strand's
 };
 
 }  // namespace rtmpgate::gateway::web

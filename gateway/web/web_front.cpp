@@ -39,6 +39,9 @@ constexpr std::size_t max_batch_bytes = 256 * 1024;
 constexpr std::size_t max_ws_message = 4096;
 // The WebSocket close handshake, and the upgrade's reply.
 constexpr auto ws_handshake_timeout = std::chrono::seconds(5);
+// A viewer ended by a shutdown or a drop: how long a write may still make no progress (the
+// rest of http_flv.write_timeout is not waited for; a client that reads gets its clean end).
+constexpr auto forced_end_write_timeout = std::chrono::milliseconds(1000);
 // Request headers copied into a reply (Origin, Access-Control-Request-Headers): longer ones are
 // not copied.
 constexpr std::size_t max_copied_header = 256;
@@ -358,6 +361,12 @@ private:
             std::uint64_t id;
             ~registered() { set.remove(id); }
         } in_connections{server.connections, server.connections.add(viewer_)};
+        // A shutdown or a drop leaves a write stuck on a client that reads nothing a second.
+        viewer_->on_forced_end([this] { hurry_writes(); });
+        struct unhook {
+            flv_viewer& viewer;
+            ~unhook() { viewer.on_forced_end({}); }
+        } forced_end_unhooked{*viewer_};
         const auto started = clock::now();
         log::info(log_id_, ": playing ", log::quoted(key), " as ", viewer_->transport());
         if (websocket_)
@@ -505,21 +514,38 @@ private:
     // Ends a write that makes no progress for http_flv.write_timeout (looked at every half of
     // it, so within 1.5 times it): the viewer reads nothing, and its queue is full.
     asio::awaitable<void> watchdog() {
-        const auto timeout = cfg_.http_flv.write_timeout;
         asio::steady_timer timer(executor_);
+        watchdog_timer_ = &timer;
+        struct forget {
+            asio::steady_timer*& timer;
+            ~forget() { timer = nullptr; }
+        } forget_timer{watchdog_timer_};
         for (;;) {
+            const auto timeout = write_deadline_;
             timer.expires_after(timeout / 2);
-            auto [ec] = co_await timer.async_wait(use_nothrow);
-            if (ec) co_return;
+            co_await timer.async_wait(use_nothrow);  // expired, or woken by hurry_writes()
+            const auto state = co_await asio::this_coro::cancellation_state;
+            if (state.cancelled() != asio::cancellation_type::none) co_return;
             if (writing_since_ != clock::time_point::max() &&
                 clock::now() - writing_since_ >= timeout) {
-                context_.server.stats.count_timeout(make_error_code(deadline_error::client_write));
-                viewer_->end("a write made no progress for http_flv.write_timeout (" +
-                             std::to_string(timeout.count()) + "ms)");
+                if (!hurried_) {
+                    context_.server.stats.count_timeout(
+                        make_error_code(deadline_error::client_write));
+                    viewer_->end("a write made no progress for http_flv.write_timeout (" +
+                                 std::to_string(timeout.count()) + "ms)");
+                }
                 stop_io();
                 co_return;
             }
         }
+    }
+
+    // The viewer was ended from outside (forced_end_write_timeout): what is left to write, the
+    // end of the response among it, gets that long.
+    void hurry_writes() {
+        hurried_ = true;
+        write_deadline_ = std::min(write_deadline_, forced_end_write_timeout);
+        if (watchdog_timer_) watchdog_timer_->cancel();
     }
 
     void stop_io() {
@@ -556,6 +582,9 @@ private:
     const route* grant_route_ = nullptr;
     bool chunked_ = false;
     clock::time_point writing_since_ = clock::time_point::max();
+    std::chrono::milliseconds write_deadline_ = cfg_.http_flv.write_timeout;  // the watchdog's
+    bool hurried_ = false;                           // hurry_writes() was called
+    asio::steady_timer* watchdog_timer_ = nullptr;  // while the watchdog runs
     std::uint64_t bytes_ = 0;
 };
 

@@ -319,6 +319,23 @@ def dev_certs(name, names=()):
     return out
 
 
+def admin_request(g, path, method="POST", headers=None):
+    """(status, body) of one request to the gateway's admin listener."""
+    req = urllib.request.Request(f"http://127.0.0.1:{g.port('admin')}{path}", method=method,
+                                 data=b"" if method == "POST" else None, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def rss_kib(pid):
+    """The resident size of process `pid` in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def metric(gateway, name, **labels):
     """The value of Prometheus metric `name` on the gateway's admin listener; keyword arguments
     pick one series of a labelled family: metric(g, "rtmpgate_timeouts_total", deadline="connect")."""

@@ -31,17 +31,6 @@ shutdown_grace: 1s
 {extra}"""
 
 
-def admin_request(g, path, method="POST", headers=None):
-    """(status, body) of one request to the admin listener."""
-    req = urllib.request.Request(f"http://127.0.0.1:{g.port('admin')}{path}", method=method,
-                                 data=b"" if method == "POST" else None, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def connected_client(g):
     c = rtmp_client.Client("127.0.0.1", g.port("rtmp"), timeout=5)
     c.handshake()
@@ -151,7 +140,7 @@ class Drop(harness.GatewayTest):
         self.assertEqual(harness.wait_metric(g, "rtmpgate_players", 2), 2)
         time.sleep(1)  # media flows to both
 
-        status, body = admin_request(g, "/streams/live/dropme/drop")
+        status, body = harness.admin_request(g, "/streams/live/dropme/drop")
         dropped_at = time.monotonic()
         self.assertEqual(status, 200, body)
         self.assertEqual(body, "dropped publisher=1 players=2\n")
@@ -184,7 +173,7 @@ class Drop(harness.GatewayTest):
         g = self.gateway(config())
         publisher = self.track(harness.ffmpeg_publish(self.workdir, clip, g.url("live/tunnel", "rtmpt")))
         self.assertEqual(harness.wait_metric(g, "rtmpgate_publishers", 1), 1)
-        self.assertEqual(admin_request(g, "/streams/live/tunnel/drop"),
+        self.assertEqual(harness.admin_request(g, "/streams/live/tunnel/drop"),
                          (200, "dropped publisher=1 players=0\n"))
         try:
             publisher.wait(timeout=5)
@@ -198,16 +187,16 @@ class Drop(harness.GatewayTest):
         c = connected_client(g)
         c.play("notyet")
         self.assertEqual(harness.wait_metric(g, "rtmpgate_players_waiting", 1), 1)
-        status, body = admin_request(g, "/streams/live/notyet/drop")
+        status, body = harness.admin_request(g, "/streams/live/notyet/drop")
         self.assertEqual((status, body), (200, "dropped publisher=0 players=1\n"))
         self.assertTrue(rtmp_client.server_closes(c.sock, timeout=5))
         self.assertEqual(harness.wait_metric(g, "rtmpgate_streams", 0), 0)
 
     def test_unknown_stream_other_methods_and_bad_paths(self):
         g = self.gateway(config(http=False))
-        self.assertEqual(admin_request(g, "/streams/live/nothing/drop")[0], 404)
-        self.assertEqual(admin_request(g, "/streams/live/nothing/drop", method="GET")[0], 405)
-        self.assertEqual(admin_request(g, "/streams/live/a%zz/drop")[0], 400)
+        self.assertEqual(harness.admin_request(g, "/streams/live/nothing/drop")[0], 404)
+        self.assertEqual(harness.admin_request(g, "/streams/live/nothing/drop", method="GET")[0], 405)
+        self.assertEqual(harness.admin_request(g, "/streams/live/a%zz/drop")[0], 400)
         self.assertEqual(harness.metric(g, "rtmpgate_streams_dropped_total"), 0)
 
     def test_a_drop_from_a_web_page_is_refused(self):
@@ -217,11 +206,11 @@ class Drop(harness.GatewayTest):
         c = connected_client(g)
         sid, status = c.publish("kept")
         self.assertEqual(status.get("code"), "NetStream.Publish.Start")
-        self.assertEqual(admin_request(g, "/streams/live/kept/drop", headers={"Origin": "https://example.com"})[0],
+        self.assertEqual(harness.admin_request(g, "/streams/live/kept/drop", headers={"Origin": "https://example.com"})[0],
                          403)
         self.assertEqual(harness.metric(g, "rtmpgate_publishers"), 1)
         self.assertFalse(rtmp_client.server_closes(c.sock, timeout=0.5))
-        self.assertEqual(admin_request(g, "/streams/live/kept/drop")[0], 200)
+        self.assertEqual(harness.admin_request(g, "/streams/live/kept/drop")[0], 200)
         self.assertTrue(rtmp_client.server_closes(c.sock, timeout=5))
         c.close()
 
@@ -230,10 +219,10 @@ class Drop(harness.GatewayTest):
         c = connected_client(g)
         sid, status = c.publish("kept")
         self.assertEqual(status.get("code"), "NetStream.Publish.Start")
-        self.assertEqual(admin_request(g, "/streams/live/kept/drop")[0], 403)
-        self.assertEqual(admin_request(g, "/streams/live/unknown/drop")[0], 403)
+        self.assertEqual(harness.admin_request(g, "/streams/live/kept/drop")[0], 403)
+        self.assertEqual(harness.admin_request(g, "/streams/live/unknown/drop")[0], 403)
         # /healthz and /metrics answer as before; the stream lives on.
-        self.assertEqual(admin_request(g, "/healthz", method="GET")[0], 200)
+        self.assertEqual(harness.admin_request(g, "/healthz", method="GET")[0], 200)
         self.assertEqual(harness.metric(g, "rtmpgate_publishers"), 1)
         self.assertEqual(harness.metric(g, "rtmpgate_streams_dropped_total"), 0)
         self.assertFalse(rtmp_client.server_closes(c.sock, timeout=0.5))

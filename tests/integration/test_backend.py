@@ -27,14 +27,6 @@ def proxy_config(certs, backend_port, extra_routes="", extra=""):
     to: engine""", extra)
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class FaultProxy:
     """A TCP proxy in front of a backend that forwards both ways until stall(): from then on it
     neither reads nor writes on any of its connections, which stay open (a backend whose process
@@ -433,14 +425,14 @@ routes:
         harness.wait_nginx_players(self, nginx_port, "relay", "m", 3)
         os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops polling; the tunnel fills up
         self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))
-        before = rss_kib(g.proc.pid)
+        before = harness.rss_kib(g.proc.pid)
         loops = 7  # 8 x 2.3 MB pushed as fast as nginx-rtmp forwards it
         pub = self.track(harness.Process(
             ["ffmpeg", "-nostdin", "-v", "warning", "-stream_loop", str(loops), "-i", big, "-c", "copy",
              "-f", "flv", f"rtmp://127.0.0.1:{nginx_port}/relay/m"], self.workdir, "publisher-loop", 120))
         self.assertEqual(pub.wait(timeout=120), 0, pub.output())
         time.sleep(1)
-        after = rss_kib(g.proc.pid)
+        after = harness.rss_kib(g.proc.pid)
         pushed_kib = (loops + 1) * os.path.getsize(big) // 1024
         print(f"gateway RSS {before} KiB -> {after} KiB while {pushed_kib} KiB went past a stalled player")
         self.assertLess(after - before, pushed_kib // 2)

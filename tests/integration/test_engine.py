@@ -209,11 +209,6 @@ rtmp {{
             return False
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
 class SlowPlayerTest(harness.GatewayTest):
     def test_stalled_player_drops_frames_and_memory_stays_bounded(self):
         g = self.gateway(harness.engine_config("engine:\n  player_queue_bytes: 256KiB\n"), measures_memory=True)
@@ -226,13 +221,13 @@ class SlowPlayerTest(harness.GatewayTest):
         self.assertEqual(wait_metric(g, "rtmpgate_players_waiting", 2), 2, g.log())
         os.kill(stalled.proc.pid, signal.SIGSTOP)  # it stops reading; its socket and queue fill
         self.addCleanup(lambda: stalled.proc.poll() is None and os.kill(stalled.proc.pid, signal.SIGCONT))
-        before = rss_kib(g.proc.pid)
+        before = harness.rss_kib(g.proc.pid)
         loops = 7  # 8 x 2.3 MB at eight times real time: 24 Mb/s for 6 s
         pub = self.track(harness.Process(
             ["ffmpeg", "-nostdin", "-v", "warning", "-readrate", "8", "-stream_loop", str(loops), "-i", big,
              "-c", "copy", "-f", "flv", g.url("live/slow")], self.workdir, "publisher-loop", 120))
         self.assertEqual(pub.wait(timeout=120), 0, pub.output())
-        after = rss_kib(g.proc.pid)
+        after = harness.rss_kib(g.proc.pid)
         pushed_kib = (loops + 1) * os.path.getsize(big) // 1024
         print(f"gateway RSS {before} KiB -> {after} KiB while {pushed_kib} KiB went past a stalled engine player")
         self.assertLess(after - before, pushed_kib // 2)

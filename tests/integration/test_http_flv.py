@@ -253,6 +253,45 @@ http_flv:
             self.assertTrue(harness.within(count(got, kind), count(want, kind)),
                             f"{count(got, kind)} {kind} packets of {count(want, kind)}")
 
+    def test_a_stalled_viewer_keeps_memory_bounded_and_a_drop_ends_it(self):
+        """Tens of MB of stream go past an HTTP-FLV viewer that reads nothing (its writes are
+        given ten minutes): its queue drops them, and the gateway's resident size grows by a
+        fraction of that. Then the admin drops the stream: the viewer's stuck write gets a second,
+        not the ten minutes."""
+        clip = harness.make_clip("h264_aac_10s_4M.flv", seconds=10, extra=("-b:v", "4M"))
+        g = self.gateway(http_config(self.certs, """engine:
+  player_queue_bytes: 1MiB
+http_flv:
+  write_timeout: 10m
+"""), measures_memory=True)
+        loops = 7  # 8 x 5 MB at eight times real time: 32 Mb/s for 10 s
+        pub = self.track(harness.Process(
+            ["ffmpeg", "-nostdin", "-v", "warning", "-readrate", "8", "-stream_loop", str(loops), "-i", clip,
+             "-c", "copy", "-f", "flv", g.url("live/m")], self.workdir, "publisher-loop", 120))
+        self.assertEqual(wait_metric(g, "rtmpgate_publishers", 1), 1, g.log())
+        stalled = connect(g.port("http"), rcvbuf=4096)
+        self.addCleanup(stalled.close)
+        stalled.sendall(b"GET /live/m.flv HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(wait_metric(g, "rtmpgate_viewers", 1, transport="http-flv"), 1, g.log())
+        before = harness.rss_kib(g.proc.pid)
+        dropped = lambda: metric(g, "rtmpgate_media_dropped_bytes_total")
+        self.assertTrue(wait_for(lambda: dropped() > 24 << 20, 60), f"{dropped()} bytes dropped")
+        after = harness.rss_kib(g.proc.pid)
+        dropped_kib = dropped() // 1024
+        print(f"gateway RSS {before} KiB -> {after} KiB while {dropped_kib} KiB were dropped for a "
+              f"stalled HTTP-FLV viewer")
+        self.assertLess(after - before, dropped_kib // 2)
+        self.assertLess(after - before, 12 * 1024)
+        self.assertIsNone(pub.proc.poll(), "the publisher still streams")
+        self.assertEqual(metric(g, "rtmpgate_viewers", transport="http-flv"), 1)
+        started = time.monotonic()
+        self.assertEqual(harness.admin_request(g, "/streams/live/m/drop")[0], 200)
+        self.assertEqual(wait_metric(g, "rtmpgate_viewers", 0, transport="http-flv"), 0, g.log())
+        took = time.monotonic() - started
+        print(f"the stalled viewer was gone {took:.1f} s after the drop")
+        self.assertLess(took, 5)
+        self.assertIn('stopped playing "live/m": dropped by the admin', g.log())
+
     def test_shutdown_ends_viewers(self):
         """SIGTERM ends an HTTP-FLV and a WebSocket-FLV viewer once shutdown_grace is over, as it
         ends RTMP clients (each response ends cleanly: the last chunk, a close frame), and the

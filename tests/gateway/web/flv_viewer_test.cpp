@@ -123,6 +123,32 @@ TEST_F(fixture, the_first_reason_is_kept) {
     EXPECT_FALSE(v->overflowed());
 }
 
+TEST_F(fixture, a_shutdown_or_a_drop_calls_the_forced_end_hook_on_the_strand) {
+    auto v = make(1 << 20);
+    v->start({keyframe()});
+    int forced = 0;
+    v->on_forced_end([&] { ++forced; });
+    v->on_publish_stop();  // an end from the stream, which the connection finishes cleanly
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(forced, 0);
+    v->on_drop();
+    EXPECT_EQ(forced, 0);  // posted, not called from the caller's thread
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(forced, 1);
+    v->shutdown();
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(forced, 2);
+    // Cleared by the connection before it goes: a late shutdown calls nothing.
+    v->on_forced_end({});
+    v->shutdown();
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(forced, 2);
+}
+
 TEST_F(fixture, waits_for_a_publisher) {
     auto v = make(1 << 20);
     v->start({}, false);
