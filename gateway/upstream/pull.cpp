@@ -321,8 +321,8 @@ pulls::pulls(server_context& context, asio::io_context& io)
 
 pulls::~pulls() = default;
 
-std::shared_ptr<void> pulls::hold(const route& via, const std::string& app,
-                                  const std::string& name, not_started_fn told) {
+std::shared_ptr<void> pulls::hold(const route& via, const std::string& app, const std::string& name,
+                                  not_started_fn told) {
     if (via.to_engine) return nullptr;
     auto key = app + "/" + name;
     std::shared_ptr<pull> p;

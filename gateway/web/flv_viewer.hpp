@@ -90,9 +90,9 @@ private:
     bool ended_ = false;
     bool overflowed_ = false;
     std::string reason_;
-    bool waiting_ = false;      // next() waits on wake_
-    bool wake_posted_ = false;  // a wake-up is on its way to the strand
-    asio::steady_timer wake_;   // the strand's
+    bool waiting_ = false;          // next() waits on wake_
+    bool wake_posted_ = false;      // a wake-up is on its way to the strand
+    asio::steady_timer wake_;       // the strand's
     std::function<void()> forced_;  // the strand's
 };
 

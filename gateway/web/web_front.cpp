@@ -583,7 +583,7 @@ private:
     bool chunked_ = false;
     clock::time_point writing_since_ = clock::time_point::max();
     std::chrono::milliseconds write_deadline_ = cfg_.http_flv.write_timeout;  // the watchdog's
-    bool hurried_ = false;                           // hurry_writes() was called
+    bool hurried_ = false;                          // hurry_writes() was called
     asio::steady_timer* watchdog_timer_ = nullptr;  // while the watchdog runs
     std::uint64_t bytes_ = 0;
 };
