@@ -154,7 +154,9 @@ private:
                 it->second.current.reset();
                 it->second.not_before = steady_clock::now() + pulls::retry_pause;
             }
-            if (failed && !stream_)
+            // Not when stopped: a shutdown ends the viewers itself, and a pull that lingered has
+            // none.
+            if (!stream_ && !stopped_)
                 for (const auto& [id, told] : leases_)
                     if (told) to_tell.push_back(told);
         }
@@ -209,23 +211,18 @@ private:
             with_deadline(client_->play(std::move(*early->value())), cfg.backend.handshake_timeout,
                           deadline_error::handshake));
         if (!started) co_return "";
-        // Whether the backend has the stream is its answer to the play: an error status, or a
-        // start followed by nothing before the deadline (nginx-rtmp's play of a stream nobody
-        // publishes). Before the play, a failure is the backend's.
-        const auto& sequence = client_->sequence();
-        const bool play_sent = sequence.message_stream_id() != 0;
+        // Once the play was sent, what ends the pull before the stream's first message is the
+        // backend's answer about the stream: an error status, a close (nginx-rtmp's on_play or
+        // deny play), no start before the deadline, or a start and then nothing (nginx-rtmp's
+        // play of a stream nobody publishes). Before the play, a failure is the backend's own.
+        backend_answered_ = client_->sequence().message_stream_id() != 0;
         if (!*started) {
-            if (context_.stats.count_timeout(started->error())) {
-                backend_answered_ = play_sent;
+            if (context_.stats.count_timeout(started->error()))
                 co_return "play did not start within " +
                     std::to_string(cfg.backend.handshake_timeout.count()) + "ms";
-            }
             co_return "play: " + started->error().message();
         }
-        if (!started->value().empty()) {
-            backend_answered_ = play_sent && sequence.current() == play_sequence::state::failed;
-            co_return started->value();
-        }
+        if (!started->value().empty()) co_return started->value();
         auto ended = co_await unless_stopped(
             client_->read([this](const message& m) { return on_media(m); }, cfg.limits.idle_timeout,
                           cfg.backend.write_timeout, context_.stats));
@@ -285,7 +282,7 @@ private:
     bool stopped_ = false;
     std::string stop_reason_;
     bool stop_failed_ = false;
-    bool backend_answered_ = false;  // the play failed for the backend's answer to it
+    bool backend_answered_ = false;  // the play was sent: an end is the backend's answer to it
     std::optional<play_client> client_;
     std::shared_ptr<engine::stream> stream_;  // once attached as its publisher
     engine::publisher_id publisher_;

@@ -22,7 +22,7 @@
 // publisher stops (detach_publisher -> on_publish_stop). A pull that ended so, rather than for
 // want of viewers, holds its key back for retry_pause: a viewer arriving then gets a new pull
 // that starts when the pause is over, so that a failing backend is tried at most once per pause
-// per stream however many viewers keep asking. A pull that fails before its stream started tells
+// per stream however many viewers keep asking. A pull that ends before its stream started tells
 // the viewers waiting for it (hold()'s `told`), so that they answer at once.
 //
 // Threads: hold() and releasing a lease are thread-safe (a viewer's strand); each pull runs on
@@ -66,13 +66,14 @@ public:
     // the same, so that no viewer's query decides what another is served. The lease ends with
     // its last copy.
     //
-    // `told` hears, on the pull's strand, when the pull fails before the stream started (nothing
+    // `told` hears, on the pull's strand, when the pull ends before the stream started (nothing
     // was published under the key): its viewers need not wait out start_wait().
     struct not_started {
         std::string reason;
-        // The backend failed (could not be reached, refused the connection, broke off) rather
-        // than answered that it has no such stream (refused the play, or started it and sent
-        // nothing before the play's deadline).
+        // The backend failed before the play (could not be reached, failed the handshake, refused
+        // the connect or createStream, broke off), rather than answered the play (refused it,
+        // closed the connection on it, did not start it before the deadline, or started it and
+        // sent nothing until limits.idle_timeout or the stream's end).
         bool backend_failed = false;
     };
     using not_started_fn = std::function<void(const not_started&)>;

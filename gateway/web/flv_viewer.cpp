@@ -105,6 +105,14 @@ void flv_viewer::end(std::string reason) {
     wake_locked();
 }
 
+void flv_viewer::end_if_waiting(std::string reason) {
+    std::lock_guard lock(mutex_);
+    if (ended_ || published_) return;
+    ended_ = true;
+    reason_ = std::move(reason);
+    wake_locked();
+}
+
 void flv_viewer::wake_locked() {
     if (!waiting_ || wake_posted_) return;
     wake_posted_ = true;

@@ -54,6 +54,8 @@ public:
     asio::awaitable<bool> wait_for_publisher(clock::time_point until);
     // Ends the viewer (the first reason is kept); next() then answers `ended`. Any thread.
     void end(std::string reason);
+    // end(), unless the stream has a publisher: for a viewer that waits for one. Any thread.
+    void end_if_waiting(std::string reason);
     // On the strand: `f` is called, on the strand, when the viewer is ended from outside its
     // connection (shutdown, a drop by the admin), so that a write stuck on a client that reads
     // nothing does not hold the connection for the whole write deadline. The connection sets it

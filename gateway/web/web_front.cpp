@@ -39,8 +39,9 @@ constexpr std::size_t max_batch_bytes = 256 * 1024;
 constexpr std::size_t max_ws_message = 4096;
 // The WebSocket close handshake, and the upgrade's reply.
 constexpr auto ws_handshake_timeout = std::chrono::seconds(5);
-// A viewer ended by a shutdown or a drop: how long a write may still make no progress (the
-// rest of http_flv.write_timeout is not waited for; a client that reads gets its clean end).
+// A viewer ended by a shutdown or a drop: how long a write (of a batch of up to max_batch_bytes,
+// or the response's end) may still take, rather than the rest of http_flv.write_timeout. A
+// client that keeps up with the stream gets its clean end within it.
 constexpr auto forced_end_write_timeout = std::chrono::milliseconds(1000);
 // Request headers copied into a reply (Origin, Access-Control-Request-Headers): longer ones are
 // not copied.
@@ -298,7 +299,8 @@ private:
             auto told = [viewer = std::weak_ptr(viewer_),
                          backend_failed = backend_failed_](const upstream::pulls::not_started& n) {
                 backend_failed->store(n.backend_failed);
-                if (auto v = viewer.lock()) v->end("the backend stream did not start: " + n.reason);
+                if (auto v = viewer.lock())
+                    v->end_if_waiting("the backend stream did not start: " + n.reason);
             };
             auto lease = pulls->hold(*via, t.app, upstream_name, std::move(told));
             co_return co_await play_stream(t.app + "/" + upstream_name, std::move(lease),

@@ -396,5 +396,15 @@ TEST_F(upstream_pulls_idle, a_stream_without_media_for_the_idle_timeout_ends_its
         << log;
 }
 
+TEST_F(upstream_pulls_idle, a_play_started_without_media_is_told_as_the_backends_answer) {
+    // nginx-rtmp's play of a stream nobody publishes: Play.Start, then nothing.
+    backend_.publishing = false;
+    auto told = std::make_shared<told_log>();
+    auto lease = pulls_.hold(via_, "live", "nobody", record(told));
+    ASSERT_TRUE(run_until([&] { return told->size() == 1; }));
+    EXPECT_FALSE(told->told[0].backend_failed);
+    EXPECT_EQ(told->told[0].reason, "no media from the backend for 300ms");
+}
+
 }  // namespace
 }  // namespace rtmpgate::gateway::upstream

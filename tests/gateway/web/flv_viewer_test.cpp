@@ -149,6 +149,20 @@ TEST_F(fixture, a_shutdown_or_a_drop_calls_the_forced_end_hook_on_the_strand) {
     EXPECT_EQ(forced, 2);
 }
 
+TEST_F(fixture, end_if_waiting_ends_only_a_viewer_without_a_publisher) {
+    auto playing = make(1 << 20);
+    playing->start({keyframe()}, true);
+    playing->end_if_waiting("no stream");
+    std::vector<message> out;
+    EXPECT_EQ(next(*playing, out), flv_viewer::wait_result::ready);
+    auto waiting = make(1 << 20);
+    waiting->start({}, false);
+    waiting->end_if_waiting("no stream");
+    out.clear();
+    EXPECT_EQ(next(*waiting, out), flv_viewer::wait_result::ended);
+    EXPECT_EQ(waiting->reason(), "no stream");
+}
+
 TEST_F(fixture, waits_for_a_publisher) {
     auto v = make(1 << 20);
     v->start({}, false);
