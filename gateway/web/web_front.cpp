@@ -1,5 +1,7 @@
 #include "gateway/web/web_front.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -338,8 +341,17 @@ private:
         } leave_stream{server, stream, viewer_.get()};
         const auto flags = flv_flags(initial);
         viewer_->start(std::move(initial), playing);
-        if (!playing && wait.count() > 0)
-            playing = co_await viewer_->wait_for_publisher(clock::now() + wait);
+        if (!playing && wait.count() > 0) {
+            // A client that leaves meanwhile ends the wait, and lets its lease on the pull go.
+            using namespace asio::experimental::awaitable_operators;
+            auto first =
+                co_await (viewer_->wait_for_publisher(clock::now() + wait) || until_closed());
+            if (first.index() == 1) {
+                log::debug(log_id_, ": ", log::quoted(key), ": the client left while waiting");
+                co_return false;
+            }
+            playing = std::get<0>(first);
+        }
         if (!playing && backend_failed_->load()) {
             // Counted in rtmpgate_pull_failures_total and logged by the pull.
             log::debug(log_id_, ": ", log::quoted(key), ": ", viewer_->reason(), ": 502");
@@ -505,6 +517,24 @@ private:
 
     // A read ended with `ec`: the client closed or broke the connection, unless the read was
     // cancelled because the viewer had ended otherwise.
+    // Completes when the client's connection is closed (FIN or reset) while it sends nothing;
+    // once it sends something, only when cancelled. Nothing is read: the socket is waited on and
+    // peeked at, so the stream (TLS among them) is as it was.
+    asio::awaitable<void> until_closed() {
+        auto& socket = lowest_layer(stream_);
+        for (;;) {
+            auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+            if (ec) co_return;
+            char octet = 0;
+            const auto n = ::recv(socket.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                co_return;
+            if (n > 0) break;  // not this wait's to read
+        }
+        asio::steady_timer never(executor_, clock::time_point::max());
+        co_await never.async_wait(use_nothrow);
+    }
+
     void client_closed(const error_code& ec) {
         if (ec != asio::error::operation_aborted)
             viewer_->end(ec == asio::error::eof || ec == websocket::error::closed

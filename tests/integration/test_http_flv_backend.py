@@ -7,6 +7,7 @@ rtmp_stat page (an http server in the test's nginx) and its access log count the
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.request
@@ -317,6 +318,30 @@ class HttpFlvBackendTest(harness.GatewayTest):
         self.assertTrue(wait_for(lambda: not nginx.players("live", "none"), timeout=10))
         self.assertEqual(wait_metric(g, "rtmpgate_pulls_open", 0), 0, g.log())
         self.assertEqual(metric(g, "rtmpgate_pulls_total"), 1)
+
+    def test_a_viewer_that_leaves_while_waiting_lets_the_pull_go(self):
+        nginx = Nginx(self)
+        # A viewer would wait 1 s (retry pause) + connect + 2 x handshake = 12 s for its stream.
+        g = self.gateway(backend_config(f"rtmp://127.0.0.1:{nginx.port}",
+                                        "backend:\n  connect_timeout: 1s\n  handshake_timeout: 5s\n"))
+        for scheme in ("http", "https"):
+            name = f"gone-{scheme}"
+            sock = socket.create_connection(("127.0.0.1", g.port(scheme)), timeout=10)
+            if scheme == "https":
+                ctx = ssl.create_default_context(cafile=os.path.join(harness.dev_certs("default"), "ca.crt"))
+                sock = ctx.wrap_socket(sock, server_hostname="localhost")
+            sock.sendall(f"GET /live/{name}.flv HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            # nginx-rtmp answers the pull's play with Play.Start and waits for a publisher.
+            self.wait_for_pull_play(nginx, name)
+            left = time.monotonic()
+            sock.close()
+            self.assertTrue(wait_for(lambda: not nginx.players("live", name), timeout=20))
+            took = time.monotonic() - left
+            print(f"{scheme}: the upstream play closed {took:.1f} s after its only viewer left while "
+                  f"waiting (the wait is 12 s, the linger 1 s)")
+            self.assertLess(took, 5)
+        self.assertEqual(wait_metric(g, "rtmpgate_pulls_open", 0), 0, g.log())
+        self.assertEqual(metric(g, "rtmpgate_pulls_total"), 2)
 
     def test_a_dead_backend_is_tried_at_most_once_a_second(self):
         dead = harness.free_port()
