@@ -71,10 +71,9 @@ public:
         asio::post(strand_, [self = shared_from_this()] { self->stop("shutdown", false); });
     }
 
-    // Under owner_->mutex: the leases (by id) and what each is told should the pull fail
+    // Under owner_->mutex: the leases (by address) and what each is told should the pull end
     // before its stream starts.
-    std::vector<std::pair<std::uint64_t, pulls::not_started_fn>> leases_;
-    std::uint64_t last_lease_ = 0;
+    std::vector<std::pair<const void*, pulls::not_started_fn>> leases_;
     bool ending_ = false;  // viewers no longer join it
 
     // A lease was released, leaving none (called under owner_->mutex, so it only posts).
@@ -157,7 +156,7 @@ private:
             // Not when stopped: a shutdown ends the viewers itself, and a pull that lingered has
             // none.
             if (!stream_ && !stopped_)
-                for (const auto& [id, told] : leases_)
+                for (const auto& [holder, told] : leases_)
                     if (told) to_tell.push_back(told);
         }
         // Viewers of a stream that started hear of its end from the stream (on_publish_stop);
@@ -294,12 +293,12 @@ class lease {
 public:
     // Under owner->mutex.
     lease(std::shared_ptr<pulls::state> owner, std::shared_ptr<pull> p, pulls::not_started_fn told)
-        : owner_(std::move(owner)), pull_(std::move(p)), id_(++pull_->last_lease_) {
-        pull_->leases_.emplace_back(id_, std::move(told));
+        : owner_(std::move(owner)), pull_(std::move(p)) {
+        pull_->leases_.emplace_back(this, std::move(told));
     }
     ~lease() {
         std::lock_guard lock(owner_->mutex);
-        std::erase_if(pull_->leases_, [this](const auto& l) { return l.first == id_; });
+        std::erase_if(pull_->leases_, [this](const auto& l) { return l.first == this; });
         if (pull_->leases_.empty() && !pull_->ending_) pull_->released();
     }
     lease(const lease&) = delete;
@@ -308,7 +307,6 @@ public:
 private:
     std::shared_ptr<pulls::state> owner_;
     std::shared_ptr<pull> pull_;
-    const std::uint64_t id_;
 };
 
 }  // namespace

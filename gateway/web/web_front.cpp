@@ -515,8 +515,6 @@ private:
         client_closed(ec);
     }
 
-    // A read ended with `ec`: the client closed or broke the connection, unless the read was
-    // cancelled because the viewer had ended otherwise.
     // Completes when the client's connection is closed (FIN or reset) while it sends nothing;
     // once it sends something, only when cancelled. Nothing is read: the socket is waited on and
     // peeked at, so the stream (TLS among them) is as it was.
@@ -527,14 +525,15 @@ private:
             if (ec) co_return;
             char octet = 0;
             const auto n = ::recv(socket.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-                co_return;
-            if (n > 0) break;  // not this wait's to read
+            if (n > 0) break;  // the client sent something: not this wait's to read
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) co_return;
         }
         asio::steady_timer never(executor_, clock::time_point::max());
         co_await never.async_wait(use_nothrow);
     }
 
+    // A read ended with `ec`: the client closed or broke the connection, unless the read was
+    // cancelled because the viewer had ended otherwise.
     void client_closed(const error_code& ec) {
         if (ec != asio::error::operation_aborted)
             viewer_->end(ec == asio::error::eof || ec == websocket::error::closed

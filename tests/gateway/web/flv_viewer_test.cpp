@@ -123,7 +123,7 @@ TEST_F(fixture, the_first_reason_is_kept) {
     EXPECT_FALSE(v->overflowed());
 }
 
-TEST_F(fixture, a_shutdown_or_a_drop_calls_the_forced_end_hook_on_the_strand) {
+TEST_F(fixture, a_shutdown_or_a_drop_posts_the_forced_end_hook_to_its_executor) {
     auto v = make(1 << 20);
     v->start({keyframe()});
     int forced = 0;
